@@ -1,0 +1,60 @@
+# The two commands of the README, and the targets behind them. `make help` lists them.
+# Every target installs what it needs (virtual environment, packages, Kafka jars) and is safe to run twice.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+EGOV   := $(BIN)/egov
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test unit integration lint format typecheck kafka-start kafka-stop kafka-status clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create the virtual environment and install the project with its dev tools
+	$(EGOV) kafka fetch
+
+demo: install ## Start a local Kafka broker and the services, submit sample dossiers, print their codes, stop
+	$(EGOV) demo
+
+test: install ## Run the whole test suite (unit, contract and integration tests on a real broker)
+	$(BIN)/python -m pytest
+
+unit: $(STAMP) ## Only the fast tests that need no broker
+	$(BIN)/python -m pytest tests/unit
+
+integration: install ## Only the tests that talk to a real broker
+	$(BIN)/python -m pytest tests/integration
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(STAMP) ## mypy on the shared packages
+	$(BIN)/mypy
+
+kafka-start: install ## Start the local jar broker in the background
+	$(EGOV) kafka start
+
+kafka-stop: $(STAMP) ## Stop the local jar broker
+	$(EGOV) kafka stop
+
+kafka-status: $(STAMP) ## Is the local broker running and answering?
+	$(EGOV) kafka status
+
+clean: ## Stop the broker and remove local state (.egov/) and the virtual environment
+	-[ -x $(EGOV) ] && $(EGOV) kafka stop
+	rm -rf .egov $(VENV) infra/kafka/libs

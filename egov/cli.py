@@ -1,0 +1,127 @@
+"""`egov`: the one command in front of everything a user does."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import sys
+
+import click
+
+from egov.localkafka import BrokerError, LocalBroker
+from egov.runtime.settings import get_settings
+
+
+@click.group()
+@click.version_option(package_name="egov-reference")
+def main() -> None:
+    """Reference implementation of a provincial e-Government Architecture v1.0 on Kafka."""
+
+
+# -- kafka ------------------------------------------------------------------------------------------------
+@main.group()
+def kafka() -> None:
+    """The local Apache Kafka broker (official jars from Maven Central, KRaft, one node)."""
+
+
+def _broker() -> LocalBroker:
+    return LocalBroker.from_settings(get_settings())
+
+
+@kafka.command()
+def fetch() -> None:
+    """Fetch the pinned broker jars with Maven (a no-op when they are there)."""
+    try:
+        _broker().fetch_jars(quiet=False)
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Kafka jars ready in {_broker().libs_dir}")
+
+
+@kafka.command()
+@click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for the broker to answer.")
+def start(timeout: float) -> None:
+    """Start the broker in the background and wait until it answers."""
+    broker = _broker()
+    try:
+        started = broker.start(timeout=timeout)
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    state = "started" if started else "already running"
+    click.echo(f"Kafka broker {state} at {broker.bootstrap} (pid {broker.pid()}, logs {broker.log_file})")
+
+
+@kafka.command()
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait after SIGTERM before SIGKILL.")
+def stop(timeout: float) -> None:
+    """Stop the broker: SIGTERM, then SIGKILL after the time-out."""
+    broker = _broker()
+    click.echo("Kafka broker stopped" if broker.stop(timeout) else "Kafka broker was not running")
+
+
+@kafka.command()
+def status() -> None:
+    """Is our broker running, and does it answer?"""
+    info = _broker().status()
+    click.echo(json.dumps(info, indent=2))
+    sys.exit(0 if info["answers"] else 1)
+
+
+# -- topics -----------------------------------------------------------------------------------------------
+@main.group()
+def topics() -> None:
+    """The registry's topics."""
+
+
+@topics.command("list")
+def topics_list() -> None:
+    """Every topic with its owner, key and event types."""
+    from egov.runtime.topics import all_topics
+
+    prefix = get_settings().topic_prefix
+    for spec in all_topics():
+        events = ", ".join(spec.events) or "(original bytes)"
+        click.echo(f"{spec.full_name(prefix):45} owner={spec.owner:8} key={spec.key:22} {events}")
+
+
+@topics.command("create")
+def topics_create() -> None:
+    """Create the registry's topics on the broker (idempotent)."""
+    from egov.runtime.admin import BrokerUnavailable, ensure_topics
+
+    try:
+        created = asyncio.run(ensure_topics(get_settings()))
+    except BrokerUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created: {', '.join(created)}" if created else "all topics exist")
+
+
+# -- services ---------------------------------------------------------------------------------------------
+@main.command()
+@click.argument("service")
+def run(service: str) -> None:
+    """Run one service's worker in the foreground (SIGTERM or Ctrl-C stops it)."""
+    from services import SERVICES
+
+    if service not in SERVICES:
+        raise click.BadParameter(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
+    importlib.import_module(f"services.{service}.app").main()
+
+
+@main.command()
+@click.option("--count", default=5, show_default=True, help="How many sample dossiers to submit.")
+@click.option("--seed", default=2017, show_default=True, help="Seed of the sample citizens and procedures.")
+@click.option("--keep-broker", is_flag=True, help="Leave a broker this command started running afterwards.")
+def demo(count: int, seed: int, keep_broker: bool) -> None:
+    """Start the broker and the services, submit sample dossiers, print their codes, stop what it started."""
+    from egov.demo import run_demo
+
+    try:
+        run_demo(count=count, seed=seed, keep_broker=keep_broker)
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""A real Apache Kafka broker without Docker: the official jars from Maven Central, KRaft, one node.
+
+The jars are fetched by Maven from the pinned `infra/kafka/pom.xml`; the broker runs as a background `java`
+process whose pid, data and logs live in a git-ignored state directory. `start` is a no-op when our broker
+is already up, waits until the broker answers a metadata request, and on failure raises with the tail of
+the broker log; `stop` sends SIGTERM, waits, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from egov.paths import KAFKA_INFRA_DIR
+
+#: The main classes of the official broker jars.
+BROKER_MAIN = "kafka.Kafka"
+STORAGE_TOOL = "kafka.tools.StorageTool"
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be fetched, started or stopped; the message says why and what to do."""
+
+
+def _which(tool: str, env_home: str | None = None) -> str:
+    if env_home:
+        candidate = Path(env_home) / "bin" / tool
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which(tool)
+    if not found:
+        raise BrokerError(f"`{tool}` was not found on PATH; the local Kafka broker needs Java 17+ and Maven.")
+    return found
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on now (for test brokers)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+async def _metadata_once(bootstrap: str, timeout: float) -> int:
+    from aiokafka import AIOKafkaClient
+
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout)
+        metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
+        return len(metadata.brokers())
+    finally:
+        await client.close()
+
+
+def broker_answers(bootstrap: str, timeout: float = 3.0) -> bool:
+    """True when a broker at `bootstrap` answers a metadata request naming at least one broker."""
+    client_log = logging.getLogger("aiokafka")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)  # a refused connection is the expected answer while waiting
+    try:
+        return asyncio.run(_metadata_once(bootstrap, timeout)) > 0
+    except Exception:
+        return False
+    finally:
+        client_log.setLevel(level)
+
+
+@dataclass
+class LocalBroker:
+    """One local single-node KRaft broker, owned through the files in `home`."""
+
+    home: Path
+    host: str = "127.0.0.1"
+    port: int = 9092
+    controller_port: int | None = None
+    heap: str = "512m"
+    infra_dir: Path = KAFKA_INFRA_DIR
+
+    @classmethod
+    def from_settings(cls, settings) -> LocalBroker:  # type: ignore[no-untyped-def]
+        first = settings.bootstrap_list[0]
+        host, _, port = first.rpartition(":")
+        return cls(
+            home=Path(settings.state_dir) / "kafka",
+            host=host or "127.0.0.1",
+            port=int(port),
+            controller_port=settings.kafka_controller_port,
+        )
+
+    # -- files -------------------------------------------------------------------------------------
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def libs_dir(self) -> Path:
+        return self.infra_dir / "libs"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "server.log"
+
+    @property
+    def console_file(self) -> Path:
+        return self.home / "logs" / "console.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "broker.pid"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "server.properties"
+
+    def _controller_port(self) -> int:
+        return self.controller_port or self.port + 1
+
+    # -- jars ---------------------------------------------------------------------------------------
+    def _pom_digest(self) -> str:
+        return hashlib.sha256((self.infra_dir / "pom.xml").read_bytes()).hexdigest()
+
+    def jars_present(self) -> bool:
+        marker = self.libs_dir / ".pom.sha256"
+        return marker.exists() and marker.read_text().strip() == self._pom_digest()
+
+    def fetch_jars(self, *, quiet: bool = True) -> None:
+        """Fetch the pinned broker jars with Maven unless the ones in `libs/` match the pom already."""
+        if self.jars_present():
+            return
+        mvn = _which("mvn", os.environ.get("MAVEN_HOME"))
+        if self.libs_dir.exists():
+            shutil.rmtree(self.libs_dir)
+        cmd = [mvn, "-B", "-f", str(self.infra_dir / "pom.xml"), "dependency:copy-dependencies",
+               f"-DoutputDirectory={self.libs_dir}"]
+        if quiet:
+            cmd.insert(1, "-q")
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise BrokerError(
+                "Maven could not fetch the Kafka jars (is Maven Central reachable?):\n"
+                + (result.stdout + result.stderr)[-3000:]
+            )
+        (self.libs_dir / ".pom.sha256").write_text(self._pom_digest())
+
+    def _java(self) -> list[str]:
+        java = _which("java", os.environ.get("JAVA_HOME"))
+        return [java, f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC", "-cp", f"{self.libs_dir}/*"]
+
+    # -- state --------------------------------------------------------------------------------------
+    def pid(self) -> int | None:
+        """The pid of our broker when it is running, else None (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if _pid_alive(pid) and BROKER_MAIN in _cmdline(pid):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def status(self) -> dict[str, object]:
+        pid = self.pid()
+        return {
+            "bootstrap": self.bootstrap,
+            "running": pid is not None,
+            "pid": pid,
+            "answers": broker_answers(self.bootstrap) if pid else False,
+            "home": str(self.home),
+            "log": str(self.log_file),
+        }
+
+    def log_tail(self, lines: int = 40) -> str:
+        chunks = []
+        for path in (self.console_file, self.log_file):
+            if path.exists():
+                text = path.read_text(errors="replace").splitlines()[-lines:]
+                chunks.append(f"--- {path} (last {len(text)} lines) ---\n" + "\n".join(text))
+        return "\n".join(chunks) or "(the broker wrote no log)"
+
+    def _render_config(self) -> None:
+        template = string.Template((self.infra_dir / "server.properties.template").read_text())
+        self.config_file.write_text(
+            template.substitute(
+                host=self.host,
+                port=self.port,
+                controller_port=self._controller_port(),
+                data_dir=self.data_dir,
+            )
+        )
+
+    def _format_storage(self) -> None:
+        if (self.data_dir / "meta.properties").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cluster_id = _kafka_cluster_id()
+        result = subprocess.run(
+            [*self._java(), STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.config_file)],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise BrokerError(f"Formatting the broker storage failed:\n{result.stdout}{result.stderr}")
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def start(self, timeout: float = 90.0) -> bool:
+        """Start the broker and wait until it answers; False when ours was already running."""
+        if self.pid() is not None:
+            if self.wait_until_ready(timeout):
+                return False
+            raise BrokerError(f"Our broker (pid {self.pid()}) runs but does not answer.\n{self.log_tail()}")
+        for port in (self.port, self._controller_port()):
+            if not port_is_free(self.host, port):
+                raise BrokerError(
+                    f"Port {self.host}:{port} is taken by another process. Stop it, or point "
+                    "EGOV_KAFKA_BOOTSTRAP_SERVERS (and EGOV_KAFKA_CONTROLLER_PORT) at free ports."
+                )
+        self.fetch_jars()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._render_config()
+        self._format_storage()
+        cmd = [
+            *self._java(),
+            f"-Dlog4j2.configurationFile={self.infra_dir / 'log4j2.properties'}",
+            f"-Dkafka.logs.file={self.log_file}",
+            f"-Dkafka.logs.dir={self.log_file.parent}",
+            BROKER_MAIN,
+            str(self.config_file),
+        ]
+        with open(self.console_file, "ab") as console:
+            proc = subprocess.Popen(  # noqa: S603 - our own java command line
+                cmd, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                raise BrokerError(
+                    f"The Kafka broker exited with code {proc.returncode} while starting.\n{self.log_tail()}"
+                )
+            if broker_answers(self.bootstrap, timeout=2.0):
+                return True
+            time.sleep(0.3)
+        self.stop()
+        raise BrokerError(f"The Kafka broker did not answer within {timeout:.0f}s.\n{self.log_tail()}")
+
+    def wait_until_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if broker_answers(self.bootstrap, timeout=2.0):
+                return True
+            time.sleep(0.3)
+        return False
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop our broker: SIGTERM, wait up to `timeout`, then SIGKILL. False when it was not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        stop_process(pid, timeout)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def destroy(self) -> None:
+        """Stop the broker and remove its data and logs (for throw-away test brokers)."""
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def stop_process(pid: int, timeout: float) -> None:
+    """SIGTERM the process (and its session), wait up to `timeout`, then SIGKILL it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 10.0)
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not _pid_alive(pid):
+                return
+            time.sleep(0.1)
+    raise BrokerError(f"Process {pid} did not stop after SIGKILL.")
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _kafka_cluster_id() -> str:
+    """A Kafka cluster id: a random UUID in URL-safe base64 without padding, as `random-uuid` prints."""
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

@@ -1,0 +1,101 @@
+"""The province as data: agencies and the procedure catalogue, loaded from `architecture/provinces/`.
+
+Which province is read comes from settings (`EGOV_PROVINCE`), never from code: provinces merge (Bình Thuận
+became part of Lâm Đồng on 1/7/2025) and the same services must serve another one unchanged.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from egov.paths import PROVINCES_DIR
+from egov.regulations.codes import agency_code_problems, procedure_code_problems
+
+
+class Agency(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str
+    name: str
+    verified: bool = False
+
+    @field_validator("code")
+    @classmethod
+    def _qcvn102(cls, code: str) -> str:
+        problems = agency_code_problems(code)
+        if problems:
+            raise ValueError(f"agency code {code!r} {problems[0]}")
+        return code
+
+
+class Procedure(BaseModel):
+    """One administrative procedure of the catalogue (thủ tục hành chính)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str
+    name: str
+    field: str
+    receiving_agency: str
+    responsible_agency: str
+    processing_days: int = Field(ge=0)
+    fee_vnd: int = Field(ge=0)
+    verified: bool = False
+
+    @field_validator("code")
+    @classmethod
+    def _procedure_code(cls, code: str) -> str:
+        problems = procedure_code_problems(code)
+        if problems:
+            raise ValueError(f"procedure code {code!r} {problems[0]}")
+        return code
+
+
+class Province(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    slug: str
+    timezone: str = "Asia/Ho_Chi_Minh"
+    id_province_code: str
+    level1_agency_code: str
+    level1_agency_code_verified: bool = False
+    agencies: tuple[Agency, ...]
+    procedures: tuple[Procedure, ...]
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Province:
+        known = {a.code for a in self.agencies}
+        for proc in self.procedures:
+            for role in ("receiving_agency", "responsible_agency"):
+                if getattr(proc, role) not in known:
+                    raise ValueError(f"procedure {proc.code}: {role} {getattr(proc, role)} is not an agency")
+        codes = [p.code for p in self.procedures]
+        if len(codes) != len(set(codes)):
+            raise ValueError("procedure codes must be unique")
+        return self
+
+    def procedure(self, code: str) -> Procedure | None:
+        return next((p for p in self.procedures if p.code == code), None)
+
+    def agency(self, code: str) -> Agency | None:
+        return next((a for a in self.agencies if a.code == code), None)
+
+
+def load_province(slug_or_path: str | Path, provinces_dir: Path = PROVINCES_DIR) -> Province:
+    path = Path(slug_or_path)
+    if not path.suffix:
+        path = provinces_dir / f"{slug_or_path}.yaml"
+    if not path.exists():
+        available = ", ".join(sorted(p.stem for p in provinces_dir.glob("*.yaml")))
+        raise FileNotFoundError(f"No province file {path}; available: {available}")
+    return Province.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=4)
+def get_province(slug: str) -> Province:
+    return load_province(slug)

@@ -1,0 +1,53 @@
+"""Topic administration: create the registry's topics before any service reads or writes them.
+
+The broker refuses to create topics on first use (`auto.create.topics.enable=false`), so a typo can never
+create a stray topic; this module creates exactly the registry's topics, idempotently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from egov.runtime.settings import Settings
+from egov.runtime.topics import TopicSpec, all_topics
+
+
+class BrokerUnavailable(RuntimeError):  # noqa: N818
+    """No broker answers at the configured address."""
+
+
+async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] | None = None) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    wanted = {s.full_name(settings.topic_prefix) for s in (specs if specs is not None else all_topics())}
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        await admin.start()
+    except KafkaConnectionError as exc:
+        await admin.close()
+        raise BrokerUnavailable(
+            f"No Kafka broker answers at {settings.kafka_bootstrap_servers}. Start one with `egov kafka start` "
+            "(or `make kafka-start`), or set EGOV_KAFKA_BOOTSTRAP_SERVERS."
+        ) from exc
+    try:
+        existing = set(await admin.list_topics())
+        missing = sorted(wanted - existing)
+        if missing:
+            try:
+                response = await admin.create_topics(
+                    [NewTopic(n, settings.partitions, settings.replication_factor) for n in missing]
+                )
+            except TopicAlreadyExistsError:
+                return []  # another process created them meanwhile: the goal is reached
+            failed = [
+                f"{err[0]}: error {err[1]} {err[2] if len(err) > 2 else ''}".strip()
+                for err in response.topic_errors
+                if err[1] not in (0, TopicAlreadyExistsError.errno)
+            ]
+            if failed:
+                raise RuntimeError("The broker refused to create topics: " + "; ".join(failed))
+        return missing
+    finally:
+        await admin.close()

@@ -1,0 +1,265 @@
+"""The wiring every service shares: a Faust app, typed topics, decoding with dead letters, idempotency,
+publishing with the CloudEvents envelope, a health endpoint, and the worker's start and stop.
+
+A service's `app.py` builds one `Service`, registers its handlers with `consume`, its tables and views, and
+calls `run`. Handlers receive decoded, validated `IncomingEvent`s and publish with `publish`; everything
+that can go wrong with a message (undecodable bytes, a broken envelope, a contract violation, a domain
+refusal) ends on the service's dead-letter topic with the reason, and the service goes on.
+
+Delivery is at-least-once: a handler's output is acknowledged by the broker before the input's offset can
+be committed, and a consumer remembers the `ce_id`s it has handled (in a changelog-backed table) so a
+redelivered event changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faust
+import structlog
+from aiokafka.errors import KafkaError
+
+from egov.runtime.envelope import Envelope, EnvelopeError, decode_headers
+from egov.runtime.logging import configure_logging, get_logger
+from egov.runtime.serde import ContractError, ContractRegistry, get_registry
+from egov.runtime.settings import Settings, get_settings
+from egov.runtime.topics import TopicSpec, dead_letters
+
+#: Errors of the infrastructure, not of the message: the event is retried, never dead-lettered.
+RETRYABLE = (KafkaError, asyncio.TimeoutError, ConnectionError)
+
+
+class RejectedEvent(Exception):  # noqa: N818 - it names what happened to the event
+    """A handler refuses an event it cannot act on; the event goes to the dead letters with this reason."""
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """A decoded event as a handler sees it."""
+
+    envelope: Envelope
+    type: str
+    record: dict[str, Any]
+    key: str | None
+    topic: str
+    partition: int
+    offset: int
+    raw_value: bytes
+    raw_headers: tuple[tuple[str, bytes], ...]
+
+
+Handler = Callable[[IncomingEvent], Awaitable[None]]
+
+
+class Service:
+    """One service of the architecture: a Faust app plus the shared conventions."""
+
+    def __init__(self, name: str, *, default_port: int, settings: Settings | None = None) -> None:
+        self.name = name
+        self.settings = settings or get_settings()
+        self.source = f"/egov/{name}"
+        self.registry: ContractRegistry = get_registry()
+        self.log = get_logger(f"egov.{name}")
+        prefix = self.settings.topic_prefix
+        self.app = faust.App(
+            f"{prefix}egov-{name}",
+            broker=[f"kafka://{server}" for server in self.settings.bootstrap_list],
+            store="memory://",
+            autodiscover=False,
+            web_enabled=True,
+            web_bind=self.settings.web_host,
+            web_host=self.settings.web_host,
+            web_port=self.settings.web_port or default_port,
+            topic_partitions=self.settings.partitions,
+            topic_replication_factor=self.settings.replication_factor,
+            producer_acks=-1,
+            consumer_auto_offset_reset="earliest",
+            datadir=str(self.settings.state_dir / "faust" / f"{prefix}{name}"),
+        )
+        self._topics: dict[str, faust.TopicT] = {}
+        self.dead_letter_topic = dead_letters(name)
+        self._processed = self.app.Table(
+            "processed-events", default=None, partitions=self.settings.partitions,
+            help="ce_id of every event a handler finished, by handler: the idempotency memory.",
+        )
+        self.app.page("/health")(self._health_view())
+
+    # -- topics and tables ------------------------------------------------------------------------------
+    def topic(self, spec: TopicSpec) -> faust.TopicT:
+        """The Faust topic for a registry entry (raw bytes: the runtime does the Avro serde)."""
+        if spec.name not in self._topics:
+            self._topics[spec.name] = self.app.topic(
+                spec.full_name(self.settings.topic_prefix),
+                key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+                partitions=self.settings.partitions,
+            )
+        return self._topics[spec.name]
+
+    def table(self, name: str, *, help: str) -> faust.types.TableT:
+        """A changelog-backed table, partitioned like every topic of the project."""
+        return self.app.Table(name, default=None, partitions=self.settings.partitions, help=help)
+
+    # -- consuming ----------------------------------------------------------------------------------
+    def consume(self, spec: TopicSpec, handler: Handler, *, name: str) -> None:
+        """Run `handler` for every event on `spec`'s topic, decoded and de-duplicated."""
+        service = self
+
+        async def agent(stream: faust.StreamT) -> None:
+            async for event in stream.events():
+                await service._handle(spec, name, event, handler)
+
+        self.app.agent(self.topic(spec), name=f"{self.name}.{name}")(agent)
+
+    async def _handle(self, spec: TopicSpec, name: str, event: faust.EventT, handler: Handler) -> None:
+        message = event.message
+        raw_headers = _header_items(event.headers)
+        origin = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+        try:
+            envelope = Envelope.from_headers(raw_headers)
+            contract, record = self.registry.decode(message.value)
+            if contract.name not in spec.events:
+                raise ContractError(f"{contract.name} is not an event type of topic {spec.name}")
+            if envelope.type != contract.name:
+                raise EnvelopeError(f"ce_type {envelope.type!r} does not match the body's type {contract.name}")
+        except (ContractError, EnvelopeError) as exc:
+            await self.dead_letter(message, raw_headers, reason=str(exc), error=exc)
+            return
+        key = message.key.decode("utf-8", errors="replace") if message.key is not None else None
+        memory_key = f"{name}:{envelope.id}"
+        with structlog.contextvars.bound_contextvars(
+            event_id=envelope.id, event_type=contract.name, key=key, **_business_keys(record)
+        ):
+            if self._processed.get(memory_key) is not None:
+                self.log.info("event.duplicate_ignored", **origin)
+                return
+            incoming = IncomingEvent(
+                envelope=envelope, type=contract.name, record=record, key=key,
+                topic=message.topic, partition=message.partition, offset=message.offset,
+                raw_value=message.value, raw_headers=raw_headers,
+            )
+            try:
+                await handler(incoming)
+            except RETRYABLE:
+                raise
+            except RejectedEvent as exc:
+                await self.dead_letter(message, raw_headers, reason=str(exc), error=exc)
+            except Exception as exc:
+                self.log.exception("event.handler_failed", **origin)
+                await self.dead_letter(message, raw_headers, reason=f"{type(exc).__name__}: {exc}", error=exc)
+            self._processed[memory_key] = message.offset
+
+    # -- producing ----------------------------------------------------------------------------------
+    async def publish(self, spec: TopicSpec, record: Mapping[str, Any], *, key: str, envelope: Envelope) -> None:
+        """Encode `record` as `envelope.type`, send it, and wait for the broker's acknowledgement."""
+        self._check_writer(spec, envelope.type)
+        value = self.registry.encode(envelope.type, record)
+        await self.send_raw(spec, key=key, value=value, headers=envelope.to_headers())
+        self.log.info("event.published", topic=spec.name, event_id=envelope.id, event_type=envelope.type,
+                      key=key)
+
+    async def send_raw(self, spec: TopicSpec, *, key: str | bytes | None, value: bytes | None,
+                       headers: Iterable[tuple[str, bytes]]) -> None:
+        """Send bytes as they are (forwarding an event unchanged) and wait for the acknowledgement."""
+        if spec.owner != self.name:
+            raise PermissionError(f"{self.name} may not write {spec.name}: its only writer is {spec.owner}")
+        key_bytes = key.encode() if isinstance(key, str) else key
+        pending = await self.topic(spec).send(key=key_bytes, value=value, headers=list(headers))
+        await pending
+
+    def _check_writer(self, spec: TopicSpec, event_type: str) -> None:
+        if event_type not in spec.events:
+            raise ContractError(f"{event_type} is not an event type of topic {spec.name}")
+
+    def new_envelope(self, event_type: str, *, subject: str, time: dt.datetime,
+                     caused_by: IncomingEvent | None = None, purpose: str | None = None) -> Envelope:
+        """The envelope of an event this service emits. An event caused by another gets a deterministic
+        id (same input, same output id) and continues its trace."""
+        cause = caused_by.envelope if caused_by else None
+        return Envelope.new(
+            source=self.source, type=event_type, subject=subject, time=time,
+            id=cause.derived_id(purpose or event_type) if cause else None, caused_by=cause,
+        )
+
+    async def dead_letter(self, message: Any, headers: Iterable[tuple[str, bytes]], *, reason: str,
+                          error: BaseException | None = None) -> None:
+        """Put a message on this service's dead-letter topic: original key, value and headers, plus the
+        reason and the origin."""
+        dlq_headers = [
+            *headers,
+            ("dlq_reason", reason.encode()),
+            ("dlq_error", (type(error).__name__ if error else "").encode()),
+            ("dlq_service", self.name.encode()),
+            ("dlq_origin_topic", str(message.topic).encode()),
+            ("dlq_origin_partition", str(message.partition).encode()),
+            ("dlq_origin_offset", str(message.offset).encode()),
+            ("dlq_time", dt.datetime.now(dt.UTC).isoformat().encode()),
+        ]
+        await self.send_raw(self.dead_letter_topic, key=message.key, value=message.value, headers=dlq_headers)
+        self.log.warning("event.dead_lettered", reason=reason, topic=message.topic,
+                         partition=message.partition, offset=message.offset)
+
+    # -- health -------------------------------------------------------------------------------------
+    def is_ready(self) -> bool:
+        app = self.app
+        return bool(
+            not app.rebalancing and not app.in_recovery and app.tables.recovery.completed.is_set()
+        )
+
+    def _health_view(self) -> Callable[..., Any]:
+        service = self
+
+        async def health(web_view: Any, request: Any) -> Any:
+            ready = service.is_ready()
+            body = {
+                "service": service.name,
+                "status": "ok" if ready else "starting",
+                "kafka": service.settings.kafka_bootstrap_servers,
+                "topic_prefix": service.settings.topic_prefix,
+            }
+            return web_view.json(body, status=200 if ready else 503)
+
+        return health
+
+    # -- running ------------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Create the registry's topics, then run the worker until SIGTERM or SIGINT."""
+        from egov.runtime.admin import ensure_topics
+
+        configure_logging(self.name, self.settings.log_level)
+        Path(self.app.conf.datadir).mkdir(parents=True, exist_ok=True)
+        created = asyncio.run(ensure_topics(self.settings))
+        if created:
+            self.log.info("topics.created", topics=created)
+        self.log.info("service.starting", kafka=self.settings.kafka_bootstrap_servers,
+                      web=f"http://{self.settings.web_host}:{self.app.conf.web_port}")
+        worker = faust.Worker(
+            self.app,
+            loglevel=self.settings.log_level,
+            override_logging=False,
+            redirect_stdouts=False,
+            quiet=True,
+        )
+        worker.execute_from_commandline()
+
+
+def _header_items(headers: Any) -> tuple[tuple[str, bytes], ...]:
+    if headers is None:
+        return ()
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return tuple((str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in items)
+
+
+#: Record fields that identify the business object; they are bound to every log line of the event.
+_BUSINESS_KEYS = ("dossier_code", "submission_id", "document_id")
+
+
+def _business_keys(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: record[k] for k in _BUSINESS_KEYS if k in record}
+
+
+__all__ = ["RETRYABLE", "Handler", "IncomingEvent", "RejectedEvent", "Service", "decode_headers"]

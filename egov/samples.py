@@ -1,0 +1,56 @@
+"""Fictional citizens and dossiers for demos and tests, reproducible from a seed.
+
+Every person is invented; ID numbers have the structure of Nghị định 137/2015/NĐ-CP Art. 13 (a real province
+code, the century/sex digit and year agreeing with the birth date and sex) but random last digits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from egov.regulations.identity import century_sex_digit
+
+FAMILY_NAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Võ", "Đặng", "Bùi")
+MIDDLE_NAMES = {"MALE": ("Văn", "Đức", "Minh", "Quốc"), "FEMALE": ("Thị", "Ngọc", "Thu", "Kim")}
+GIVEN_NAMES = {
+    "MALE": ("An", "Bình", "Cường", "Dũng", "Hải", "Hùng", "Khoa", "Long", "Nam", "Phúc"),
+    "FEMALE": ("Anh", "Chi", "Hạnh", "Hoa", "Lan", "Linh", "Mai", "Ngân", "Trang", "Yến"),
+}
+
+
+def citizen(rng: random.Random, province_code: str = "060") -> dict[str, Any]:
+    sex = rng.choice(("MALE", "FEMALE"))
+    born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 55))
+    id_number = f"{province_code}{century_sex_digit(born, sex)}{born.year % 100:02d}{rng.randrange(10**6):06d}"
+    name = f"{rng.choice(FAMILY_NAMES)} {rng.choice(MIDDLE_NAMES[sex])} {rng.choice(GIVEN_NAMES[sex])}"
+    return {
+        "full_name": name,
+        "id_number": id_number,
+        "date_of_birth": born.isoformat(),
+        "sex": sex,
+        "phone": f"09{rng.randrange(10**8):08d}",
+        "email": None,
+    }
+
+
+def submission(rng: random.Random, procedure_codes: Sequence[str], province_code: str = "060") -> dict[str, Any]:
+    """A JSON body for `POST /api/v1/dossiers`."""
+    content = f"scan-{rng.random()}".encode()
+    return {
+        "procedure_code": rng.choice(list(procedure_codes)),
+        "channel": rng.choice(("ONLINE", "ONLINE", "IN_PERSON", "POSTAL")),
+        "applicant": citizen(rng, province_code),
+        "form_fields": {"ly_do": "Cấp mới"},
+        "attachments": [
+            {
+                "file_name": "to-khai.pdf",
+                "media_type": "application/pdf",
+                "size_bytes": 20480 + rng.randrange(10000),
+                "sha256": hashlib.sha256(content).hexdigest(),
+            }
+        ],
+    }

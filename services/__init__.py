@@ -1,0 +1,16 @@
+"""The services of the architecture, one package each, all of the same shape:
+
+- `domain.py`: the rules as pure functions and small state machines (no Kafka, no I/O, no clock reads);
+- `app.py`: wiring only (topics, agents, tables, web views), translating events to domain calls.
+
+`SERVICES` lists them with their default HTTP port; the stack, the Docker compose file and the tests take
+the list from here.
+"""
+
+from __future__ import annotations
+
+#: Every service, with the port of its HTTP server (health endpoint, and the portal's API).
+SERVICES: dict[str, int] = {
+    "portal": 8080,
+    "onestop": 8081,
+}

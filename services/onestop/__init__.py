@@ -1,0 +1,1 @@
+"""The one-stop information system (hệ thống thông tin giải quyết thủ tục hành chính)."""

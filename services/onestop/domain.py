@@ -1,0 +1,103 @@
+"""Receipt of a dossier at the one-stop system: dossier code and appointment date. Pure rules.
+
+- Dossier code, Thông tư 01/2018/TT-VPCP Art. 19: `<receiving agency code>-<YYMMDD>-<NNNN>`, the sequence
+  counted per receiving agency per receipt day, from 0001, never reused.
+- Receipt date and appointment date are business dates in the province's time zone.
+- The appointment (ngày hẹn trả kết quả, form 01) is the procedure's processing time in working days after
+  the receipt date (see `egov.regulations.workdays`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from egov.province import Procedure, Province
+from egov.regulations.codes import DOSSIER_SEQUENCE_MAX, CodeError, format_dossier_code
+from egov.regulations.workdays import WorkingCalendar
+
+ACCEPTED = "ACCEPTED"
+
+
+class UnknownProcedure(ValueError):  # noqa: N818 - the name says what is wrong with the dossier
+    pass
+
+
+def sequence_key(agency_code: str, receipt_date: dt.date) -> str:
+    """Key of the daily counter: one per receiving agency per receipt day."""
+    return f"{agency_code}/{receipt_date:%Y-%m-%d}"
+
+
+def next_sequence(last: int | None) -> int:
+    """The number after `last` (None: none issued yet that day); refuses to overflow the 4 digits."""
+    number = (last or 0) + 1
+    if number > DOSSIER_SEQUENCE_MAX:
+        raise CodeError(f"more than {DOSSIER_SEQUENCE_MAX} dossiers in one day at one agency")
+    return number
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the one-stop system decides on receiving a dossier."""
+
+    dossier_code: str
+    sequence: int
+    procedure: Procedure
+    received_at: dt.datetime
+    receipt_date: dt.date
+    appointment_date: dt.date
+
+    def as_event(self, submission: dict) -> dict:  # type: ignore[type-arg]
+        """The body of DossierReceived."""
+        return {
+            "dossier_code": self.dossier_code,
+            "submission_id": submission["submission_id"],
+            "procedure_code": self.procedure.code,
+            "procedure_name": self.procedure.name,
+            "receiving_agency_code": self.procedure.receiving_agency,
+            "responsible_agency_code": self.procedure.responsible_agency,
+            "channel": submission["channel"],
+            "status": ACCEPTED,
+            "received_at": self.received_at,
+            "receipt_date": self.receipt_date,
+            "processing_days": self.procedure.processing_days,
+            "appointment_date": self.appointment_date,
+        }
+
+
+class Reception:
+    """The receipt desk: knows the catalogue and the calendar, is told the time and the counter."""
+
+    def __init__(self, province: Province, calendar: WorkingCalendar | None = None) -> None:
+        self.province = province
+        self.zone = ZoneInfo(province.timezone)
+        self.calendar = calendar or WorkingCalendar()
+
+    def procedure(self, code: str) -> Procedure:
+        procedure = self.province.procedure(code)
+        if procedure is None:
+            raise UnknownProcedure(f"procedure {code} is not in the catalogue of {self.province.name}")
+        return procedure
+
+    def receipt_date(self, received_at: dt.datetime) -> dt.date:
+        if received_at.tzinfo is None:
+            raise ValueError("received_at must be timezone-aware")
+        return received_at.astimezone(self.zone).date()
+
+    def receive(self, procedure_code: str, received_at: dt.datetime, last_sequence: int | None) -> Receipt:
+        """Give a dossier its code and appointment date.
+
+        `last_sequence` is the last number issued by the receiving agency on the receipt day (None if none).
+        """
+        procedure = self.procedure(procedure_code)
+        day = self.receipt_date(received_at)
+        sequence = next_sequence(last_sequence)
+        return Receipt(
+            dossier_code=format_dossier_code(procedure.receiving_agency, day, sequence),
+            sequence=sequence,
+            procedure=procedure,
+            received_at=received_at.astimezone(dt.UTC),
+            receipt_date=day,
+            appointment_date=self.calendar.add_working_days(day, procedure.processing_days),
+        )

@@ -1,0 +1,147 @@
+"""portal wiring: the HTTP API of the public-service portal.
+
+- `POST /api/v1/dossiers`: validate, publish DossierSubmitted, answer 202 with the submission id;
+- `GET /api/v1/submissions/{id}`: pending, or the dossier code once the one-stop system gave one;
+- `GET /api/v1/dossiers/{code}`: status, appointment date and history.
+
+The portal is an access channel: it never reads the one-stop system's stores, only what that system
+publishes (the dossiers topic), folded into the portal's own changelog-backed read model. The read model is
+partitioned like the topics, so the portal runs as one worker; scaling it out would route look-ups by key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from zoneinfo import ZoneInfo
+
+from faust.web import Request, Response, View
+from pydantic import ValidationError
+
+from egov.province import get_province
+from egov.regulations.codes import CodeError, parse_dossier_code
+from egov.runtime.service import RETRYABLE, IncomingEvent, Service
+from egov.runtime.topics import EventTypes, Topics
+from services import SERVICES
+from services.portal.domain import apply_received, field_errors, submission_event, validate_submission
+
+service = Service("portal", default_port=SERVICES["portal"])
+app = service.app
+province = get_province(service.settings.province)
+zone = ZoneInfo(province.timezone)
+catalogue = [p.code for p in province.procedures]
+status_symbols = service.registry.get("vn.egov.dossier.DossierStatus").schema["symbols"]
+
+#: Submissions seen on the portal's own topic: submission id → what the citizen sent (no personal data).
+submissions = service.table("submissions", help="Submission id → procedure, channel, time.")
+#: Submission id → dossier code, once the one-stop system received it.
+submission_codes = service.table("submission-codes", help="Submission id → dossier code.")
+#: Dossier code → public view (status, appointment date, history).
+dossiers = service.table("dossiers", help="Dossier code → status, appointment date and history.")
+#: Accepted by this process but not yet read back from the topic: closes the gap between 202 and the table.
+accepted_here: dict[str, str] = {}
+
+
+def _error(view: View, status: int, errors: list[dict[str, str]]) -> Response:
+    return view.json({"errors": errors}, status=status)
+
+
+@app.page("/api/v1/dossiers")
+class DossierIntake(View):
+    async def post(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return _error(self, 400, [{"field": "(body)", "message": f"is not valid JSON: {exc}"}])
+        now = dt.datetime.now(dt.UTC)
+        try:
+            submission = validate_submission(
+                body, today=now.astimezone(zone).date(), catalogue=catalogue
+            )
+        except ValidationError as exc:
+            return _error(self, 422, field_errors(exc))
+        submission_id = str(uuid.uuid4())
+        envelope = service.new_envelope(EventTypes.DOSSIER_SUBMITTED, subject=submission_id, time=now)
+        try:
+            await service.publish(
+                Topics.DOSSIER_SUBMISSIONS,
+                submission_event(submission, submission_id=submission_id, submitted_at=now),
+                key=submission_id,
+                envelope=envelope,
+            )
+        except RETRYABLE as exc:
+            service.log.error("submission.not_recorded", submission_id=submission_id, error=repr(exc))
+            return _error(self, 503, [{"field": "(service)", "message": "the dossier could not be recorded; "
+                                       "nothing was submitted, please try again"}])
+        accepted_here[submission_id] = submission.procedure_code
+        service.log.info("submission.accepted", submission_id=submission_id, event_id=envelope.id,
+                         procedure_code=submission.procedure_code)
+        return self.json(
+            {
+                "submission_id": submission_id,
+                "status": "pending",
+                "links": {"self": f"/api/v1/submissions/{submission_id}"},
+            },
+            status=202,
+        )
+
+
+@app.page("/api/v1/submissions/{submission_id}")
+class SubmissionLookup(View):
+    async def get(self, request: Request, submission_id: str) -> Response:
+        try:
+            uuid.UUID(submission_id)
+        except ValueError:
+            return _error(self, 400, [{"field": "submission_id", "message": "is not a UUID"}])
+        code = submission_codes.get(submission_id)
+        if code is not None:
+            return self.json({
+                "submission_id": submission_id,
+                "status": "received",
+                "dossier_code": code,
+                "links": {"dossier": f"/api/v1/dossiers/{code}"},
+            })
+        if submissions.get(submission_id) is not None or submission_id in accepted_here:
+            return self.json({"submission_id": submission_id, "status": "pending", "dossier_code": None})
+        return _error(self, 404, [{"field": "submission_id", "message": "no such submission"}])
+
+
+@app.page("/api/v1/dossiers/{dossier_code}")
+class DossierLookup(View):
+    async def get(self, request: Request, dossier_code: str) -> Response:
+        try:
+            parse_dossier_code(dossier_code)
+        except CodeError as exc:
+            return _error(self, 400, [{"field": "dossier_code", "message": str(exc)}])
+        view = dossiers.get(dossier_code)
+        if view is None:
+            return _error(self, 404, [{"field": "dossier_code", "message": "no such dossier"}])
+        return self.json(view)
+
+
+async def record_submission(event: IncomingEvent) -> None:
+    record = event.record
+    submissions[record["submission_id"]] = {
+        "procedure_code": record["procedure_code"],
+        "channel": record["channel"],
+        "submitted_at": record["submitted_at"].isoformat(),
+    }
+    accepted_here.pop(record["submission_id"], None)
+
+
+async def follow_dossier(event: IncomingEvent) -> None:
+    record = event.record
+    if event.type == EventTypes.DOSSIER_RECEIVED:
+        submission_codes[record["submission_id"]] = record["dossier_code"]
+    dossiers[record["dossier_code"]] = apply_received(
+        dossiers.get(record["dossier_code"]), record, event_id=event.envelope.id, symbols=status_symbols
+    )
+
+
+service.consume(Topics.DOSSIER_SUBMISSIONS, record_submission, name="record-submission")
+service.consume(Topics.DOSSIERS, follow_dossier, name="follow-dossier")
+
+
+def main() -> None:
+    service.run()
