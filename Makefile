@@ -26,7 +26,10 @@ install: $(STAMP) ## Create the virtual environment and install the project with
 demo: install ## Start a local Kafka broker and the services, submit sample dossiers, print their codes, stop
 	$(EGOV) demo
 
-test: install ## Run the whole test suite (unit, contract and integration tests on a real broker)
+test: install ## Lint and type-check, then the whole suite (unit tests, integration tests on a real broker)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 unit: $(STAMP) ## Only the fast tests that need no broker

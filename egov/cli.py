@@ -53,7 +53,9 @@ def start(timeout: float) -> None:
 
 
 @kafka.command()
-@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait after SIGTERM before SIGKILL.")
+@click.option(
+    "--timeout", default=30.0, show_default=True, help="Seconds to wait after SIGTERM before SIGKILL."
+)
 def stop(timeout: float) -> None:
     """Stop the broker: SIGTERM, then SIGKILL after the time-out."""
     broker = _broker()

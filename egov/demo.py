@@ -78,13 +78,13 @@ def _play(portal_url: str, province: Any, *, count: int, seed: int) -> None:
             answer.raise_for_status()
             accepted.append(answer.json()["submission_id"])
         click.echo(f"Submitted {len(accepted)} dossiers; the one-stop system received them:\n")
-        click.echo(f"  {'dossier code':28} {'appointment':26} {'days':>4}  procedure")
+        click.echo(f"  {'dossier code':27} {'appointment date':25} {'working days':>12}  procedure")
         for submission_id in accepted:
             code = wait_for_code(client, submission_id, timeout=60)
             view = client.get(f"/api/v1/dossiers/{code}").json()
             when = dt.date.fromisoformat(view["appointment_date"])
             procedure = province.procedure(view["procedure_code"])
             click.echo(
-                f"  {code:28} {when.isoformat()} ({WEEKDAYS_VI[when.weekday()]:8}) "
-                f"{procedure.processing_days:>4}  {procedure.name}"
+                f"  {code:27} {when.isoformat()} {WEEKDAYS_VI[when.weekday()]:14} "
+                f"{procedure.processing_days:>12}  {procedure.name}"
             )

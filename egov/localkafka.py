@@ -9,6 +9,7 @@ the broker log; `stop` sends SIGTERM, waits, then SIGKILL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -21,8 +22,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from egov.paths import KAFKA_INFRA_DIR
+
+if TYPE_CHECKING:
+    from egov.runtime.settings import Settings
 
 #: The main classes of the official broker jars.
 BROKER_MAIN = "kafka.Kafka"
@@ -120,7 +125,7 @@ class LocalBroker:
     infra_dir: Path = KAFKA_INFRA_DIR
 
     @classmethod
-    def from_settings(cls, settings) -> LocalBroker:  # type: ignore[no-untyped-def]
+    def from_settings(cls, settings: Settings) -> LocalBroker:
         first = settings.bootstrap_list[0]
         host, _, port = first.rpartition(":")
         return cls(
@@ -177,8 +182,14 @@ class LocalBroker:
         mvn = _which("mvn", os.environ.get("MAVEN_HOME"))
         if self.libs_dir.exists():
             shutil.rmtree(self.libs_dir)
-        cmd = [mvn, "-B", "-f", str(self.infra_dir / "pom.xml"), "dependency:copy-dependencies",
-               f"-DoutputDirectory={self.libs_dir}"]
+        cmd = [
+            mvn,
+            "-B",
+            "-f",
+            str(self.infra_dir / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={self.libs_dir}",
+        ]
         if quiet:
             cmd.insert(1, "-q")
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -242,7 +253,9 @@ class LocalBroker:
         cluster_id = _kafka_cluster_id()
         result = subprocess.run(
             [*self._java(), STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.config_file)],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise BrokerError(f"Formatting the broker storage failed:\n{result.stdout}{result.stderr}")
@@ -274,8 +287,11 @@ class LocalBroker:
             str(self.config_file),
         ]
         with open(self.console_file, "ab") as console:
-            proc = subprocess.Popen(  # noqa: S603 - our own java command line
-                cmd, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(
+                cmd,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         self.pid_file.write_text(str(proc.pid))
@@ -332,10 +348,8 @@ def stop_process(pid: int, timeout: float) -> None:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):  # not our child: nothing to reap
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _kafka_cluster_id() -> str:

@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from egov.regulations.identity import century_sex_digit
+from egov.regulations.identity import Sex, century_sex_digit
 
 FAMILY_NAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Võ", "Đặng", "Bùi")
 MIDDLE_NAMES = {"MALE": ("Văn", "Đức", "Minh", "Quốc"), "FEMALE": ("Thị", "Ngọc", "Thu", "Kim")}
@@ -23,9 +23,11 @@ GIVEN_NAMES = {
 
 
 def citizen(rng: random.Random, province_code: str = "060") -> dict[str, Any]:
-    sex = rng.choice(("MALE", "FEMALE"))
+    sex: Sex = "MALE" if rng.random() < 0.5 else "FEMALE"
     born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 55))
-    id_number = f"{province_code}{century_sex_digit(born, sex)}{born.year % 100:02d}{rng.randrange(10**6):06d}"
+    id_number = (
+        f"{province_code}{century_sex_digit(born, sex)}{born.year % 100:02d}{rng.randrange(10**6):06d}"
+    )
     name = f"{rng.choice(FAMILY_NAMES)} {rng.choice(MIDDLE_NAMES[sex])} {rng.choice(GIVEN_NAMES[sex])}"
     return {
         "full_name": name,
@@ -37,7 +39,9 @@ def citizen(rng: random.Random, province_code: str = "060") -> dict[str, Any]:
     }
 
 
-def submission(rng: random.Random, procedure_codes: Sequence[str], province_code: str = "060") -> dict[str, Any]:
+def submission(
+    rng: random.Random, procedure_codes: Sequence[str], province_code: str = "060"
+) -> dict[str, Any]:
     """A JSON body for `POST /api/v1/dossiers`."""
     content = f"scan-{rng.random()}".encode()
     return {

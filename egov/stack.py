@@ -41,12 +41,20 @@ class ServiceProcess:
 
     def start(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env, "EGOV_WEB_PORT": str(self.port), "EGOV_WEB_HOST": self.host,
-               "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **self.env,
+            "EGOV_WEB_PORT": str(self.port),
+            "EGOV_WEB_HOST": self.host,
+            "PYTHONUNBUFFERED": "1",
+        }
         with open(self.log_file, "ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self.process = subprocess.Popen(
                 [sys.executable, "-m", "egov.cli", "run", self.name],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
                 start_new_session=True,
             )
 

@@ -15,7 +15,7 @@ from egov.runtime.settings import Settings
 from egov.runtime.topics import TopicSpec, all_topics
 
 
-class BrokerUnavailable(RuntimeError):  # noqa: N818
+class BrokerUnavailable(RuntimeError):
     """No broker answers at the configured address."""
 
 
@@ -28,8 +28,8 @@ async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] | None = 
     except KafkaConnectionError as exc:
         await admin.close()
         raise BrokerUnavailable(
-            f"No Kafka broker answers at {settings.kafka_bootstrap_servers}. Start one with `egov kafka start` "
-            "(or `make kafka-start`), or set EGOV_KAFKA_BOOTSTRAP_SERVERS."
+            f"No Kafka broker answers at {settings.kafka_bootstrap_servers}. Start one with "
+            "`egov kafka start` (or `make kafka-start`), or set EGOV_KAFKA_BOOTSTRAP_SERVERS."
         ) from exc
     try:
         existing = set(await admin.list_topics())

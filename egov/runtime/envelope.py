@@ -116,7 +116,7 @@ class Envelope:
             type=values["ce_type"],
             time=time,
             subject=values.get("ce_subject"),
-            traceparent=traceparent if trace_id_of(traceparent) else new_traceparent(),
+            traceparent=traceparent if traceparent and trace_id_of(traceparent) else new_traceparent(),
         )
 
 

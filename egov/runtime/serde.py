@@ -64,8 +64,10 @@ class ContractRegistry:
         self._load()
 
     def _load(self) -> None:
-        pending = {path: json.loads(path.read_text(encoding="utf-8"))
-                   for path in sorted(self.schemas_dir.rglob("*.avsc"))}
+        pending = {
+            path: json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted(self.schemas_dir.rglob("*.avsc"))
+        }
         # Files reference each other's named types: parse whatever resolves until nothing is left.
         while pending:
             progressed = False
@@ -74,7 +76,7 @@ class ContractRegistry:
                 # Parse against a copy: fastavro may register a type before failing on one it references.
                 attempt = dict(self._named)
                 try:
-                    parsed = parse_schema(raw, named_schemas=attempt)
+                    parsed: Any = parse_schema(raw, named_schemas=attempt)
                 except UnknownType as exc:
                     errors[path] = f"unknown type {exc.name}"
                     continue
@@ -148,7 +150,9 @@ class ContractRegistry:
         try:
             validate(record, self.get(name).schema, raise_errors=True)
         except ValidationError as exc:
-            raise ContractError(f"{name} does not match its contract: {'; '.join(str(e) for e in exc.errors)}") from exc
+            raise ContractError(
+                f"{name} does not match its contract: {'; '.join(str(e) for e in exc.errors)}"
+            ) from exc
 
     def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
         """Single-object encoding of `record` as the contract `name`, validated first."""
@@ -174,6 +178,8 @@ class ContractRegistry:
             record = schemaless_reader(body, contract.schema, None)
         except Exception as exc:  # fastavro raises EOFError, ValueError, UnicodeDecodeError, …
             raise UndecodableMessage(f"body does not decode as {contract.name}: {exc!r}") from exc
+        if not isinstance(record, dict):
+            raise UndecodableMessage(f"{contract.name} is not an event (a record) and cannot be a message")
         if body.tell() != len(data) - HEADER_LEN:
             raise UndecodableMessage(
                 f"{len(data) - HEADER_LEN - body.tell()} trailing bytes after a {contract.name} body"

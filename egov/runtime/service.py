@@ -34,7 +34,7 @@ from egov.runtime.topics import TopicSpec, dead_letters
 RETRYABLE = (KafkaError, asyncio.TimeoutError, ConnectionError)
 
 
-class RejectedEvent(Exception):  # noqa: N818 - it names what happened to the event
+class RejectedEvent(Exception):
     """A handler refuses an event it cannot act on; the event goes to the dead letters with this reason."""
 
 
@@ -84,7 +84,9 @@ class Service:
         self._topics: dict[str, faust.TopicT] = {}
         self.dead_letter_topic = dead_letters(name)
         self._processed = self.app.Table(
-            "processed-events", default=None, partitions=self.settings.partitions,
+            "processed-events",
+            default=None,
+            partitions=self.settings.partitions,
             help="ce_id of every event a handler finished, by handler: the idempotency memory.",
         )
         self.app.page("/health")(self._health_view())
@@ -95,7 +97,10 @@ class Service:
         if spec.name not in self._topics:
             self._topics[spec.name] = self.app.topic(
                 spec.full_name(self.settings.topic_prefix),
-                key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
                 partitions=self.settings.partitions,
             )
         return self._topics[spec.name]
@@ -125,7 +130,9 @@ class Service:
             if contract.name not in spec.events:
                 raise ContractError(f"{contract.name} is not an event type of topic {spec.name}")
             if envelope.type != contract.name:
-                raise EnvelopeError(f"ce_type {envelope.type!r} does not match the body's type {contract.name}")
+                raise EnvelopeError(
+                    f"ce_type {envelope.type!r} does not match the body's type {contract.name}"
+                )
         except (ContractError, EnvelopeError) as exc:
             await self.dead_letter(message, raw_headers, reason=str(exc), error=exc)
             return
@@ -138,9 +145,15 @@ class Service:
                 self.log.info("event.duplicate_ignored", **origin)
                 return
             incoming = IncomingEvent(
-                envelope=envelope, type=contract.name, record=record, key=key,
-                topic=message.topic, partition=message.partition, offset=message.offset,
-                raw_value=message.value, raw_headers=raw_headers,
+                envelope=envelope,
+                type=contract.name,
+                record=record,
+                key=key,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                raw_value=bytes(message.value or b""),
+                raw_headers=raw_headers,
             )
             try:
                 await handler(incoming)
@@ -154,16 +167,25 @@ class Service:
             self._processed[memory_key] = message.offset
 
     # -- producing ----------------------------------------------------------------------------------
-    async def publish(self, spec: TopicSpec, record: Mapping[str, Any], *, key: str, envelope: Envelope) -> None:
+    async def publish(
+        self, spec: TopicSpec, record: Mapping[str, Any], *, key: str, envelope: Envelope
+    ) -> None:
         """Encode `record` as `envelope.type`, send it, and wait for the broker's acknowledgement."""
         self._check_writer(spec, envelope.type)
         value = self.registry.encode(envelope.type, record)
         await self.send_raw(spec, key=key, value=value, headers=envelope.to_headers())
-        self.log.info("event.published", topic=spec.name, event_id=envelope.id, event_type=envelope.type,
-                      key=key)
+        self.log.info(
+            "event.published", topic=spec.name, event_id=envelope.id, event_type=envelope.type, key=key
+        )
 
-    async def send_raw(self, spec: TopicSpec, *, key: str | bytes | None, value: bytes | None,
-                       headers: Iterable[tuple[str, bytes]]) -> None:
+    async def send_raw(
+        self,
+        spec: TopicSpec,
+        *,
+        key: str | bytes | None,
+        value: bytes | None,
+        headers: Iterable[tuple[str, bytes]],
+    ) -> None:
         """Send bytes as they are (forwarding an event unchanged) and wait for the acknowledgement."""
         if spec.owner != self.name:
             raise PermissionError(f"{self.name} may not write {spec.name}: its only writer is {spec.owner}")
@@ -175,18 +197,35 @@ class Service:
         if event_type not in spec.events:
             raise ContractError(f"{event_type} is not an event type of topic {spec.name}")
 
-    def new_envelope(self, event_type: str, *, subject: str, time: dt.datetime,
-                     caused_by: IncomingEvent | None = None, purpose: str | None = None) -> Envelope:
+    def new_envelope(
+        self,
+        event_type: str,
+        *,
+        subject: str,
+        time: dt.datetime,
+        caused_by: IncomingEvent | None = None,
+        purpose: str | None = None,
+    ) -> Envelope:
         """The envelope of an event this service emits. An event caused by another gets a deterministic
         id (same input, same output id) and continues its trace."""
         cause = caused_by.envelope if caused_by else None
         return Envelope.new(
-            source=self.source, type=event_type, subject=subject, time=time,
-            id=cause.derived_id(purpose or event_type) if cause else None, caused_by=cause,
+            source=self.source,
+            type=event_type,
+            subject=subject,
+            time=time,
+            id=cause.derived_id(purpose or event_type) if cause else None,
+            caused_by=cause,
         )
 
-    async def dead_letter(self, message: Any, headers: Iterable[tuple[str, bytes]], *, reason: str,
-                          error: BaseException | None = None) -> None:
+    async def dead_letter(
+        self,
+        message: Any,
+        headers: Iterable[tuple[str, bytes]],
+        *,
+        reason: str,
+        error: BaseException | None = None,
+    ) -> None:
         """Put a message on this service's dead-letter topic: original key, value and headers, plus the
         reason and the origin."""
         dlq_headers = [
@@ -200,15 +239,19 @@ class Service:
             ("dlq_time", dt.datetime.now(dt.UTC).isoformat().encode()),
         ]
         await self.send_raw(self.dead_letter_topic, key=message.key, value=message.value, headers=dlq_headers)
-        self.log.warning("event.dead_lettered", reason=reason, topic=message.topic,
-                         partition=message.partition, offset=message.offset)
+        self.log.warning(
+            "event.dead_lettered",
+            reason=reason,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+        )
 
     # -- health -------------------------------------------------------------------------------------
     def is_ready(self) -> bool:
         app = self.app
-        return bool(
-            not app.rebalancing and not app.in_recovery and app.tables.recovery.completed.is_set()
-        )
+        recovery: Any = getattr(app.tables, "recovery")  # noqa: B009 - not in faust's TableManagerT interface
+        return bool(not app.rebalancing and not app.in_recovery and recovery.completed.is_set())
 
     def _health_view(self) -> Callable[..., Any]:
         service = self
@@ -235,8 +278,11 @@ class Service:
         created = asyncio.run(ensure_topics(self.settings))
         if created:
             self.log.info("topics.created", topics=created)
-        self.log.info("service.starting", kafka=self.settings.kafka_bootstrap_servers,
-                      web=f"http://{self.settings.web_host}:{self.app.conf.web_port}")
+        self.log.info(
+            "service.starting",
+            kafka=self.settings.kafka_bootstrap_servers,
+            web=f"http://{self.settings.web_host}:{self.app.conf.web_port}",
+        )
         worker = faust.Worker(
             self.app,
             loglevel=self.settings.log_level,

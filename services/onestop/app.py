@@ -32,7 +32,10 @@ async def route_to_agency(event: IncomingEvent) -> None:
     except UnknownProcedure as exc:
         raise RejectedEvent(str(exc)) from exc
     await service.send_raw(
-        Topics.ONESTOP_INTAKE, key=procedure.receiving_agency, value=event.raw_value, headers=event.raw_headers
+        Topics.ONESTOP_INTAKE,
+        key=procedure.receiving_agency,
+        value=event.raw_value,
+        headers=event.raw_headers,
     )
 
 
@@ -57,10 +60,14 @@ async def receive(event: IncomingEvent) -> None:
     envelope = service.new_envelope(
         EventTypes.DOSSIER_RECEIVED, subject=receipt.dossier_code, time=received_at, caused_by=event
     )
-    await service.publish(Topics.DOSSIERS, receipt.as_event(submission), key=receipt.dossier_code,
-                          envelope=envelope)
-    service.log.info("dossier.received", dossier_code=receipt.dossier_code,
-                     appointment_date=receipt.appointment_date.isoformat())
+    await service.publish(
+        Topics.DOSSIERS, receipt.as_event(submission), key=receipt.dossier_code, envelope=envelope
+    )
+    service.log.info(
+        "dossier.received",
+        dossier_code=receipt.dossier_code,
+        appointment_date=receipt.appointment_date.isoformat(),
+    )
 
 
 service.consume(Topics.DOSSIER_SUBMISSIONS, route_to_agency, name="route-to-agency")

@@ -20,7 +20,7 @@ from egov.regulations.workdays import WorkingCalendar
 ACCEPTED = "ACCEPTED"
 
 
-class UnknownProcedure(ValueError):  # noqa: N818 - the name says what is wrong with the dossier
+class UnknownProcedure(ValueError):
     pass
 
 

@@ -56,9 +56,7 @@ class DossierIntake(View):
             return _error(self, 400, [{"field": "(body)", "message": f"is not valid JSON: {exc}"}])
         now = dt.datetime.now(dt.UTC)
         try:
-            submission = validate_submission(
-                body, today=now.astimezone(zone).date(), catalogue=catalogue
-            )
+            submission = validate_submission(body, today=now.astimezone(zone).date(), catalogue=catalogue)
         except ValidationError as exc:
             return _error(self, 422, field_errors(exc))
         submission_id = str(uuid.uuid4())
@@ -72,11 +70,24 @@ class DossierIntake(View):
             )
         except RETRYABLE as exc:
             service.log.error("submission.not_recorded", submission_id=submission_id, error=repr(exc))
-            return _error(self, 503, [{"field": "(service)", "message": "the dossier could not be recorded; "
-                                       "nothing was submitted, please try again"}])
+            return _error(
+                self,
+                503,
+                [
+                    {
+                        "field": "(service)",
+                        "message": "the dossier could not be recorded; "
+                        "nothing was submitted, please try again",
+                    }
+                ],
+            )
         accepted_here[submission_id] = submission.procedure_code
-        service.log.info("submission.accepted", submission_id=submission_id, event_id=envelope.id,
-                         procedure_code=submission.procedure_code)
+        service.log.info(
+            "submission.accepted",
+            submission_id=submission_id,
+            event_id=envelope.id,
+            procedure_code=submission.procedure_code,
+        )
         return self.json(
             {
                 "submission_id": submission_id,
@@ -96,12 +107,14 @@ class SubmissionLookup(View):
             return _error(self, 400, [{"field": "submission_id", "message": "is not a UUID"}])
         code = submission_codes.get(submission_id)
         if code is not None:
-            return self.json({
-                "submission_id": submission_id,
-                "status": "received",
-                "dossier_code": code,
-                "links": {"dossier": f"/api/v1/dossiers/{code}"},
-            })
+            return self.json(
+                {
+                    "submission_id": submission_id,
+                    "status": "received",
+                    "dossier_code": code,
+                    "links": {"dossier": f"/api/v1/dossiers/{code}"},
+                }
+            )
         if submissions.get(submission_id) is not None or submission_id in accepted_here:
             return self.json({"submission_id": submission_id, "status": "pending", "dossier_code": None})
         return _error(self, 404, [{"field": "submission_id", "message": "no such submission"}])

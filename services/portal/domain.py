@@ -12,7 +12,15 @@ import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from egov.regulations.codes import procedure_code_problems
 from egov.regulations.identity import id_number_problems
@@ -119,7 +127,9 @@ def validate_submission(body: Any, *, today: dt.date, catalogue: Sequence[str]) 
     return SubmissionIn.model_validate(body, context={"today": today, "catalogue": set(catalogue)})
 
 
-def submission_event(submission: SubmissionIn, *, submission_id: str, submitted_at: dt.datetime) -> dict[str, Any]:
+def submission_event(
+    submission: SubmissionIn, *, submission_id: str, submitted_at: dt.datetime
+) -> dict[str, Any]:
     """The body of DossierSubmitted."""
     return {
         "submission_id": submission_id,
@@ -138,32 +148,37 @@ def status_code(symbol: str, symbols: Sequence[str]) -> int:
     return list(symbols).index(symbol) + 1
 
 
-def apply_received(view: dict[str, Any] | None, record: dict[str, Any], *, event_id: str,
-                   symbols: Sequence[str]) -> dict[str, Any]:
+def apply_received(
+    view: dict[str, Any] | None, record: dict[str, Any], *, event_id: str, symbols: Sequence[str]
+) -> dict[str, Any]:
     """The dossier's public view after DossierReceived (idempotent: the same event twice changes nothing)."""
     view = dict(view or {})
     history = list(view.get("history", []))
     if any(step["event_id"] == event_id for step in history):
         return view
-    history.append({
-        "status": record["status"],
-        "status_code": status_code(record["status"], symbols),
-        "at": record["received_at"].isoformat(),
-        "event_id": event_id,
-    })
+    history.append(
+        {
+            "status": record["status"],
+            "status_code": status_code(record["status"], symbols),
+            "at": record["received_at"].isoformat(),
+            "event_id": event_id,
+        }
+    )
     history.sort(key=lambda step: step["at"])
     latest = history[-1]
-    view.update({
-        "dossier_code": record["dossier_code"],
-        "submission_id": record["submission_id"],
-        "procedure_code": record["procedure_code"],
-        "procedure_name": record["procedure_name"],
-        "receiving_agency_code": record["receiving_agency_code"],
-        "channel": record["channel"],
-        "received_at": record["received_at"].isoformat(),
-        "appointment_date": record["appointment_date"].isoformat(),
-        "status": latest["status"],
-        "status_code": latest["status_code"],
-        "history": history,
-    })
+    view.update(
+        {
+            "dossier_code": record["dossier_code"],
+            "submission_id": record["submission_id"],
+            "procedure_code": record["procedure_code"],
+            "procedure_name": record["procedure_name"],
+            "receiving_agency_code": record["receiving_agency_code"],
+            "channel": record["channel"],
+            "received_at": record["received_at"].isoformat(),
+            "appointment_date": record["appointment_date"].isoformat(),
+            "status": latest["status"],
+            "status_code": latest["status_code"],
+            "history": history,
+        }
+    )
     return view

@@ -29,9 +29,14 @@ class Record:
         return get_registry().decode(self.value)[1]
 
 
-async def _collect(bootstrap: str, topic: str, until: Callable[[list[Record]], bool], timeout: float) -> list[Record]:
+async def _collect(
+    bootstrap: str, topic: str, until: Callable[[list[Record]], bool], timeout: float
+) -> list[Record]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
         group_id=f"test-reader-{uuid.uuid4().hex[:8]}",
     )
     await consumer.start()
@@ -41,7 +46,9 @@ async def _collect(bootstrap: str, topic: str, until: Callable[[list[Record]], b
         while not until(records):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"{topic}: condition not met within {timeout}s; saw {len(records)} records")
+                raise TimeoutError(
+                    f"{topic}: condition not met within {timeout}s; saw {len(records)} records"
+                )
             batch = await consumer.getmany(timeout_ms=int(min(remaining, 1.0) * 1000))
             for messages in batch.values():
                 records.extend(
@@ -53,13 +60,16 @@ async def _collect(bootstrap: str, topic: str, until: Callable[[list[Record]], b
         await consumer.stop()
 
 
-def collect(bootstrap: str, topic: str, until: Callable[[list[Record]], bool], timeout: float = 60.0) -> list[Record]:
+def collect(
+    bootstrap: str, topic: str, until: Callable[[list[Record]], bool], timeout: float = 60.0
+) -> list[Record]:
     """Read `topic` from the beginning until `until(records)` holds; TimeoutError otherwise."""
     return asyncio.run(_collect(bootstrap, topic, until, timeout))
 
 
-async def _produce(bootstrap: str, topic: str, key: bytes | None, value: bytes | None,
-                   headers: Iterable[tuple[str, bytes]]) -> tuple[int, int]:
+async def _produce(
+    bootstrap: str, topic: str, key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes]]
+) -> tuple[int, int]:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
@@ -69,8 +79,13 @@ async def _produce(bootstrap: str, topic: str, key: bytes | None, value: bytes |
         await producer.stop()
 
 
-def produce(bootstrap: str, topic: str, key: bytes | None, value: bytes | None,
-            headers: Iterable[tuple[str, bytes]] = ()) -> tuple[int, int]:
+def produce(
+    bootstrap: str,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Iterable[tuple[str, bytes]] = (),
+) -> tuple[int, int]:
     """Write one record as an outside client would; returns (partition, offset)."""
     return asyncio.run(_produce(bootstrap, topic, key, value, headers))
 
@@ -85,8 +100,9 @@ async def _committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
         await admin.close()
 
 
-def wait_committed_past(bootstrap: str, group: str, topic: str, partition: int, offset: int,
-                        timeout: float = 60.0) -> None:
+def wait_committed_past(
+    bootstrap: str, group: str, topic: str, partition: int, offset: int, timeout: float = 60.0
+) -> None:
     """Wait until `group` has committed an offset beyond `offset` on the partition: it handled that record."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -41,7 +41,9 @@ def wait_for_code(client: httpx.Client, submission_id: str, timeout: float = 60.
 
 def received_events(stack, count: int) -> list:  # type: ignore[no-untyped-def]
     return collect(
-        stack.settings.kafka_bootstrap_servers, stack.topic(Topics.DOSSIERS), until=lambda rs: len(rs) >= count
+        stack.settings.kafka_bootstrap_servers,
+        stack.topic(Topics.DOSSIERS),
+        until=lambda rs: len(rs) >= count,
     )
 
 
@@ -124,15 +126,22 @@ def test_garbage_goes_to_dead_letters_and_duplicates_change_nothing(stack) -> No
     # A rogue client writes bytes that are no event, then replays the portal's event (same ce_id).
     produce(bootstrap, submissions_topic, b"rogue", b"\x00not avro", [("ce_id", b"x")])
     [original] = [
-        r for r in collect(bootstrap, submissions_topic, until=lambda rs: len(rs) >= 2)
+        r
+        for r in collect(bootstrap, submissions_topic, until=lambda rs: len(rs) >= 2)
         if r.key == submission_id.encode()
     ]
-    partition, offset = produce(bootstrap, submissions_topic, original.key, original.value,
-                                [(k, v.encode()) for k, v in original.headers.items()])
+    partition, offset = produce(
+        bootstrap,
+        submissions_topic,
+        original.key,
+        original.value,
+        [(k, v.encode()) for k, v in original.headers.items()],
+    )
 
     # onestop handled the replay (its group committed past it) ...
-    wait_committed_past(bootstrap, f"{stack.settings.topic_prefix}egov-onestop", submissions_topic,
-                        partition, offset)
+    wait_committed_past(
+        bootstrap, f"{stack.settings.topic_prefix}egov-onestop", submissions_topic, partition, offset
+    )
     # ... and the garbage is on its dead-letter topic with the reason and the origin,
     [dead] = collect(bootstrap, stack.topic(dead_letters("onestop")), until=lambda rs: len(rs) >= 1)
     assert dead.value == b"\x00not avro"
@@ -146,7 +155,8 @@ def test_garbage_goes_to_dead_letters_and_duplicates_change_nothing(stack) -> No
         later_id = submit(client, submission(rng, CODES))
         wait_for_code(client, later_id)
     intake = collect(
-        bootstrap, stack.topic(Topics.ONESTOP_INTAKE),
+        bootstrap,
+        stack.topic(Topics.ONESTOP_INTAKE),
         until=lambda rs: any(r.decoded()["submission_id"] == later_id for r in rs),
     )
     assert [r.decoded()["submission_id"] for r in intake].count(submission_id) == 1

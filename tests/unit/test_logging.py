@@ -1,0 +1,39 @@
+import io
+import json
+import logging
+
+import structlog
+
+from egov.runtime.logging import configure_logging, get_logger, mask_text
+
+
+def test_id_numbers_and_phone_numbers_are_masked_in_text() -> None:
+    text = mask_text("citizen 060185123456 called from 0912 345 678 and +84912345678")
+    assert "060185123456" not in text and "060******456" in text
+    assert "0912 345 678" not in text and "+84912345678" not in text
+
+
+def test_log_lines_are_json_with_event_id_and_key_and_no_personal_data() -> None:
+    stream = io.StringIO()
+    configure_logging("test", "INFO", stream=stream)
+    try:
+        with structlog.contextvars.bound_contextvars(
+            event_id="e-1", dossier_code="000.00.04.H11-261125-0001"
+        ):
+            get_logger("t").info(
+                "dossier.received",
+                id_number="060185123456",
+                note="ID 060185123456",
+                applicant={"phone": "0912345678"},
+            )
+        logging.getLogger("faust").warning("from a library: 0912345678")
+    finally:
+        logging.getLogger().handlers.clear()
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["event_id"] == "e-1"
+    assert first["dossier_code"] == "000.00.04.H11-261125-0001"
+    assert first["service"] == "test"
+    assert "060185123456" not in stream.getvalue()
+    assert "0912345678" not in stream.getvalue()
+    assert first["id_number"] == "***masked***"
+    assert second["event"].startswith("from a library")

@@ -1,0 +1,58 @@
+import datetime as dt
+
+import pytest
+
+from egov.province import get_province
+from egov.regulations.codes import CodeError
+from services.onestop.domain import Reception, UnknownProcedure, next_sequence, sequence_key
+
+PROVINCE = get_province("binh-thuan")
+RECEPTION = Reception(PROVINCE)
+PROC = PROVINCE.procedures[0]  # 3 working days, received at 000.00.04.H11
+
+
+def test_the_receipt_date_is_the_provinces_date_not_utc() -> None:
+    # 18:35 UTC on 24/11 is 01:35 on 25/11 in Asia/Ho_Chi_Minh.
+    receipt = RECEPTION.receive(PROC.code, dt.datetime(2026, 11, 24, 18, 35, tzinfo=dt.UTC), None)
+    assert receipt.receipt_date == dt.date(2026, 11, 25)
+    assert receipt.dossier_code == "000.00.04.H11-261125-0001"
+    assert receipt.appointment_date == dt.date(2026, 11, 30)
+
+
+def test_the_sequence_continues_from_the_last_number() -> None:
+    receipt = RECEPTION.receive(PROC.code, dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC), last_sequence=41)
+    assert receipt.sequence == 42
+    assert receipt.dossier_code.endswith("-260302-0042")
+
+
+def test_the_counter_is_per_agency_per_day() -> None:
+    assert sequence_key("000.00.04.H11", dt.date(2026, 3, 2)) != sequence_key(
+        "000.00.04.H11", dt.date(2026, 3, 3)
+    )
+    assert sequence_key("000.00.04.H11", dt.date(2026, 3, 2)) != sequence_key(
+        "000.00.12.H11", dt.date(2026, 3, 2)
+    )
+
+
+def test_more_than_9999_dossiers_a_day_is_an_error_not_a_reused_number() -> None:
+    assert next_sequence(9998) == 9999
+    with pytest.raises(CodeError):
+        next_sequence(9999)
+
+
+def test_unknown_procedures_are_refused() -> None:
+    with pytest.raises(UnknownProcedure, match=r"9\.999999"):
+        RECEPTION.receive("9.999999", dt.datetime(2026, 3, 2, tzinfo=dt.UTC), None)
+
+
+def test_naive_times_are_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        RECEPTION.receive(PROC.code, dt.datetime(2026, 3, 2), None)
+
+
+def test_the_event_body_matches_the_contract() -> None:
+    from egov.runtime.serde import get_registry
+
+    receipt = RECEPTION.receive(PROC.code, dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC), None)
+    body = receipt.as_event({"submission_id": "s-1", "channel": "ONLINE"})
+    get_registry().validate("vn.egov.dossier.DossierReceived", body)

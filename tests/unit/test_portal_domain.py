@@ -1,0 +1,82 @@
+import datetime as dt
+import random
+
+import pytest
+from pydantic import ValidationError
+
+from egov.province import get_province
+from egov.runtime.serde import get_registry
+from egov.samples import submission
+from services.portal.domain import apply_received, field_errors, submission_event, validate_submission
+
+CATALOGUE = [p.code for p in get_province("binh-thuan").procedures]
+TODAY = dt.date(2026, 11, 24)
+SYMBOLS = get_registry().get("vn.egov.dossier.DossierStatus").schema["symbols"]
+
+
+def errors_of(body: dict) -> dict[str, str]:
+    with pytest.raises(ValidationError) as caught:
+        validate_submission(body, today=TODAY, catalogue=CATALOGUE)
+    return {e["field"]: e["message"] for e in field_errors(caught.value)}
+
+
+def test_a_sample_submission_is_valid_and_its_event_matches_the_contract() -> None:
+    body = submission(random.Random(1), CATALOGUE)
+    valid = validate_submission(body, today=TODAY, catalogue=CATALOGUE)
+    event = submission_event(
+        valid, submission_id="s-1", submitted_at=dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
+    )
+    get_registry().validate("vn.egov.dossier.DossierSubmitted", event)
+
+
+def test_each_wrong_field_is_named_with_its_dotted_path() -> None:
+    body = submission(random.Random(2), CATALOGUE)
+    body["applicant"]["id_number"] = "12345"
+    body["applicant"]["sex"] = "X"
+    body["attachments"][0]["sha256"] = "nope"
+    body["channel"] = "FAX"
+    errors = errors_of(body)
+    assert set(errors) == {"applicant.id_number", "applicant.sex", "attachments.0.sha256", "channel"}
+    assert errors["applicant.id_number"] == "must be exactly 12 digits"
+
+
+def test_an_applicant_needs_a_way_to_be_reached() -> None:
+    body = submission(random.Random(3), CATALOGUE)
+    body["applicant"]["phone"] = None
+    body["applicant"]["email"] = None
+    assert "phone number or an e-mail" in errors_of(body)["applicant"]
+
+
+def test_unknown_procedures_and_future_birth_dates_are_refused() -> None:
+    body = submission(random.Random(4), CATALOGUE)
+    body["procedure_code"] = "1.000001.000.00.00.H11"
+    body["applicant"]["date_of_birth"] = "2030-01-01"
+    errors = errors_of(body)
+    assert "catalogue" in errors["procedure_code"]
+    assert "future" in errors["applicant.date_of_birth"]
+
+
+def test_unknown_fields_are_refused() -> None:
+    body = submission(random.Random(5), CATALOGUE)
+    body["password"] = "x"
+    assert "password" in errors_of(body)
+
+
+def test_the_read_model_applies_an_event_once() -> None:
+    record = {
+        "dossier_code": "000.00.04.H11-261125-0001",
+        "submission_id": "s-1",
+        "procedure_code": CATALOGUE[0],
+        "procedure_name": "x",
+        "receiving_agency_code": "000.00.04.H11",
+        "channel": "ONLINE",
+        "status": "ACCEPTED",
+        "received_at": dt.datetime(2026, 11, 24, 18, 35, tzinfo=dt.UTC),
+        "appointment_date": dt.date(2026, 11, 30),
+    }
+    once = apply_received(None, record, event_id="e1", symbols=SYMBOLS)
+    twice = apply_received(once, record, event_id="e1", symbols=SYMBOLS)
+    assert once == twice
+    assert once["status_code"] == 2
+    assert once["appointment_date"] == "2026-11-30"
+    assert len(once["history"]) == 1
