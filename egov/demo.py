@@ -17,7 +17,7 @@ from egov.runtime.admin import ensure_topics
 from egov.runtime.settings import get_settings
 from egov.samples import submission
 from egov.stack import ServiceProcess, running
-from services import SERVICES
+from services import SERVICES, service_port
 
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 
@@ -46,7 +46,7 @@ def run_demo(*, count: int, seed: int, keep_broker: bool) -> None:
     try:
         asyncio.run(ensure_topics(settings))
         logs = settings.state_dir / "logs"
-        services = [ServiceProcess(name, port, logs / f"{name}.log") for name, port in SERVICES.items()]
+        services = [ServiceProcess(name, service_port(name), logs / f"{name}.log") for name in SERVICES]
         click.echo("Starting services: " + ", ".join(f"{s.name} ({s.url})" for s in services))
         with running(services):
             portal = services[0]

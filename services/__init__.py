@@ -9,8 +9,15 @@ the list from here.
 
 from __future__ import annotations
 
-#: Every service, with the port of its HTTP server (health endpoint, and the portal's API).
+import os
+
+#: Every service, with the default port of its HTTP server (health endpoint, and the portal's API).
 SERVICES: dict[str, int] = {
     "portal": 8080,
     "onestop": 8081,
 }
+
+
+def service_port(name: str) -> int:
+    """The port a service listens on in the local stack: `EGOV_<NAME>_PORT`, else its default."""
+    return int(os.environ.get(f"EGOV_{name.upper()}_PORT") or SERVICES[name])

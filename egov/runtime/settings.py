@@ -41,7 +41,6 @@ class Settings(BaseSettings):
         default=None, description="HTTP port of this service process (default: the service's own default)."
     )
     province: str = Field(default="binh-thuan", description="Province data file in architecture/provinces/.")
-    portal_url: str = Field(default="http://127.0.0.1:8080", description="Where the portal answers.")
 
     @property
     def bootstrap_list(self) -> list[str]:
