@@ -6,30 +6,38 @@ became part of Lâm Đồng on 1/7/2025) and the same services must serve anothe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from egov.paths import PROVINCES_DIR
 from egov.regulations.codes import agency_code_problems, procedure_code_problems
 
 
+def _code_check(problems_of: Callable[[str], list[str]], what: str) -> AfterValidator:
+    def check(code: str) -> str:
+        problems = problems_of(code)
+        if problems:
+            raise ValueError(f"{what} {code!r} {problems[0]}")
+        return code
+
+    return AfterValidator(check)
+
+
+AgencyCode = Annotated[str, _code_check(agency_code_problems, "agency code")]
+ProcedureCode = Annotated[str, _code_check(procedure_code_problems, "procedure code")]
+
+
 class Agency(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    code: str
+    code: AgencyCode
     name: str
     verified: bool = False
-
-    @field_validator("code")
-    @classmethod
-    def _qcvn102(cls, code: str) -> str:
-        problems = agency_code_problems(code)
-        if problems:
-            raise ValueError(f"agency code {code!r} {problems[0]}")
-        return code
 
 
 class Procedure(BaseModel):
@@ -37,22 +45,14 @@ class Procedure(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    code: str
+    code: ProcedureCode
     name: str
     field: str
-    receiving_agency: str
-    responsible_agency: str
+    receiving_agency: AgencyCode
+    responsible_agency: AgencyCode
     processing_days: int = Field(ge=0)
     fee_vnd: int = Field(ge=0)
     verified: bool = False
-
-    @field_validator("code")
-    @classmethod
-    def _procedure_code(cls, code: str) -> str:
-        problems = procedure_code_problems(code)
-        if problems:
-            raise ValueError(f"procedure code {code!r} {problems[0]}")
-        return code
 
 
 class Province(BaseModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,14 +284,19 @@ class Service:
             kafka=self.settings.kafka_bootstrap_servers,
             web=f"http://{self.settings.web_host}:{self.app.conf.web_port}",
         )
-        worker = faust.Worker(
-            self.app,
-            loglevel=self.settings.log_level,
-            override_logging=False,
-            redirect_stdouts=False,
-            quiet=True,
-        )
-        worker.execute_from_commandline()
+        # The worker's own console output (banner, spinner, terminal codes) is not JSON: discard it; what
+        # matters reaches the JSON log through the logging handlers configured above.
+        with open(os.devnull, "w") as console:
+            worker = faust.Worker(
+                self.app,
+                loglevel=self.settings.log_level,
+                override_logging=False,
+                redirect_stdouts=False,
+                quiet=True,
+                stdout=console,
+                stderr=console,
+            )
+            worker.execute_from_commandline()
 
 
 def _header_items(headers: Any) -> tuple[tuple[str, bytes], ...]:
