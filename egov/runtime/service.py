@@ -33,6 +33,8 @@ from egov.runtime.topics import TopicSpec, dead_letters
 
 #: Errors of the infrastructure, not of the message: the event is retried, never dead-lettered.
 RETRYABLE = (KafkaError, asyncio.TimeoutError, ConnectionError)
+RETRY_INITIAL_DELAY = 0.5
+RETRY_MAX_DELAY = 30.0
 
 
 class RejectedEvent(Exception):
@@ -117,9 +119,35 @@ class Service:
 
         async def agent(stream: faust.StreamT) -> None:
             async for event in stream.events():
-                await service._handle(spec, name, event, handler)
+                await service._handle_with_retries(spec, name, event, handler)
 
         self.app.agent(self.topic(spec), name=f"{self.name}.{name}")(agent)
+
+    async def _handle_with_retries(
+        self, spec: TopicSpec, name: str, event: faust.EventT, handler: Handler
+    ) -> None:
+        """Handle one event; on an infrastructure error, try the same event again with back-off.
+
+        The agent does not move on meanwhile, so the event's offset is not committed and nothing is lost:
+        an exception escaping the agent would make Faust restart it and acknowledge the event anyway.
+        """
+        delay = RETRY_INITIAL_DELAY
+        while True:
+            try:
+                await self._handle(spec, name, event, handler)
+                return
+            except RETRYABLE as exc:
+                message = event.message
+                self.log.warning(
+                    "event.retrying",
+                    error=repr(exc),
+                    retry_in_s=delay,
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                )
+                await asyncio.sleep(delay)  # back-off before the next attempt
+                delay = min(delay * 2, RETRY_MAX_DELAY)
 
     async def _handle(self, spec: TopicSpec, name: str, event: faust.EventT, handler: Handler) -> None:
         message = event.message

@@ -1,8 +1,8 @@
 """The typed registry of topics: every topic's name, single owner (writer), key and event types.
 
 No service writes a topic name as a string literal: it names a `TopicSpec` from here. Names follow
-`egov.<owner>.<stream>.v<major>` (docs/adr/0004-topic-naming.md); a settings prefix (`EGOV_TOPIC_PREFIX`)
-is put in front at run time so tests and tenants never share topics.
+`egov.<owner>.<stream>.v<major>` (docs/adr/0004-topic-naming-and-ownership.md); a settings prefix
+(`EGOV_TOPIC_PREFIX`) is put in front at run time so tests and tenants never share topics.
 """
 
 from __future__ import annotations

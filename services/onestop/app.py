@@ -4,7 +4,7 @@ Two steps, because a dossier's sequence number is counted per receiving agency p
 writer: submissions (keyed by submission id) are first re-keyed by receiving agency onto the internal
 intake topic; the numbering agent then sees every submission of an agency on one partition, in order, and
 keeps the daily counters in a changelog-backed table, so a restart continues the sequence and never
-reuses a number.
+reuses a number (docs/adr/0002).
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ from egov.province import get_province
 from egov.runtime.service import IncomingEvent, RejectedEvent, Service
 from egov.runtime.topics import EventTypes, Topics
 from services import SERVICES
-from services.onestop.domain import Reception, UnknownProcedure, sequence_key
+from services.onestop.domain import Reception, UnknownProcedure, allocate, sequence_key
 
 service = Service("onestop", default_port=SERVICES["onestop"])
 app = service.app
 reception = Reception(get_province(service.settings.province))
 
-#: Last sequence number issued, by `<receiving agency>/<receipt day>`.
-sequences = service.table("dossier-sequences", help="Last dossier sequence number per agency per day.")
-#: Sequence number given to each submission, so a redelivered submission gets the same code again.
-assigned = service.table("assigned-sequences", help="Sequence number given to each submission id.")
+#: By `<receiving agency>/<receipt day>`: the last number issued and each submission's number (one value,
+#: so one changelog write records both).
+sequences = service.table("dossier-sequences", help="Dossier numbers issued per agency per day.")
 
 
 async def route_to_agency(event: IncomingEvent) -> None:
@@ -49,14 +48,11 @@ async def receive(event: IncomingEvent) -> None:
     except UnknownProcedure as exc:
         raise RejectedEvent(str(exc)) from exc
     counter = sequence_key(procedure.receiving_agency, reception.receipt_date(received_at))
-    already = assigned.get(submission_id)
-    if already is not None:
-        # Redelivered after a crash: rebuild the very same receipt, never a new number.
-        receipt = reception.receive(procedure.code, received_at, last_sequence=already - 1)
-    else:
-        receipt = reception.receive(procedure.code, received_at, last_sequence=sequences.get(counter))
-        sequences[counter] = receipt.sequence
-        assigned[submission_id] = receipt.sequence
+    # A submission redelivered after a crash gets its number back: the very same receipt is rebuilt.
+    sequence, state = allocate(sequences.get(counter), submission_id)
+    receipt = reception.receive(procedure.code, received_at, sequence)
+    if state != sequences.get(counter):
+        sequences[counter] = state
     envelope = service.new_envelope(
         EventTypes.DOSSIER_RECEIVED, subject=receipt.dossier_code, time=received_at, caused_by=event
     )

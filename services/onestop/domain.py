@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from egov.province import Procedure, Province
@@ -35,6 +37,20 @@ def next_sequence(last: int | None) -> int:
     if number > DOSSIER_SEQUENCE_MAX:
         raise CodeError(f"more than {DOSSIER_SEQUENCE_MAX} dossiers in one day at one agency")
     return number
+
+
+def allocate(counter: Mapping[str, Any] | None, submission_id: str) -> tuple[int, dict[str, Any]]:
+    """The sequence number of a submission in one agency's day, and the counter's new state.
+
+    The counter holds the last number and every number issued, by submission id, in one value, so a single
+    write records both: a redelivered submission gets its number back, and no number is ever issued twice.
+    """
+    state = {"last": 0, "issued": {}} if counter is None else counter
+    issued = state["issued"].get(submission_id)
+    if issued is not None:
+        return int(issued), dict(state)
+    number = next_sequence(state["last"])
+    return number, {"last": number, "issued": {**state["issued"], submission_id: number}}
 
 
 @dataclass(frozen=True)
@@ -85,14 +101,10 @@ class Reception:
             raise ValueError("received_at must be timezone-aware")
         return received_at.astimezone(self.zone).date()
 
-    def receive(self, procedure_code: str, received_at: dt.datetime, last_sequence: int | None) -> Receipt:
-        """Give a dossier its code and appointment date.
-
-        `last_sequence` is the last number issued by the receiving agency on the receipt day (None if none).
-        """
+    def receive(self, procedure_code: str, received_at: dt.datetime, sequence: int) -> Receipt:
+        """Give a dossier its code (with `sequence`, from `allocate`) and its appointment date."""
         procedure = self.procedure(procedure_code)
         day = self.receipt_date(received_at)
-        sequence = next_sequence(last_sequence)
         return Receipt(
             dossier_code=format_dossier_code(procedure.receiving_agency, day, sequence),
             sequence=sequence,
