@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from egov.contracts.cli import contracts as contracts_group
 from egov.localkafka import BrokerError, LocalBroker
 from egov.runtime.settings import get_settings
 
@@ -83,7 +84,7 @@ def topics_list() -> None:
 
     prefix = get_settings().topic_prefix
     for spec in all_topics():
-        events = ", ".join(spec.events) or "(original bytes)"
+        events = ", ".join(spec.events)
         click.echo(f"{spec.full_name(prefix):45} owner={spec.owner:8} key={spec.key:22} {events}")
 
 
@@ -97,6 +98,9 @@ def topics_create() -> None:
     except BrokerUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"created: {', '.join(created)}" if created else "all topics exist")
+
+
+main.add_command(contracts_group)
 
 
 # -- services ---------------------------------------------------------------------------------------------

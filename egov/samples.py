@@ -29,13 +29,15 @@ def citizen(rng: random.Random, province_code: str = "060") -> dict[str, Any]:
         f"{province_code}{century_sex_digit(born, sex)}{born.year % 100:02d}{rng.randrange(10**6):06d}"
     )
     name = f"{rng.choice(FAMILY_NAMES)} {rng.choice(MIDDLE_NAMES[sex])} {rng.choice(GIVEN_NAMES[sex])}"
+    return {"full_name": name, "date_of_birth": born.isoformat(), "sex": sex, "id_number": id_number}
+
+
+def contact(rng: random.Random) -> dict[str, Any]:
+    notify_by = rng.choice(("SMS", "ZALO", "EMAIL"))
     return {
-        "full_name": name,
-        "id_number": id_number,
-        "date_of_birth": born.isoformat(),
-        "sex": sex,
         "phone": f"09{rng.randrange(10**8):08d}",
-        "email": None,
+        "email": f"cong.dan{rng.randrange(10**4):04d}@example.vn" if notify_by == "EMAIL" else None,
+        "notify_by": notify_by,
     }
 
 
@@ -48,6 +50,7 @@ def submission(
         "procedure_code": rng.choice(list(procedure_codes)),
         "channel": rng.choice(("ONLINE", "ONLINE", "IN_PERSON", "POSTAL")),
         "applicant": citizen(rng, province_code),
+        "contact": contact(rng),
         "form_fields": {"ly_do": "Cấp mới"},
         "attachments": [
             {

@@ -26,6 +26,7 @@ from fastavro.validation import ValidationError, validate
 from egov.paths import SCHEMAS_DIR
 
 MAGIC = b"\xc3\x01"
+COMMON_NAMESPACE = "vn.egov.common"
 HEADER_LEN = len(MAGIC) + 8
 
 
@@ -48,8 +49,13 @@ class Contract:
     doc: str
 
     @property
-    def is_event(self) -> bool:
+    def is_record(self) -> bool:
         return isinstance(self.schema, dict) and self.schema.get("type") == "record"
+
+    @property
+    def is_event(self) -> bool:
+        """A record that travels as a message: every record outside the shared `vn.egov.common` types."""
+        return self.is_record and not self.name.startswith(COMMON_NAMESPACE + ".")
 
 
 class ContractRegistry:
@@ -104,6 +110,15 @@ class ContractRegistry:
                 detail = "; ".join(f"{p.name}: {why}" for p, why in errors.items())
                 raise ContractError(f"Contracts reference types that no file defines: {detail}")
 
+    def standalone(self, name: str) -> Any:
+        """The JSON schema of `name` with every named type it uses inlined: what another Avro
+        implementation needs to read it, and what the released versions keep."""
+        return self._expand(self._raw[self.get(name).name], set())
+
+    def expand(self, schema: Any) -> Any:
+        """Any JSON schema (e.g. a vendor's candidate) with the contracts' named types inlined."""
+        return self._expand(schema, set())
+
     def _expand(self, schema: Any, seen: set[str]) -> Any:
         """The schema standing alone: each named type it references inlined where it first occurs,
         as the Parsing Canonical Form (and so the fingerprint) requires."""
@@ -150,9 +165,8 @@ class ContractRegistry:
         try:
             validate(record, self.get(name).schema, raise_errors=True)
         except ValidationError as exc:
-            raise ContractError(
-                f"{name} does not match its contract: {'; '.join(str(e) for e in exc.errors)}"
-            ) from exc
+            problems = "; ".join(_describe(e) for e in exc.errors)
+            raise ContractError(f"{name} does not match its contract: {problems}") from exc
 
     def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
         """Single-object encoding of `record` as the contract `name`, validated first."""
@@ -185,6 +199,16 @@ class ContractRegistry:
                 f"{len(data) - HEADER_LEN - body.tell()} trailing bytes after a {contract.name} body"
             )
         return contract, record
+
+
+def _describe(error: Any) -> str:
+    """fastavro's validation error without the whole schema: the field and the value it got."""
+    field = getattr(error, "field", None)
+    datum = getattr(error, "datum", None)
+    if field is None:
+        return str(error)
+    shown = repr(datum) if len(repr(datum)) <= 80 else repr(datum)[:77] + "..."
+    return f"{str(field).split('.', 3)[-1] if field else field}: {shown} does not match its type"
 
 
 def _full_name(schema: Mapping[str, Any]) -> str:

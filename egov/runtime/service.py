@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,15 +26,17 @@ import faust
 import structlog
 from aiokafka.errors import KafkaError
 
+from egov.contracts.validation import get_validator
 from egov.runtime.envelope import Envelope, EnvelopeError, decode_headers
 from egov.runtime.logging import configure_logging, get_logger
 from egov.runtime.serde import ContractError, ContractRegistry, get_registry
 from egov.runtime.settings import Settings, get_settings
-from egov.runtime.topics import TopicSpec, dead_letters
+from egov.runtime.topics import EventTypes, TopicSpec, dead_letters
 
 #: Errors of the infrastructure, not of the message: the event is retried, never dead-lettered.
 RETRYABLE = (KafkaError, asyncio.TimeoutError, ConnectionError)
 RETRY_INITIAL_DELAY = 0.5
+DEAD_LETTER = EventTypes.DEAD_LETTER
 RETRY_MAX_DELAY = 30.0
 
 
@@ -67,6 +70,7 @@ class Service:
         self.settings = settings or get_settings()
         self.source = f"/egov/{name}"
         self.registry: ContractRegistry = get_registry()
+        self.validator = get_validator()
         self.log = get_logger(f"egov.{name}")
         prefix = self.settings.topic_prefix
         self.app = faust.App(
@@ -85,6 +89,10 @@ class Service:
             datadir=str(self.settings.state_dir / "faust" / f"{prefix}{name}"),
         )
         self._topics: dict[str, faust.TopicT] = {}
+        #: The topics this service reads and writes, as its wiring declares them (for the architecture
+        #: checks and the AsyncAPI document: never a hand-kept list).
+        self.consumes: list[TopicSpec] = []
+        self.produces: list[TopicSpec] = [dead_letters(name)]
         self.dead_letter_topic = dead_letters(name)
         self._processed = self.app.Table(
             "processed-events",
@@ -95,6 +103,16 @@ class Service:
         self.app.page("/health")(self._health_view())
 
     # -- topics and tables ------------------------------------------------------------------------------
+    def writes(self, *specs: TopicSpec) -> None:
+        """Declare the topics this service writes (it must own them: one writer per topic)."""
+        for spec in specs:
+            if spec.owner != self.name:
+                raise PermissionError(
+                    f"{self.name} may not write {spec.name}: its only writer is {spec.owner}"
+                )
+            if spec not in self.produces:
+                self.produces.append(spec)
+
     def topic(self, spec: TopicSpec) -> faust.TopicT:
         """The Faust topic for a registry entry (raw bytes: the runtime does the Avro serde)."""
         if spec.name not in self._topics:
@@ -116,6 +134,8 @@ class Service:
     def consume(self, spec: TopicSpec, handler: Handler, *, name: str) -> None:
         """Run `handler` for every event on `spec`'s topic, decoded and de-duplicated."""
         service = self
+        if spec not in self.consumes:
+            self.consumes.append(spec)
 
         async def agent(stream: faust.StreamT) -> None:
             async for event in stream.events():
@@ -162,6 +182,9 @@ class Service:
                 raise EnvelopeError(
                     f"ce_type {envelope.type!r} does not match the body's type {contract.name}"
                 )
+            broken = self.validator.check_rules(contract.name, record)
+            if broken:
+                raise ContractError(f"{contract.name} breaks its rules: " + "; ".join(map(str, broken)))
         except (ContractError, EnvelopeError) as exc:
             await self.dead_letter(message, raw_headers, reason=str(exc), error=exc)
             return
@@ -201,6 +224,9 @@ class Service:
     ) -> None:
         """Encode `record` as `envelope.type`, send it, and wait for the broker's acknowledgement."""
         self._check_writer(spec, envelope.type)
+        broken = self.validator.check_rules(envelope.type, record)
+        if broken:
+            raise ContractError(f"{envelope.type} breaks its rules: " + "; ".join(map(str, broken)))
         value = self.registry.encode(envelope.type, record)
         await self.send_raw(spec, key=key, value=value, headers=envelope.to_headers())
         self.log.info(
@@ -216,8 +242,10 @@ class Service:
         headers: Iterable[tuple[str, bytes]],
     ) -> None:
         """Send bytes as they are (forwarding an event unchanged) and wait for the acknowledgement."""
-        if spec.owner != self.name:
-            raise PermissionError(f"{self.name} may not write {spec.name}: its only writer is {spec.owner}")
+        if spec not in self.produces:
+            raise PermissionError(
+                f"{self.name} does not declare {spec.name} among the topics it writes (Service.writes)"
+            )
         key_bytes = key.encode() if isinstance(key, str) else key
         pending = await self.topic(spec).send(key=key_bytes, value=value, headers=list(headers))
         await pending
@@ -255,19 +283,43 @@ class Service:
         reason: str,
         error: BaseException | None = None,
     ) -> None:
-        """Put a message on this service's dead-letter topic: original key, value and headers, plus the
-        reason and the origin."""
+        """Put a message on this service's dead-letter topic as a DeadLetter event: the original key, value
+        and headers byte for byte, with the reason and the origin. The same facts travel as `dlq_*`
+        headers too, for tools that only look at headers."""
+        now = dt.datetime.now(dt.UTC)
+        error_name = type(error).__name__ if error else "Error"
+        original_headers = dict(headers)
+        letter = {
+            "service": self.name,
+            "reason": reason,
+            "error": error_name,
+            "origin_topic": str(message.topic),
+            "origin_partition": int(message.partition),
+            "origin_offset": int(message.offset),
+            "original_key": message.key,
+            "original_value": message.value,
+            "original_headers": original_headers,
+            "failed_at": now,
+        }
+        subject = f"{message.topic}/{message.partition}/{message.offset}"
+        envelope = Envelope.new(
+            source=self.source,
+            type=DEAD_LETTER,
+            subject=subject,
+            time=now,
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"dead-letter/{self.name}/{subject}")),
+        )
         dlq_headers = [
-            *headers,
+            *envelope.to_headers(),
             ("dlq_reason", reason.encode()),
-            ("dlq_error", (type(error).__name__ if error else "").encode()),
+            ("dlq_error", error_name.encode()),
             ("dlq_service", self.name.encode()),
             ("dlq_origin_topic", str(message.topic).encode()),
             ("dlq_origin_partition", str(message.partition).encode()),
             ("dlq_origin_offset", str(message.offset).encode()),
-            ("dlq_time", dt.datetime.now(dt.UTC).isoformat().encode()),
         ]
-        await self.send_raw(self.dead_letter_topic, key=message.key, value=message.value, headers=dlq_headers)
+        value = self.registry.encode(DEAD_LETTER, letter)
+        await self.send_raw(self.dead_letter_topic, key=message.key, value=value, headers=dlq_headers)
         self.log.warning(
             "event.dead_lettered",
             reason=reason,

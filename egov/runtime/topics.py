@@ -15,6 +15,7 @@ class EventTypes:
 
     DOSSIER_SUBMITTED = "vn.egov.dossier.DossierSubmitted"
     DOSSIER_RECEIVED = "vn.egov.dossier.DossierReceived"
+    DEAD_LETTER = "vn.egov.ops.DeadLetter"
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,9 @@ def dead_letters(service: str) -> TopicSpec:
         name=f"egov.{service}.dead-letters.v1",
         owner=service,
         key="the original key",
-        events=(),
-        doc=f"Messages {service} could not process: the original bytes and headers, plus dlq_* headers "
-        "giving the reason and the origin (topic, partition, offset).",
+        events=(EventTypes.DEAD_LETTER,),
+        doc=f"Messages {service} could not process: DeadLetter events holding the original bytes and "
+        "headers, the reason and the origin (topic, partition, offset).",
     )
 
 

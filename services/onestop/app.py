@@ -18,6 +18,7 @@ from services.onestop.domain import Reception, UnknownProcedure, allocate, seque
 service = Service("onestop", default_port=SERVICES["onestop"])
 app = service.app
 reception = Reception(get_province(service.settings.province))
+service.writes(Topics.ONESTOP_INTAKE, Topics.DOSSIERS)
 
 #: By `<receiving agency>/<receipt day>`: the last number issued and each submission's number (one value,
 #: so one changelog write records both).

@@ -17,19 +17,26 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from faust.web import Request, Response, View
-from pydantic import ValidationError
 
+from egov.contracts.validation import FieldError
 from egov.province import get_province
 from egov.regulations.codes import CodeError, parse_dossier_code
 from egov.runtime.service import RETRYABLE, IncomingEvent, Service
 from egov.runtime.topics import EventTypes, Topics
 from services import SERVICES
-from services.portal.domain import apply_received, field_errors, submission_event, validate_submission
+from services.portal.domain import (
+    InvalidSubmission,
+    apply_received,
+    error_body,
+    submission_event,
+    validate_submission,
+)
 
 service = Service("portal", default_port=SERVICES["portal"])
 app = service.app
 province = get_province(service.settings.province)
 zone = ZoneInfo(province.timezone)
+service.writes(Topics.DOSSIER_SUBMISSIONS)
 catalogue = [p.code for p in province.procedures]
 status_symbols = service.registry.get("vn.egov.dossier.DossierStatus").schema["symbols"]
 
@@ -43,8 +50,8 @@ dossiers = service.table("dossiers", help="Dossier code → status, appointment 
 accepted_here: dict[str, str] = {}
 
 
-def _error(view: View, status: int, errors: list[dict[str, str]]) -> Response:
-    return view.json({"errors": errors}, status=status)
+def _error(view: View, status: int, errors: list[FieldError]) -> Response:
+    return view.json(error_body(errors), status=status)
 
 
 @app.page("/api/v1/dossiers")
@@ -53,12 +60,12 @@ class DossierIntake(View):
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return _error(self, 400, [{"field": "(body)", "message": f"is not valid JSON: {exc}"}])
+            return _error(self, 400, [FieldError("(body)", "json", f"is not valid JSON: {exc}")])
         now = dt.datetime.now(dt.UTC)
         try:
             submission = validate_submission(body, today=now.astimezone(zone).date(), catalogue=catalogue)
-        except ValidationError as exc:
-            return _error(self, 422, field_errors(exc))
+        except InvalidSubmission as exc:
+            return _error(self, 422, exc.errors)
         submission_id = str(uuid.uuid4())
         envelope = service.new_envelope(EventTypes.DOSSIER_SUBMITTED, subject=submission_id, time=now)
         try:
@@ -70,23 +77,14 @@ class DossierIntake(View):
             )
         except RETRYABLE as exc:
             service.log.error("submission.not_recorded", submission_id=submission_id, error=repr(exc))
-            return _error(
-                self,
-                503,
-                [
-                    {
-                        "field": "(service)",
-                        "message": "the dossier could not be recorded; "
-                        "nothing was submitted, please try again",
-                    }
-                ],
-            )
-        accepted_here[submission_id] = submission.procedure_code
+            message = "the dossier could not be recorded; nothing was submitted, please try again"
+            return _error(self, 503, [FieldError("(service)", "unavailable", message)])
+        accepted_here[submission_id] = submission["procedure_code"]
         service.log.info(
             "submission.accepted",
             submission_id=submission_id,
             event_id=envelope.id,
-            procedure_code=submission.procedure_code,
+            procedure_code=submission["procedure_code"],
         )
         return self.json(
             {
@@ -104,7 +102,7 @@ class SubmissionLookup(View):
         try:
             uuid.UUID(submission_id)
         except ValueError:
-            return _error(self, 400, [{"field": "submission_id", "message": "is not a UUID"}])
+            return _error(self, 400, [FieldError("submission_id", "uuid", "is not a UUID")])
         code = submission_codes.get(submission_id)
         if code is not None:
             return self.json(
@@ -117,7 +115,7 @@ class SubmissionLookup(View):
             )
         if submissions.get(submission_id) is not None or submission_id in accepted_here:
             return self.json({"submission_id": submission_id, "status": "pending", "dossier_code": None})
-        return _error(self, 404, [{"field": "submission_id", "message": "no such submission"}])
+        return _error(self, 404, [FieldError("submission_id", "exists", "no such submission")])
 
 
 @app.page("/api/v1/dossiers/{dossier_code}")
@@ -126,10 +124,10 @@ class DossierLookup(View):
         try:
             parse_dossier_code(dossier_code)
         except CodeError as exc:
-            return _error(self, 400, [{"field": "dossier_code", "message": str(exc)}])
+            return _error(self, 400, [FieldError("dossier_code", "dossier_code", str(exc))])
         view = dossiers.get(dossier_code)
         if view is None:
-            return _error(self, 404, [{"field": "dossier_code", "message": "no such dossier"}])
+            return _error(self, 404, [FieldError("dossier_code", "exists", "no such dossier")])
         return self.json(view)
 
 

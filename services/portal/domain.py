@@ -1,145 +1,63 @@
-"""What the portal accepts and what it shows. Pure: validation models and the dossier read model.
+"""What the portal accepts and what it shows. Pure: submission validation and the dossier read model.
 
-A submission is validated at the edge so a citizen learns at once, field by field, what to correct: the
-ID number's structure against the birth date and sex (Nghị định 137/2015/NĐ-CP Art. 13), a procedure of the
-province's catalogue, a way to be reached (phone or e-mail), attachments identified by their SHA-256.
+A submission body is the DossierSubmitted contract without the fields the portal sets itself
+(`submission_id`, `submitted_at`), validated with the models and regulation rules derived from the contract
+(`egov.contracts.validation`), so the HTTP edge and the event consumers apply the same rules. The portal
+adds what only it can know: that the procedure is in this province's catalogue, and today's date.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Collection, Sequence
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from egov.contracts.validation import FieldError, RuleContext, get_validator
+from egov.runtime.topics import EventTypes
 
-from egov.regulations.codes import procedure_code_problems
-from egov.regulations.identity import id_number_problems
-
-_PHONE = re.compile(r"^(?:\+84|0)\d{9}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: Fields of DossierSubmitted that the portal sets, never the citizen.
+SERVER_SET_FIELDS = frozenset({"submission_id", "submitted_at"})
 
 
-class ApplicantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class InvalidSubmission(ValueError):
+    """A submission body that breaks the contract or a rule; `errors` names every wrong field."""
 
-    full_name: str = Field(min_length=2, max_length=200)
-    date_of_birth: dt.date
-    sex: Literal["MALE", "FEMALE"]
-    # After date_of_birth and sex: its check needs them.
-    id_number: str
-    phone: str | None = None
-    email: str | None = None
-
-    @field_validator("date_of_birth")
-    @classmethod
-    def _born_in_the_past(cls, value: dt.date, info: ValidationInfo) -> dt.date:
-        today = (info.context or {}).get("today")
-        if today is not None and value > today:
-            raise ValueError(f"is in the future ({value.isoformat()})")
-        return value
-
-    @field_validator("id_number")
-    @classmethod
-    def _id_number(cls, value: str, info: ValidationInfo) -> str:
-        problems = id_number_problems(value, info.data.get("date_of_birth"), info.data.get("sex"))
-        if problems:
-            raise ValueError("; ".join(problems))
-        return value
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        compact = re.sub(r"[\s.-]", "", value)
-        if not _PHONE.match(compact):
-            raise ValueError("must be a Vietnamese phone number: 0 or +84 followed by 9 digits")
-        return compact
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
-            raise ValueError("is not an e-mail address")
-        return value
-
-    @model_validator(mode="after")
-    def _reachable(self) -> ApplicantIn:
-        if not self.phone and not self.email:
-            raise ValueError("give a phone number or an e-mail address so the citizen can be notified")
-        return self
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
 
 
-class AttachmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    file_name: str = Field(min_length=1, max_length=255)
-    media_type: str = Field(pattern=r"^[\w.+-]+/[\w.+-]+$")
-    size_bytes: int = Field(ge=0)
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-
-
-class SubmissionIn(BaseModel):
-    """The body of `POST /api/v1/dossiers`."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    procedure_code: str
-    channel: Literal["IN_PERSON", "ONLINE", "POSTAL"] = "ONLINE"
-    applicant: ApplicantIn
-    form_fields: dict[str, str] = Field(default_factory=dict)
-    attachments: list[AttachmentIn] = Field(default_factory=list)
-
-    @field_validator("procedure_code")
-    @classmethod
-    def _procedure(cls, value: str, info: ValidationInfo) -> str:
-        problems = procedure_code_problems(value)
-        if problems:
-            raise ValueError(problems[0])
-        catalogue = (info.context or {}).get("catalogue")
-        if catalogue is not None and value not in catalogue:
-            raise ValueError("is not a procedure of this province's catalogue")
-        return value
+def validate_submission(body: Any, *, today: dt.date, catalogue: Collection[str]) -> dict[str, Any]:
+    """The submission as Avro-ready values; raises InvalidSubmission naming each wrong field."""
+    if not isinstance(body, dict):
+        raise InvalidSubmission([FieldError("(body)", "type", "must be a JSON object")])
+    record, errors = get_validator().from_json(
+        EventTypes.DOSSIER_SUBMITTED, body, exclude=SERVER_SET_FIELDS, context=RuleContext(today=today)
+    )
+    code = body.get("procedure_code")
+    if (
+        isinstance(code, str)
+        and code not in catalogue
+        and not any(e.path == "procedure_code" for e in errors)
+    ):
+        errors.append(
+            FieldError("procedure_code", "catalogue", "is not a procedure of this province's catalogue")
+        )
+    if errors or record is None:
+        raise InvalidSubmission(errors)
+    return record
 
 
-def field_errors(error: ValidationError) -> list[dict[str, str]]:
-    """Pydantic errors as a person reads them: the field's dotted path and what is wrong."""
-    out = []
-    for item in error.errors(include_url=False):
-        path = ".".join(str(part) for part in item["loc"]) or "(body)"
-        message = item["msg"].removeprefix("Value error, ")
-        out.append({"field": path, "message": message})
-    return out
-
-
-def validate_submission(body: Any, *, today: dt.date, catalogue: Sequence[str]) -> SubmissionIn:
-    """Validate a submission body; raises pydantic's ValidationError (see `field_errors`)."""
-    return SubmissionIn.model_validate(body, context={"today": today, "catalogue": set(catalogue)})
+def error_body(errors: Sequence[FieldError]) -> dict[str, Any]:
+    """The JSON answer for a refused request: one entry per wrong field."""
+    return {"errors": [{"field": e.path, "message": e.message, "rule": e.rule} for e in errors]}
 
 
 def submission_event(
-    submission: SubmissionIn, *, submission_id: str, submitted_at: dt.datetime
+    submission: dict[str, Any], *, submission_id: str, submitted_at: dt.datetime
 ) -> dict[str, Any]:
     """The body of DossierSubmitted."""
-    return {
-        "submission_id": submission_id,
-        "procedure_code": submission.procedure_code,
-        "channel": submission.channel,
-        "applicant": submission.applicant.model_dump(),
-        "form_fields": dict(submission.form_fields),
-        "attachments": [a.model_dump() for a in submission.attachments],
-        "submitted_at": submitted_at,
-    }
+    return {**submission, "submission_id": submission_id, "submitted_at": submitted_at}
 
 
 # -- the read model ---------------------------------------------------------------------------------------

@@ -144,11 +144,15 @@ def test_garbage_goes_to_dead_letters_and_duplicates_change_nothing(stack) -> No
     )
     # ... and the garbage is on its dead-letter topic with the reason and the origin,
     [dead] = collect(bootstrap, stack.topic(dead_letters("onestop")), until=lambda rs: len(rs) >= 1)
-    assert dead.value == b"\x00not avro"
+    letter = dead.decoded()
     assert dead.key == b"rogue"
+    assert dead.headers["ce_type"] == "vn.egov.ops.DeadLetter"
     assert dead.headers["dlq_origin_topic"] == submissions_topic
-    assert dead.headers["dlq_service"] == "onestop"
-    assert "missing CloudEvents header" in dead.headers["dlq_reason"]
+    assert letter["original_value"] == b"\x00not avro"
+    assert letter["original_key"] == b"rogue"
+    assert letter["original_headers"] == {"ce_id": b"x"}
+    assert (letter["service"], letter["origin_topic"]) == ("onestop", submissions_topic)
+    assert "missing CloudEvents header" in letter["reason"]
     # ... while the replay was not routed again (routing waits for the broker's ack before committing),
     # and the service goes on with the next dossier.
     with stack.portal as client:

@@ -1,0 +1,215 @@
+"""`egov contracts …`: the vendor toolkit. Exit codes a CI can use: 0 valid or compatible, 1 not, 2 usage."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from egov.contracts.asyncapi import asyncapi_command
+from egov.contracts.compat import check_against_released, check_all, release, released_versions
+from egov.contracts.validation import FieldError, get_validator
+from egov.paths import EXAMPLES_DIR
+from egov.runtime.serde import MAGIC, Contract, ContractError, get_registry
+from egov.runtime.topics import all_topics
+
+
+def natural_json(value: Any) -> Any:
+    """Avro values as the JSON the toolkit reads: ISO dates, RFC 3339 UTC times, base64 bytes."""
+    if isinstance(value, dt.datetime):
+        spec = "milliseconds" if value.microsecond else "seconds"
+        return value.astimezone(dt.UTC).isoformat(timespec=spec).replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dict):
+        return {k: natural_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [natural_json(v) for v in value]
+    return value
+
+
+def resolve(name: str) -> Contract:
+    """A contract by full name (vn.egov.dossier.DossierSubmitted) or unique short name (DossierSubmitted)."""
+    registry = get_registry()
+    if name in registry.contracts:
+        return registry.contracts[name]
+    matches = [c for c in registry.events() if c.name.rsplit(".", 1)[-1] == name]
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(sorted(c.name.rsplit(".", 1)[-1] for c in registry.events()))
+    raise click.BadParameter(f"no event type {name!r}; known: {known}", param_hint="TYPE")
+
+
+def _read(path: str) -> bytes:
+    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+
+
+def _topics_of(name: str) -> list[str]:
+    return [t.name for t in all_topics() if name in t.events]
+
+
+@click.group()
+def contracts() -> None:
+    """Event contracts: find, show, validate, encode and decode payloads; check schema evolution."""
+
+
+contracts.add_command(asyncapi_command, "asyncapi")
+
+
+@contracts.command("list")
+def list_command() -> None:
+    """Every event type, its topics and its fingerprint."""
+    for contract in sorted(get_registry().events(), key=lambda c: c.name):
+        topics = ", ".join(_topics_of(contract.name)) or "-"
+        click.echo(f"{contract.name:48} {contract.fingerprint.hex()}  {topics}")
+
+
+@contracts.command()
+@click.argument("type_name", metavar="TYPE")
+def show(type_name: str) -> None:
+    """The schema of an event type (as written, with its docs), its topics and fingerprint."""
+    contract = resolve(type_name)
+    click.echo(f"# {contract.name}  fingerprint {contract.fingerprint.hex()}  source {contract.source.name}")
+    click.echo(f"# topics: {', '.join(_topics_of(contract.name)) or '-'}")
+    click.echo(contract.source.read_text(encoding="utf-8").rstrip())
+
+
+@contracts.command()
+@click.argument("type_name", metavar="TYPE")
+def example(type_name: str) -> None:
+    """The golden example of an event type, as JSON."""
+    contract = resolve(type_name)
+    click.echo((EXAMPLES_DIR / f"{contract.name}.json").read_text(encoding="utf-8").rstrip())
+
+
+def _report(errors: list[FieldError], as_json: bool) -> None:
+    if as_json:
+        click.echo(
+            json.dumps({"valid": not errors, "errors": [e.__dict__ for e in errors]}, ensure_ascii=False)
+        )
+    elif errors:
+        for error in errors:
+            click.echo(f"invalid: {error}", err=True)
+    else:
+        click.echo("valid")
+
+
+@contracts.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("file", metavar="FILE")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def validate(type_name: str, file: str, as_json: bool) -> None:
+    """Validate FILE (JSON, or single-object-encoded Avro; - for stdin) as an event of TYPE.
+
+    Each error names the field path and the rule broken. Exit 0 when valid, 1 when not.
+    """
+    contract = resolve(type_name)
+    data = _read(file)
+    validator = get_validator()
+    errors: list[FieldError]
+    if data[:2] == MAGIC:
+        try:
+            written, record = get_registry().decode(data)
+        except ContractError as exc:
+            errors = [FieldError("(bytes)", "wire-format", str(exc))]
+        else:
+            if written.name != contract.name:
+                errors = [FieldError("(bytes)", "type", f"is a {written.name}, not a {contract.name}")]
+            else:
+                errors = validator.validate_event(contract.name, record)
+    else:
+        try:
+            payload = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            errors = [FieldError("(file)", "json", f"is neither JSON nor single-object Avro: {exc}")]
+        else:
+            errors = validator.from_json(contract.name, payload)[1]
+    _report(errors, as_json)
+    sys.exit(1 if errors else 0)
+
+
+@contracts.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("file", metavar="FILE.json")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+def encode(type_name: str, file: str, output: str | None) -> None:
+    """Encode a JSON payload as single-object Avro (the wire format)."""
+    contract = resolve(type_name)
+    record, errors = get_validator().from_json(contract.name, json.loads(_read(file)))
+    if errors or record is None:
+        _report(errors, False)
+        sys.exit(1)
+    data = get_registry().encode(contract.name, record)
+    if output:
+        Path(output).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@contracts.command()
+@click.argument("file", metavar="FILE")
+def decode(file: str) -> None:
+    """Decode single-object Avro bytes: the writer's type is found by the fingerprint."""
+    try:
+        contract, record = get_registry().decode(_read(file))
+    except ContractError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        json.dumps({"type": contract.name, "data": natural_json(record)}, ensure_ascii=False, indent=2)
+    )
+
+
+@contracts.command("check-compat")
+@click.argument("file", metavar="FILE.avsc", type=click.Path(exists=True, dir_okay=False))
+def check_compat(file: str) -> None:
+    """Check a new version of a contract against every released version (BACKWARD-transitive).
+
+    Named types of the project's contracts may be referenced by full name. Exit 0 when compatible.
+    """
+    registry = get_registry()
+    raw = json.loads(Path(file).read_text(encoding="utf-8"))
+    name = raw.get("name", "")
+    if "." not in name and raw.get("namespace"):
+        name = f"{raw['namespace']}.{name}"
+    candidate = registry.expand(raw)
+    versions = released_versions(name)
+    if not versions:
+        click.echo(f"{name}: no released version yet; nothing to be compatible with")
+        return
+    problems = check_against_released(name, candidate)
+    for problem in problems:
+        click.echo(f"incompatible: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{name}: compatible with {', '.join(v.stem for v in versions)}")
+
+
+@contracts.command("check")
+def check_command() -> None:
+    """The gate: every contract against all its released versions."""
+    problems = check_all()
+    for problem in problems:
+        click.echo(f"incompatible: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{len(get_registry().events())} contracts compatible with every released version")
+
+
+@contracts.command("release")
+def release_command() -> None:
+    """Record a new released version of every contract that changed (refused when incompatible)."""
+    try:
+        written = release()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in written:
+        click.echo(f"released {path.parent.name} {path.stem}")
+    if not written:
+        click.echo("nothing changed since the last release")

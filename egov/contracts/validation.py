@@ -1,0 +1,333 @@
+"""Validation of payloads against the contracts, with the regulations' rules, written once.
+
+Two layers, both driven by the `.avsc` files alone:
+
+1. **Structure**: a pydantic model is built at load time from each Avro record (types, required fields,
+   enum symbols, logical types). No field list is kept by hand anywhere else, so nothing can drift.
+   Natural JSON is accepted: dates as `YYYY-MM-DD`, timestamps as RFC 3339 with a zone, bytes as base64,
+   a nullable field as its value or `null`.
+2. **Rules**: a field may name a rule with `"x-rule"`, a record may name record rules with `"x-rules"`;
+   the rules are the functions of `egov.regulations` (ID number, agency, dossier and procedure codes, …).
+
+Every error names the field by its dotted path (`applicant.id_number`, `attachments.0.sha256`) and the rule
+broken. The portal validates HTTP bodies with the same models and rules; consumers check every event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal, Optional, Union
+
+from pydantic import AwareDatetime, Base64Bytes, BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from egov.regulations.codes import (
+    CodeError,
+    agency_code_problems,
+    parse_dossier_code,
+    procedure_code_problems,
+)
+from egov.regulations.identity import id_number_problems
+from egov.runtime.serde import ContractRegistry, get_registry
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One way a payload breaks its contract."""
+
+    path: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path or '(record)'}: {self.message} [{self.rule}]"
+
+
+# -- rules --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RuleContext:
+    """What a rule may know besides the payload: today's date in the province, for 'not in the future'."""
+
+    today: dt.date | None = None
+
+
+FieldRule = Callable[[Any, Mapping[str, Any], RuleContext], list[str]]
+RecordRule = Callable[[Mapping[str, Any], RuleContext], list[tuple[str, str]]]
+
+_PHONE = re.compile(r"^(?:\+84|0)\d{9}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _dossier_code(value: Any, _: Mapping[str, Any], __: RuleContext) -> list[str]:
+    try:
+        parse_dossier_code(value)
+    except CodeError as exc:
+        return [str(exc)]
+    return []
+
+
+FIELD_RULES: dict[str, FieldRule] = {
+    "id_number": lambda v, rec, _: id_number_problems(v, rec.get("date_of_birth"), rec.get("sex")),
+    "agency_code": lambda v, _, __: agency_code_problems(v),
+    "procedure_code": lambda v, _, __: procedure_code_problems(v),
+    "dossier_code": _dossier_code,
+    "sha256": lambda v, _, __: [] if _SHA256.match(v) else ["must be 64 lower-case hex digits (SHA-256)"],
+    "vn_phone": lambda v, _, __: (
+        [] if v is None or _PHONE.match(v) else ["must be a Vietnamese phone number: 0 or +84 then 9 digits"]
+    ),
+    "email": lambda v, _, __: [] if v is None or _EMAIL.match(v) else ["is not an e-mail address"],
+    "non_negative": lambda v, _, __: [] if v >= 0 else [f"must not be negative, got {v}"],
+    "not_future": lambda v, _, ctx: (
+        [f"is in the future ({v.isoformat()})"] if ctx.today is not None and v > ctx.today else []
+    ),
+}
+
+
+def _contact_reachable(record: Mapping[str, Any], _: RuleContext) -> list[tuple[str, str]]:
+    channel = record.get("notify_by")
+    if channel in ("SMS", "ZALO") and not record.get("phone"):
+        return [("phone", f"is needed to notify by {channel}")]
+    if channel == "EMAIL" and not record.get("email"):
+        return [("email", "is needed to notify by EMAIL")]
+    return []
+
+
+def _reason_when_rejected(record: Mapping[str, Any], _: RuleContext) -> list[tuple[str, str]]:
+    if record.get("decision") == "REJECTED" and not record.get("reason"):
+        return [("reason", "is required when the decision is REJECTED")]
+    return []
+
+
+RECORD_RULES: dict[str, RecordRule] = {
+    "contact_reachable": _contact_reachable,
+    "reason_when_rejected": _reason_when_rejected,
+}
+
+
+# -- models built from the schemas -------------------------------------------------------------------------
+_PRIMITIVES: dict[str, Any] = {
+    "string": str,
+    "int": int,
+    "long": int,
+    "boolean": bool,
+    "float": float,
+    "double": float,
+    "bytes": Base64Bytes,
+    "null": None,
+}
+
+
+class ContractModels:
+    """pydantic models derived from the contracts, one per record, built once."""
+
+    def __init__(self, registry: ContractRegistry) -> None:
+        self.registry = registry
+        self._models: dict[tuple[str, frozenset[str]], type[BaseModel]] = {}
+
+    def model(self, name: str, exclude: frozenset[str] = frozenset()) -> type[BaseModel]:
+        """The model of record `name`, without the top-level fields in `exclude` (e.g. server-set ones)."""
+        key = (name, exclude)
+        if key not in self._models:
+            schema = self.registry.get(name).schema
+            self._models[key] = self._record_model(schema, exclude)
+        return self._models[key]
+
+    def _named(self, name: str) -> Any:
+        contract = self.registry.contracts.get(name)
+        if contract is not None:
+            return contract.schema
+        # A named type defined inside another file (e.g. an enum inline in a record).
+        for contract in self.registry.contracts.values():
+            found = contract.schema.get("__named_schemas", {}).get(name)
+            if found is not None:
+                return found
+        raise KeyError(name)
+
+    def _record_model(
+        self, schema: Mapping[str, Any], exclude: frozenset[str] = frozenset()
+    ) -> type[BaseModel]:
+        fields: dict[str, Any] = {}
+        for field in schema["fields"]:
+            if field["name"] in exclude:
+                continue
+            annotation = self._annotation(field["type"])
+            if "default" in field:
+                default = field["default"]
+                fields[field["name"]] = (annotation, Field(default_factory=lambda d=default: _copy(d)))
+            else:
+                fields[field["name"]] = (annotation, ...)
+        model_name = str(schema["name"]).rsplit(".", 1)[-1]
+        return create_model(model_name, __config__=ConfigDict(extra="forbid", strict=True), **fields)
+
+    def _annotation(self, avro_type: Any) -> Any:
+        if isinstance(avro_type, str):
+            if avro_type in _PRIMITIVES:
+                return type(None) if avro_type == "null" else _PRIMITIVES[avro_type]
+            return self._annotation(self._named(avro_type))
+        if isinstance(avro_type, list):
+            branches = [self._annotation(branch) for branch in avro_type]
+            non_null = [b for b in branches if b is not type(None)]
+            inner = non_null[0] if len(non_null) == 1 else Union[tuple(non_null)]  # noqa: UP007
+            return Optional[inner] if len(non_null) < len(branches) else inner  # noqa: UP045
+        kind = avro_type.get("type")
+        logical = avro_type.get("logicalType")
+        if logical == "date":
+            return dt.date
+        if logical in ("timestamp-millis", "timestamp-micros"):
+            return AwareDatetime
+        if kind == "record":
+            return self._record_model(avro_type)
+        if kind == "enum":
+            return Literal[tuple(avro_type["symbols"])]
+        if kind == "array":
+            return list[self._annotation(avro_type["items"])]  # type: ignore[misc]
+        if kind == "map":
+            return dict[str, self._annotation(avro_type["values"])]  # type: ignore[misc]
+        if kind == "fixed":
+            return Base64Bytes
+        return self._annotation(kind)
+
+
+def _copy(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+# -- the validator ------------------------------------------------------------------------------------------
+class ContractValidator:
+    """Structure and rules of every contract, for JSON payloads and for decoded events."""
+
+    def __init__(self, registry: ContractRegistry | None = None) -> None:
+        self.registry = registry or get_registry()
+        self.models = ContractModels(self.registry)
+
+    def from_json(
+        self,
+        name: str,
+        payload: Any,
+        *,
+        exclude: frozenset[str] = frozenset(),
+        context: RuleContext | None = None,
+    ) -> tuple[dict[str, Any] | None, list[FieldError]]:
+        """The Avro-ready record of a JSON payload (None when invalid) and every error found."""
+        model = self.models.model(name, exclude)
+        try:
+            parsed = model.model_validate_json(json.dumps(payload, ensure_ascii=False))
+        except ValidationError as exc:
+            # Report the rules broken by the well-formed parts too, so one answer lists every wrong field.
+            errors = structural_errors(exc)
+            reported = {e.path for e in errors}
+            lenient = self._lenient(self.registry.get(name).schema, payload)
+            errors += [e for e in self.check_rules(name, lenient, context=context) if e.path not in reported]
+            return None, errors
+        record = parsed.model_dump()
+        errors = self.check_rules(name, record, context=context)
+        return (record if not errors else None), errors
+
+    def check_rules(
+        self, name: str, record: Mapping[str, Any], *, context: RuleContext | None = None
+    ) -> list[FieldError]:
+        """Every rule (`x-rule`, `x-rules`) the record breaks, by field path."""
+        errors: list[FieldError] = []
+        self._walk(self.registry.get(name).schema, record, "", context or RuleContext(), errors)
+        return errors
+
+    def validate_event(self, name: str, record: Mapping[str, Any]) -> list[FieldError]:
+        """Structure (Avro) and rules of a decoded or about-to-be-encoded event."""
+        from egov.runtime.serde import ContractError
+
+        try:
+            self.registry.validate(name, record)
+        except ContractError as exc:
+            return [FieldError("", "avro", str(exc))]
+        return self.check_rules(name, record)
+
+    def _lenient(self, avro_type: Any, value: Any) -> Any:
+        """A JSON payload with the dates it holds parsed where they parse, for checking the rules of a
+        payload that is not entirely well formed."""
+        if isinstance(avro_type, str):
+            return value if avro_type in _PRIMITIVES else self._lenient(self.models._named(avro_type), value)
+        if isinstance(avro_type, list):
+            branches = [b for b in avro_type if b != "null"]
+            return self._lenient(branches[0], value) if len(branches) == 1 and value is not None else value
+        logical = avro_type.get("logicalType")
+        if logical == "date" and isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                return value
+        kind = avro_type.get("type")
+        if kind == "record" and isinstance(value, dict):
+            types = {f["name"]: f["type"] for f in avro_type["fields"]}
+            return {k: self._lenient(types[k], v) if k in types else v for k, v in value.items()}
+        if kind == "array" and isinstance(value, list):
+            return [self._lenient(avro_type["items"], v) for v in value]
+        if kind == "map" and isinstance(value, dict):
+            return {k: self._lenient(avro_type["values"], v) for k, v in value.items()}
+        return value
+
+    def _walk(
+        self, avro_type: Any, value: Any, path: str, ctx: RuleContext, errors: list[FieldError]
+    ) -> None:
+        if value is None:
+            return
+        if isinstance(avro_type, str):
+            if avro_type in _PRIMITIVES:
+                return
+            avro_type = self.models._named(avro_type)
+        if isinstance(avro_type, list):
+            for branch in avro_type:
+                if branch != "null":
+                    self._walk(branch, value, path, ctx, errors)
+                    return
+            return
+        kind = avro_type.get("type")
+        if kind == "record" and isinstance(value, Mapping):
+            for field in avro_type["fields"]:
+                field_path = f"{path}.{field['name']}" if path else field["name"]
+                field_value = value.get(field["name"])
+                rule = field.get("x-rule")
+                if rule and field_value is not None:
+                    for message in _apply(FIELD_RULES[rule], field_value, value, ctx):
+                        errors.append(FieldError(field_path, rule, message))
+                self._walk(field["type"], field_value, field_path, ctx, errors)
+            for rule in avro_type.get("x-rules", []):
+                for field_name, message in _apply(RECORD_RULES[rule], value, ctx):
+                    errors.append(FieldError(f"{path}.{field_name}" if path else field_name, rule, message))
+        elif kind == "array" and isinstance(value, list):
+            for index, item in enumerate(value):
+                self._walk(avro_type["items"], item, f"{path}.{index}", ctx, errors)
+        elif kind == "map" and isinstance(value, Mapping):
+            for key, item in value.items():
+                self._walk(avro_type["values"], item, f"{path}.{key}", ctx, errors)
+
+
+def _apply(rule: Callable[..., list[Any]], *args: Any) -> list[Any]:
+    """A rule's findings; nothing when a value it needs has the wrong type (that error is reported
+    by the structural check already)."""
+    try:
+        return rule(*args)
+    except (TypeError, ValueError, AttributeError, KeyError):
+        return []
+
+
+def structural_errors(error: ValidationError) -> list[FieldError]:
+    """pydantic's errors as field errors: the dotted path and a message a person can act on."""
+    out = []
+    for item in error.errors(include_url=False):
+        path = ".".join(str(part) for part in item["loc"] if not str(part).startswith(("function-", "json-")))
+        out.append(FieldError(path, str(item["type"]), item["msg"].removeprefix("Value error, ")))
+    return out
+
+
+@lru_cache(maxsize=1)
+def get_validator() -> ContractValidator:
+    return ContractValidator()
+
+
+def known_rules() -> set[str]:
+    return set(FIELD_RULES) | set(RECORD_RULES)
