@@ -211,7 +211,9 @@ class LocalBroker:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        if _pid_alive(pid) and BROKER_MAIN in _cmdline(pid):
+        # Ours: a Kafka broker started with this very configuration file (a reused pid is not).
+        cmdline = _cmdline(pid)
+        if _pid_alive(pid) and BROKER_MAIN in cmdline and str(self.config_file) in cmdline:
             return pid
         self.pid_file.unlink(missing_ok=True)
         return None
@@ -295,17 +297,23 @@ class LocalBroker:
                 start_new_session=True,
             )
         self.pid_file.write_text(str(proc.pid))
+        try:
+            self._wait_for(proc, timeout)
+        except BaseException:  # also Ctrl-C: a half-started broker is never left behind
+            self.stop()
+            raise
+        return True
+
+    def _wait_for(self, proc: subprocess.Popen[bytes], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                self.pid_file.unlink(missing_ok=True)
                 raise BrokerError(
                     f"The Kafka broker exited with code {proc.returncode} while starting.\n{self.log_tail()}"
                 )
             if broker_answers(self.bootstrap, timeout=2.0):
-                return True
+                return
             time.sleep(0.3)
-        self.stop()
         raise BrokerError(f"The Kafka broker did not answer within {timeout:.0f}s.\n{self.log_tail()}")
 
     def wait_until_ready(self, timeout: float) -> bool:

@@ -6,7 +6,9 @@ SIGTERM and a time-out, then SIGKILL, and never leaves one behind. Used by `egov
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -107,5 +109,20 @@ def running(services: list[ServiceProcess], *, timeout: float = 90.0) -> Iterato
             svc.wait_healthy(timeout)
         yield services
     finally:
-        for svc in reversed(services):
-            svc.stop()
+        stop_all(services)
+
+
+def stop_all(services: list[ServiceProcess], timeout: float = 15.0) -> None:
+    """SIGTERM every service at once, then wait for each (SIGKILL after `timeout`); an interruption while
+    waiting for one does not spare the others."""
+    for svc in services:
+        if svc.process is not None and svc.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(svc.process.pid, signal.SIGTERM)
+    pending = list(services)
+    try:
+        while pending:
+            pending.pop(0).stop(timeout)
+    finally:
+        for svc in pending:
+            svc.kill()

@@ -27,6 +27,25 @@ def _docker_answers() -> bool:
         return False
 
 
+def _start_local_broker(problems: list[str], attempts: int = 3) -> LocalBroker | None:
+    """A throw-away jar broker on free ports; new ports when another process took them meanwhile."""
+    for _ in range(attempts):
+        broker = LocalBroker(
+            home=default_state_dir() / f"test-kafka-{os.getpid()}",
+            port=free_port(),
+            controller_port=free_port(),
+        )
+        try:
+            broker.start(timeout=120)
+            return broker
+        except BrokerError as exc:
+            broker.destroy()
+            problems.append(f"the local jar broker did not start: {exc}")
+            if "is taken by another process" not in str(exc):
+                return None
+    return None
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """host:port of a real Kafka broker."""
@@ -38,17 +57,8 @@ def kafka_bootstrap() -> Iterator[str]:
         return
     problems = []
     if shutil.which("java") and shutil.which("mvn"):
-        broker = LocalBroker(
-            home=default_state_dir() / f"test-kafka-{os.getpid()}",
-            port=free_port(),
-            controller_port=free_port(),
-        )
-        try:
-            broker.start(timeout=120)
-        except BrokerError as exc:
-            broker.destroy()
-            problems.append(f"the local jar broker did not start: {exc}")
-        else:
+        broker = _start_local_broker(problems)
+        if broker is not None:
             try:
                 yield broker.bootstrap
             finally:
@@ -59,7 +69,7 @@ def kafka_bootstrap() -> Iterator[str]:
     if _docker_answers():
         from testcontainers.kafka import KafkaContainer
 
-        with KafkaContainer("apache/kafka:4.1.1") as container:
+        with KafkaContainer("confluentinc/cp-kafka:7.6.1").with_kraft() as container:
             yield container.get_bootstrap_server()
         return
     problems.append("no Docker engine answers for testcontainers")

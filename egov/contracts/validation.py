@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import AwareDatetime, Base64Bytes, BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -112,8 +112,8 @@ RECORD_RULES: dict[str, RecordRule] = {
 # -- models built from the schemas -------------------------------------------------------------------------
 _PRIMITIVES: dict[str, Any] = {
     "string": str,
-    "int": int,
-    "long": int,
+    "int": Annotated[int, Field(ge=-(2**31), le=2**31 - 1)],
+    "long": Annotated[int, Field(ge=-(2**63), le=2**63 - 1)],
     "boolean": bool,
     "float": float,
     "double": float,

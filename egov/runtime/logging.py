@@ -16,10 +16,13 @@ from typing import Any
 
 import structlog
 
-#: A 12-digit personal ID number (or a 9-digit old ID card number) standing alone.
-_ID_NUMBER = re.compile(r"(?<!\d)(\d{3})\d{6}(\d{3})(?!\d)|(?<!\d)\d{5}(\d{4})(?!\d)")
-#: A Vietnamese phone number: 0 or +84 then 9 digits (spaces, dots or dashes allowed between groups).
-_PHONE = re.compile(r"(?<![\d+])(?:\+84|0)(?:[\s.-]?\d){8}(\d)(?!\d)")
+#: A 12-digit personal ID number, also written in groups of three, or a 9-digit old ID card number.
+_ID_NUMBER = re.compile(
+    r"(?<!\d)(\d{3})[\s.-]?\d{3}[\s.-]?\d{3}[\s.-]?(\d{3})(?!\d)|(?<!\d)\d{5}(\d{4})(?!\d)"
+)
+#: A Vietnamese phone number: 0, 84 or +84, then 9 digits (mobile) or 10 (landline), spaces, dots or
+#: dashes allowed between groups.
+_PHONE = re.compile(r"(?<![\d+])(?:\+84|84|0)(?:[\s.-]?\d){8,9}(\d)(?!\d)")
 #: Field names whose whole value is personal data, whatever it looks like.
 SENSITIVE_KEYS = frozenset({"id_number", "phone", "phone_number", "national_id", "citizen_id"})
 
@@ -41,6 +44,8 @@ def mask_value(value: Any, key: str | None = None) -> Any:
         return "***masked***"
     if isinstance(value, str):
         return mask_text(value)
+    if isinstance(value, bytes | bytearray):
+        return mask_text(bytes(value).decode("utf-8", errors="replace"))
     if isinstance(value, Mapping):
         return {k: mask_value(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple | set):

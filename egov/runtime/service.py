@@ -24,7 +24,7 @@ from typing import Any
 
 import faust
 import structlog
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from egov.contracts.validation import get_validator
 from egov.runtime.envelope import Envelope, EnvelopeError, decode_headers
@@ -33,8 +33,17 @@ from egov.runtime.serde import ContractError, ContractRegistry, get_registry
 from egov.runtime.settings import Settings, get_settings
 from egov.runtime.topics import EventTypes, TopicSpec, dead_letters
 
-#: Errors of the infrastructure, not of the message: the event is retried, never dead-lettered.
-RETRYABLE = (KafkaError, asyncio.TimeoutError, ConnectionError)
+
+def is_retryable(exc: BaseException) -> bool:
+    """An error of the infrastructure that may pass (broker away, time-out): the event is tried again,
+    never dead-lettered. A Kafka error that cannot pass (a record too large, no authorisation) is not."""
+    if isinstance(exc, KafkaConnectionError | KafkaTimeoutError | asyncio.TimeoutError | ConnectionError):
+        return True
+    return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
+
+
+#: Longest reason kept in a dead letter's headers (the DeadLetter body keeps it whole).
+MAX_REASON_HEADER = 1000
 RETRY_INITIAL_DELAY = 0.5
 DEAD_LETTER = EventTypes.DEAD_LETTER
 RETRY_MAX_DELAY = 30.0
@@ -85,6 +94,11 @@ class Service:
             topic_partitions=self.settings.partitions,
             topic_replication_factor=self.settings.replication_factor,
             producer_acks=-1,
+            # Fail a send after 30 s rather than Faust's 20 minutes: a citizen waiting on a POST, or an
+            # agent retrying with back-off, learns of a broker outage in time.
+            producer_request_timeout=30.0,
+            broker_session_timeout=self.settings.kafka_session_timeout,
+            broker_heartbeat_interval=max(1.0, self.settings.kafka_session_timeout / 10),
             consumer_auto_offset_reset="earliest",
             datadir=str(self.settings.state_dir / "faust" / f"{prefix}{name}"),
         )
@@ -156,7 +170,9 @@ class Service:
             try:
                 await self._handle(spec, name, event, handler)
                 return
-            except RETRYABLE as exc:
+            except Exception as exc:
+                if not is_retryable(exc):
+                    raise
                 message = event.message
                 self.log.warning(
                     "event.retrying",
@@ -189,7 +205,8 @@ class Service:
             await self.dead_letter(message, raw_headers, reason=str(exc), error=exc)
             return
         key = message.key.decode("utf-8", errors="replace") if message.key is not None else None
-        memory_key = f"{name}:{envelope.id}"
+        # CloudEvents: source and id together identify an event.
+        memory_key = f"{name}:{envelope.source}:{envelope.id}"
         with structlog.contextvars.bound_contextvars(
             event_id=envelope.id, event_type=contract.name, key=key, **_business_keys(record)
         ):
@@ -209,11 +226,11 @@ class Service:
             )
             try:
                 await handler(incoming)
-            except RETRYABLE:
-                raise
             except RejectedEvent as exc:
                 await self.dead_letter(message, raw_headers, reason=str(exc), error=exc)
             except Exception as exc:
+                if is_retryable(exc):
+                    raise
                 self.log.exception("event.handler_failed", **origin)
                 await self.dead_letter(message, raw_headers, reason=f"{type(exc).__name__}: {exc}", error=exc)
             self._processed[memory_key] = message.offset
@@ -262,16 +279,18 @@ class Service:
         time: dt.datetime,
         caused_by: IncomingEvent | None = None,
         purpose: str | None = None,
+        id: str | None = None,
     ) -> Envelope:
         """The envelope of an event this service emits. An event caused by another gets a deterministic
-        id (same input, same output id) and continues its trace."""
+        id (same input, same output id) and continues its trace; otherwise `id` (e.g. derived from an
+        idempotency key) or a new random one."""
         cause = caused_by.envelope if caused_by else None
         return Envelope.new(
             source=self.source,
             type=event_type,
             subject=subject,
             time=time,
-            id=cause.derived_id(purpose or event_type) if cause else None,
+            id=cause.derived_id(purpose or event_type) if cause else id,
             caused_by=cause,
         )
 
@@ -311,15 +330,24 @@ class Service:
         )
         dlq_headers = [
             *envelope.to_headers(),
-            ("dlq_reason", reason.encode()),
+            ("dlq_reason", reason[:MAX_REASON_HEADER].encode()),
             ("dlq_error", error_name.encode()),
             ("dlq_service", self.name.encode()),
             ("dlq_origin_topic", str(message.topic).encode()),
             ("dlq_origin_partition", str(message.partition).encode()),
             ("dlq_origin_offset", str(message.offset).encode()),
         ]
-        value = self.registry.encode(DEAD_LETTER, letter)
-        await self.send_raw(self.dead_letter_topic, key=message.key, value=value, headers=dlq_headers)
+        try:
+            value = self.registry.encode(DEAD_LETTER, letter)
+            await self.send_raw(self.dead_letter_topic, key=message.key, value=value, headers=dlq_headers)
+        except KafkaError as exc:
+            if is_retryable(exc):
+                raise
+            # The broker refuses the letter itself (too large): keep the facts, drop the original bytes.
+            letter["original_value"] = None
+            letter["reason"] = f"{reason} (original value not kept: {type(exc).__name__})"
+            value = self.registry.encode(DEAD_LETTER, letter)
+            await self.send_raw(self.dead_letter_topic, key=message.key, value=value, headers=dlq_headers)
         self.log.warning(
             "event.dead_lettered",
             reason=reason,
@@ -394,4 +422,4 @@ def _business_keys(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: record[k] for k in _BUSINESS_KEYS if k in record}
 
 
-__all__ = ["RETRYABLE", "Handler", "IncomingEvent", "RejectedEvent", "Service", "decode_headers"]
+__all__ = ["Handler", "IncomingEvent", "RejectedEvent", "Service", "decode_headers", "is_retryable"]

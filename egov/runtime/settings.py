@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     kafka_controller_port: int | None = Field(
         default=None, description="KRaft controller port of the local jar broker (default: broker port + 1)."
     )
+    kafka_session_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds before the broker gives a silent consumer's partitions away."
+    )
     topic_prefix: str = Field(
         default="",
         description="Prepended to every topic name and consumer group: isolates test runs and tenants.",

@@ -16,12 +16,14 @@ import json
 import uuid
 from zoneinfo import ZoneInfo
 
+from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 
 from egov.contracts.validation import FieldError
 from egov.province import get_province
 from egov.regulations.codes import CodeError, parse_dossier_code
-from egov.runtime.service import RETRYABLE, IncomingEvent, Service
+from egov.runtime.serde import ContractError
+from egov.runtime.service import IncomingEvent, Service, is_retryable
 from egov.runtime.topics import EventTypes, Topics
 from services import SERVICES
 from services.portal.domain import (
@@ -29,6 +31,7 @@ from services.portal.domain import (
     apply_received,
     error_body,
     submission_event,
+    submission_identity,
     validate_submission,
 )
 
@@ -66,8 +69,15 @@ class DossierIntake(View):
             submission = validate_submission(body, today=now.astimezone(zone).date(), catalogue=catalogue)
         except InvalidSubmission as exc:
             return _error(self, 422, exc.errors)
-        submission_id = str(uuid.uuid4())
-        envelope = service.new_envelope(EventTypes.DOSSIER_SUBMITTED, subject=submission_id, time=now)
+        try:
+            submission_id, event_id = submission_identity(request.headers.get("Idempotency-Key"))
+        except ValueError as exc:
+            return _error(self, 400, [FieldError("Idempotency-Key", "header", str(exc))])
+        if submissions.get(submission_id) is not None or submission_id in accepted_here:
+            return self.json(_accepted(submission_id), status=202)  # a retry of a submission we have
+        envelope = service.new_envelope(
+            EventTypes.DOSSIER_SUBMITTED, subject=submission_id, time=now, id=event_id
+        )
         try:
             await service.publish(
                 Topics.DOSSIER_SUBMISSIONS,
@@ -75,9 +85,16 @@ class DossierIntake(View):
                 key=submission_id,
                 envelope=envelope,
             )
-        except RETRYABLE as exc:
+        except ContractError as exc:
+            return _error(self, 422, [FieldError("(body)", "contract", str(exc))])
+        except KafkaError as exc:
             service.log.error("submission.not_recorded", submission_id=submission_id, error=repr(exc))
-            message = "the dossier could not be recorded; nothing was submitted, please try again"
+            if not is_retryable(exc):
+                return _error(self, 413, [FieldError("(body)", "size", f"is refused by the broker: {exc}")])
+            message = (
+                "the dossier may not have been recorded; send it again with the same Idempotency-Key header "
+                "to be sure it is recorded once"
+            )
             return _error(self, 503, [FieldError("(service)", "unavailable", message)])
         accepted_here[submission_id] = submission["procedure_code"]
         service.log.info(
@@ -86,14 +103,15 @@ class DossierIntake(View):
             event_id=envelope.id,
             procedure_code=submission["procedure_code"],
         )
-        return self.json(
-            {
-                "submission_id": submission_id,
-                "status": "pending",
-                "links": {"self": f"/api/v1/submissions/{submission_id}"},
-            },
-            status=202,
-        )
+        return self.json(_accepted(submission_id), status=202)
+
+
+def _accepted(submission_id: str) -> dict[str, object]:
+    return {
+        "submission_id": submission_id,
+        "status": "pending",
+        "links": {"self": f"/api/v1/submissions/{submission_id}"},
+    }
 
 
 @app.page("/api/v1/submissions/{submission_id}")

@@ -9,6 +9,7 @@ adds what only it can know: that the procedure is in this province's catalogue, 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -51,6 +52,20 @@ def validate_submission(body: Any, *, today: dt.date, catalogue: Collection[str]
 def error_body(errors: Sequence[FieldError]) -> dict[str, Any]:
     """The JSON answer for a refused request: one entry per wrong field."""
     return {"errors": [{"field": e.path, "message": e.message, "rule": e.rule} for e in errors]}
+
+
+def submission_identity(idempotency_key: str | None) -> tuple[str, str | None]:
+    """The submission id and event id of a POST. With an `Idempotency-Key` header both derive from it, so a
+    client that retries after a time-out gets the same submission, never a second dossier."""
+    if idempotency_key is None:
+        return str(uuid.uuid4()), None
+    if not 1 <= len(idempotency_key) <= 200:
+        raise ValueError("must be 1 to 200 characters")
+    submission_id = str(uuid.uuid5(_IDEMPOTENCY, idempotency_key))
+    return submission_id, str(uuid.uuid5(_IDEMPOTENCY, f"{idempotency_key}/submitted"))
+
+
+_IDEMPOTENCY = uuid.uuid5(uuid.NAMESPACE_URL, "urn:egov:portal:idempotency-key")
 
 
 def submission_event(

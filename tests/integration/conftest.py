@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +53,10 @@ def stack(isolated_settings: Settings) -> Iterator[Stack]:
         "EGOV_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "EGOV_TOPIC_PREFIX": settings.topic_prefix,
         "EGOV_STATE_DIR": str(settings.state_dir),
+        # A killed worker's partitions move to its successor within seconds (the crash test).
+        "EGOV_KAFKA_SESSION_TIMEOUT": "10",
+        # Lets `tests/cleanup.py` find this worker if the run is killed before the fixture stops it.
+        "EGOV_TEST_SESSION": str(os.getpid()),
     }
     processes = {
         name: ServiceProcess(name, free_port(), settings.state_dir / "logs" / f"{name}.log", env=env)

@@ -164,3 +164,22 @@ def test_garbage_goes_to_dead_letters_and_duplicates_change_nothing(stack) -> No
         until=lambda rs: any(r.decoded()["submission_id"] == later_id for r in rs),
     )
     assert [r.decoded()["submission_id"] for r in intake].count(submission_id) == 1
+
+
+def test_a_retried_post_with_the_same_idempotency_key_makes_one_dossier(stack) -> None:  # type: ignore[no-untyped-def]
+    body = submission(random.Random(11), CODES)
+    headers = {"Idempotency-Key": "counter-7/2026-11-24/0042"}
+    with stack.portal as client:
+        first = client.post("/api/v1/dossiers", json=body, headers=headers)
+        again = client.post("/api/v1/dossiers", json=body, headers=headers)
+        assert first.status_code == again.status_code == 202
+        submission_id = first.json()["submission_id"]
+        assert again.json()["submission_id"] == submission_id
+        code = wait_for_code(client, submission_id)
+    submitted = collect(
+        stack.settings.kafka_bootstrap_servers,
+        stack.topic(Topics.DOSSIER_SUBMISSIONS),
+        until=lambda rs: any(r.key == submission_id.encode() for r in rs),
+    )
+    assert [r.key for r in submitted].count(submission_id.encode()) == 1
+    assert parse_dossier_code(code).sequence == 1

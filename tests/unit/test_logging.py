@@ -2,15 +2,30 @@ import io
 import json
 import logging
 
+import pytest
 import structlog
 
-from egov.runtime.logging import configure_logging, get_logger, mask_text
+from egov.runtime.logging import configure_logging, get_logger, mask_text, mask_value
 
 
 def test_id_numbers_and_phone_numbers_are_masked_in_text() -> None:
     text = mask_text("citizen 060185123456 called from 0912 345 678 and +84912345678")
     assert "060185123456" not in text and "060******456" in text
     assert "0912 345 678" not in text and "+84912345678" not in text
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["060 185 123 456", "060.185.123.456", "84912345678", "02523822123", "0252 3822 123", "123456789"],
+)
+def test_other_ways_of_writing_them_are_masked_too(secret: str) -> None:
+    assert secret not in mask_text(f"value {secret} here")
+    assert secret not in str(mask_value(secret.encode()))
+
+
+def test_dossier_codes_and_dates_are_left_alone() -> None:
+    text = "dossier 000.00.04.H11-261125-0001 received 2026-11-25"
+    assert mask_text(text) == text
 
 
 def test_log_lines_are_json_with_event_id_and_key_and_no_personal_data() -> None:

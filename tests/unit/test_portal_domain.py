@@ -87,3 +87,19 @@ def test_the_read_model_applies_an_event_once() -> None:
     assert once["status_code"] == 2
     assert once["appointment_date"] == "2026-11-30"
     assert len(once["history"]) == 1
+
+
+def test_numbers_beyond_avro_long_are_refused_at_the_edge() -> None:
+    body = submission(random.Random(6), CATALOGUE)
+    body["attachments"][0]["size_bytes"] = 10**20
+    assert "attachments.0.size_bytes" in errors_of(body)
+
+
+def test_an_idempotency_key_gives_the_same_ids_every_time() -> None:
+    from services.portal.domain import submission_identity
+
+    assert submission_identity("k-1") == submission_identity("k-1")
+    assert submission_identity("k-1")[0] != submission_identity("k-2")[0]
+    assert submission_identity(None)[1] is None
+    with pytest.raises(ValueError, match="200"):
+        submission_identity("x" * 201)

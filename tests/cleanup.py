@@ -1,0 +1,43 @@
+"""Stop what an interrupted test run left behind: throw-away brokers and test service workers.
+
+`.ci/run` calls it on exit. The test fixtures stop everything themselves; this is for a run killed before
+their `finally` could (a time-out, a signal). It touches only processes the tests started: brokers by their
+state folder, workers by the `EGOV_TEST_SESSION` variable the integration fixtures give them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from egov.localkafka import LocalBroker, stop_process
+from egov.paths import default_state_dir
+
+MARKER = b"EGOV_TEST_SESSION="
+
+
+def test_workers() -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if b"egov.cli" in (proc / "cmdline").read_bytes() and MARKER in (proc / "environ").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def main() -> None:
+    for pid in test_workers():
+        stop_process(pid, timeout=10)
+        print(f"stopped test worker {pid}")
+    for home in default_state_dir().glob("test-kafka-*"):
+        LocalBroker(home=home).destroy()
+        shutil.rmtree(home, ignore_errors=True)
+        print(f"removed test broker {home.name}")
+
+
+if __name__ == "__main__":
+    main()
