@@ -12,7 +12,13 @@ from typing import Any
 import click
 
 from egov.contracts.asyncapi import asyncapi_command
-from egov.contracts.compat import check_against_released, check_all, release, released_versions
+from egov.contracts.compat import (
+    Incompatibility,
+    check_against_released,
+    check_all,
+    release,
+    released_versions,
+)
 from egov.contracts.validation import FieldError, get_validator
 from egov.paths import EXAMPLES_DIR
 from egov.runtime.serde import MAGIC, Contract, ContractError, get_registry
@@ -183,22 +189,21 @@ def check_compat(file: str) -> None:
     if not versions:
         click.echo(f"{name}: no released version yet; nothing to be compatible with")
         return
-    problems = check_against_released(name, candidate)
+    _exit_if_incompatible(check_against_released(name, candidate))
+    click.echo(f"{name}: compatible with {', '.join(v.stem for v in versions)}")
+
+
+def _exit_if_incompatible(problems: list[Incompatibility]) -> None:
     for problem in problems:
         click.echo(f"incompatible: {problem}", err=True)
     if problems:
         sys.exit(1)
-    click.echo(f"{name}: compatible with {', '.join(v.stem for v in versions)}")
 
 
 @contracts.command("check")
 def check_command() -> None:
     """The gate: every contract against all its released versions."""
-    problems = check_all()
-    for problem in problems:
-        click.echo(f"incompatible: {problem}", err=True)
-    if problems:
-        sys.exit(1)
+    _exit_if_incompatible(check_all())
     click.echo(f"{len(get_registry().events())} contracts compatible with every released version")
 
 
