@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from egov.architecture.cli import arch as arch_group
 from egov.contracts.cli import contracts as contracts_group
 from egov.localkafka import BrokerError, LocalBroker
 from egov.runtime.settings import get_settings
@@ -101,6 +102,7 @@ def topics_create() -> None:
 
 
 main.add_command(contracts_group)
+main.add_command(arch_group)
 
 
 # -- services ---------------------------------------------------------------------------------------------

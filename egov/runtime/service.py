@@ -42,6 +42,9 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
 
 
+#: Header naming the service that wrote a record to its topic.
+WRITER_HEADER = "egov_writer"
+
 #: Longest reason kept in a dead letter's headers (the DeadLetter body keeps it whole).
 MAX_REASON_HEADER = 1000
 RETRY_INITIAL_DELAY = 0.5
@@ -264,7 +267,10 @@ class Service:
                 f"{self.name} does not declare {spec.name} among the topics it writes (Service.writes)"
             )
         key_bytes = key.encode() if isinstance(key, str) else key
-        pending = await self.topic(spec).send(key=key_bytes, value=value, headers=list(headers))
+        # `ce_source` says where an event comes from; `egov_writer` which service put this record on this
+        # topic (they differ for a forwarded event). `egov arch observe` checks the writer against the model.
+        stamped = [(k, v) for k, v in headers if k != WRITER_HEADER] + [(WRITER_HEADER, self.name.encode())]
+        pending = await self.topic(spec).send(key=key_bytes, value=value, headers=stamped)
         await pending
 
     def _check_writer(self, spec: TopicSpec, event_type: str) -> None:
