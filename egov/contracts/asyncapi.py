@@ -28,6 +28,7 @@ from egov import __version__
 from egov.paths import CONTRACTS_DIR, REPO_ROOT
 from egov.runtime.envelope import CONTENT_TYPE, SPECVERSION
 from egov.runtime.serde import Contract, ContractRegistry, get_registry
+from egov.runtime.service import WRITER_HEADER
 from egov.runtime.settings import Settings
 from egov.runtime.topics import EventTypes, TopicSpec, all_topics
 
@@ -230,7 +231,7 @@ def _headers(event_type: str) -> dict[str, Any]:
             "ce_source": {
                 "type": "string",
                 "format": "uri-reference",
-                "description": "The service that wrote the event, e.g. `/egov/portal`.",
+                "description": "The service the event comes from, e.g. `/egov/portal`.",
             },
             "ce_type": {
                 "type": "string",
@@ -255,6 +256,11 @@ def _headers(event_type: str) -> dict[str, Any]:
                 "type": "string",
                 "description": "W3C trace context (`00-<trace id>-<span id>-<flags>`): "
                 "follows a dossier across services.",
+            },
+            WRITER_HEADER: {
+                "type": "string",
+                "description": "The service that wrote this record to this topic (differs from ce_source "
+                "when an event is forwarded); `egov arch observe` checks it against the topic's owner.",
             },
         },
         "required": list(REQUIRED_HEADERS),
