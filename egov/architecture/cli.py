@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from egov.architecture.docs import arch_docs_command
+from egov.architecture.observe import arch_observe_command
 from egov.architecture.verify import arch_verify_command
 
 
@@ -15,3 +16,4 @@ def arch() -> None:
 
 arch.add_command(arch_verify_command)
 arch.add_command(arch_docs_command)
+arch.add_command(arch_observe_command)
