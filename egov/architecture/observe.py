@@ -142,20 +142,28 @@ def _where(partition: int, offset: int, count: int) -> str:
 
 
 # -- findings -------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class MissingTopic:
-    topic: str
+class _Finding:
+    """A finding prints as its one-line message."""
 
     @property
     def message(self) -> str:
-        return f"missing topic: {self.topic} is in the model but not on the broker"
+        raise NotImplementedError
 
     def __str__(self) -> str:
         return self.message
 
 
 @dataclass(frozen=True)
-class RogueProducer:
+class MissingTopic(_Finding):
+    topic: str
+
+    @property
+    def message(self) -> str:
+        return f"missing topic: {self.topic} is in the model but not on the broker"
+
+
+@dataclass(frozen=True)
+class RogueProducer(_Finding):
     writer: str
     event_type: str | None
     topic: str
@@ -171,12 +179,9 @@ class RogueProducer:
             f"whose only writer is {self.owner} ({_where(self.partition, self.offset, self.count)})"
         )
 
-    def __str__(self) -> str:
-        return self.message
-
 
 @dataclass(frozen=True)
-class RogueConsumer:
+class RogueConsumer(_Finding):
     group: str
     """The group id as on the broker."""
     display: str
@@ -197,12 +202,9 @@ class RogueConsumer:
             f"(seen in its {' and '.join(self.via)})"
         )
 
-    def __str__(self) -> str:
-        return self.message
-
 
 @dataclass(frozen=True)
-class UnexpectedEventType:
+class UnexpectedEventType(_Finding):
     event_type: str | None
     topic: str
     writer: str
@@ -219,12 +221,9 @@ class UnexpectedEventType:
             f"({_where(self.partition, self.offset, self.count)})"
         )
 
-    def __str__(self) -> str:
-        return self.message
-
 
 @dataclass(frozen=True)
-class NoTraffic:
+class NoTraffic(_Finding):
     flow: str
     step: int
     event: str
@@ -237,9 +236,6 @@ class NoTraffic:
             f"no traffic: flow {self.flow} step {self.step} ({self.from_} → {self.event}) saw no record of "
             f"that type written by {self.from_} on {self.topic}"
         )
-
-    def __str__(self) -> str:
-        return self.message
 
 
 Finding = MissingTopic | RogueProducer | RogueConsumer | UnexpectedEventType | NoTraffic
