@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -37,6 +37,7 @@ class Agency(BaseModel):
 
     code: AgencyCode
     name: str
+    kind: Literal["committee", "centre", "department", "district", "commune"]
     verified: bool = False
 
 

@@ -371,6 +371,16 @@ def _procedures(province: Province) -> list[str]:
         *_table(
             ("Code", "Tên thủ tục", "Lĩnh vực", "Receiving agency", "Working days", "Fee", "Verified"), rows
         ),
+        "",
+        "### Agencies",
+        "",
+        "The province's agencies by QCVN 102:2016 identifier code (mã định danh): the People's Committee, "
+        "its public administration service centre, departments and district-level committees.",
+        "",
+        *_table(
+            ("Code", "Tên cơ quan", "Kind", "Verified"),
+            ((_code(a.code), a.name, a.kind, _yes_no(a.verified)) for a in province.agencies),
+        ),
     ]
 
 
