@@ -123,11 +123,12 @@ def run(service: str) -> None:
 @click.option("--keep-broker", is_flag=True, help="Leave a broker this command started running afterwards.")
 def demo(count: int, seed: int, keep_broker: bool) -> None:
     """Start the broker and the services, submit sample dossiers, print their codes, stop what it started."""
-    from egov.demo import run_demo
+    from egov.demo import DemoError, run_demo
+    from egov.stack import ServiceStartError
 
     try:
         run_demo(count=count, seed=seed, keep_broker=keep_broker)
-    except BrokerError as exc:
+    except (BrokerError, ServiceStartError, DemoError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -22,6 +22,10 @@ from services import SERVICES, service_port
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 
 
+class DemoError(RuntimeError):
+    """The scenario did not go as it should; the message says where to look."""
+
+
 def wait_for_code(client: httpx.Client, submission_id: str, timeout: float) -> str:
     """Poll the portal until the submission has a dossier code."""
     deadline = time.monotonic() + timeout
@@ -30,7 +34,12 @@ def wait_for_code(client: httpx.Client, submission_id: str, timeout: float) -> s
         if body.get("dossier_code"):
             return str(body["dossier_code"])
         time.sleep(0.2)
-    raise TimeoutError(f"submission {submission_id} got no dossier code within {timeout:.0f}s")
+    log = get_settings().state_dir / "logs" / "onestop.log"
+    raise DemoError(
+        f"submission {submission_id} got no dossier code within {timeout:.0f}s: the one-stop system did not "
+        f"receive it. Its log says why ({log}); a dead-lettered dossier is on egov.onestop.dead-letters.v1. "
+        "State left by an older version of the project can be cleared with `make clean`."
+    )
 
 
 def run_demo(*, count: int, seed: int, keep_broker: bool) -> None:
