@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -19,37 +16,23 @@ from egov.contracts.compat import (
     release,
     released_versions,
 )
-from egov.contracts.validation import FieldError, get_validator
+from egov.contracts.validation import FieldError, get_validator, natural_json
 from egov.paths import EXAMPLES_DIR
 from egov.runtime.serde import MAGIC, Contract, ContractError, get_registry
 from egov.runtime.topics import all_topics
 
-
-def natural_json(value: Any) -> Any:
-    """Avro values as the JSON the toolkit reads: ISO dates, RFC 3339 UTC times, base64 bytes."""
-    if isinstance(value, dt.datetime):
-        spec = "milliseconds" if value.microsecond else "seconds"
-        return value.astimezone(dt.UTC).isoformat(timespec=spec).replace("+00:00", "Z")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode()
-    if isinstance(value, dict):
-        return {k: natural_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [natural_json(v) for v in value]
-    return value
+#: A file to read, or - for standard input; a missing one is a usage error (exit 2).
+INPUT = click.Path(exists=True, dir_okay=False, allow_dash=True)
 
 
 def resolve(name: str) -> Contract:
     """A contract by full name (vn.egov.dossier.DossierSubmitted) or unique short name (DossierSubmitted)."""
     registry = get_registry()
-    if name in registry.contracts:
-        return registry.contracts[name]
-    matches = [c for c in registry.events() if c.name.rsplit(".", 1)[-1] == name]
+    events = registry.events()
+    matches = [c for c in events if name in (c.name, c.name.rsplit(".", 1)[-1])]
     if len(matches) == 1:
         return matches[0]
-    known = ", ".join(sorted(c.name.rsplit(".", 1)[-1] for c in registry.events()))
+    known = ", ".join(sorted(c.name.rsplit(".", 1)[-1] for c in events))
     raise click.BadParameter(f"no event type {name!r}; known: {known}", param_hint="TYPE")
 
 
@@ -109,7 +92,7 @@ def _report(errors: list[FieldError], as_json: bool) -> None:
 
 @contracts.command()
 @click.argument("type_name", metavar="TYPE")
-@click.argument("file", metavar="FILE")
+@click.argument("file", metavar="FILE", type=INPUT)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def validate(type_name: str, file: str, as_json: bool) -> None:
     """Validate FILE (JSON, or single-object-encoded Avro; - for stdin) as an event of TYPE.
@@ -143,12 +126,16 @@ def validate(type_name: str, file: str, as_json: bool) -> None:
 
 @contracts.command()
 @click.argument("type_name", metavar="TYPE")
-@click.argument("file", metavar="FILE.json")
+@click.argument("file", metavar="FILE.json", type=INPUT)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 def encode(type_name: str, file: str, output: str | None) -> None:
     """Encode a JSON payload as single-object Avro (the wire format)."""
     contract = resolve(type_name)
-    record, errors = get_validator().from_json(contract.name, json.loads(_read(file)))
+    try:
+        payload = json.loads(_read(file))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file} is not JSON: {exc}") from exc
+    record, errors = get_validator().from_json(contract.name, payload)
     if errors or record is None:
         _report(errors, False)
         sys.exit(1)
@@ -160,7 +147,7 @@ def encode(type_name: str, file: str, output: str | None) -> None:
 
 
 @contracts.command()
-@click.argument("file", metavar="FILE")
+@click.argument("file", metavar="FILE", type=INPUT)
 def decode(file: str) -> None:
     """Decode single-object Avro bytes: the writer's type is found by the fingerprint."""
     try:

@@ -15,6 +15,8 @@ broken. The portal validates HTTP bodies with the same models and rules; consume
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import json
 import re
@@ -22,8 +24,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, Union
+from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, Base64Bytes, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    create_model,
+)
 
 from egov.regulations.codes import (
     CodeError,
@@ -32,6 +44,7 @@ from egov.regulations.codes import (
     procedure_code_problems,
 )
 from egov.regulations.identity import id_number_problems
+from egov.regulations.workdays import PROVINCE_TZ_DEFAULT
 from egov.runtime.serde import ContractRegistry, get_registry
 
 
@@ -53,6 +66,11 @@ class RuleContext:
     """What a rule may know besides the payload: today's date in the province, for 'not in the future'."""
 
     today: dt.date | None = None
+
+    @classmethod
+    def now(cls) -> RuleContext:
+        """Today in the province's time zone (every supported province is in Asia/Ho_Chi_Minh)."""
+        return cls(today=dt.datetime.now(ZoneInfo(PROVINCE_TZ_DEFAULT)).date())
 
 
 FieldRule = Callable[[Any, Mapping[str, Any], RuleContext], list[str]]
@@ -110,6 +128,28 @@ RECORD_RULES: dict[str, RecordRule] = {
 
 
 # -- models built from the schemas -------------------------------------------------------------------------
+def _from_base64(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError("must be a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"is not valid base64: {exc}") from None
+
+
+def _within_timestamp_range(value: dt.datetime) -> dt.datetime:
+    if not MIN_TIMESTAMP <= value <= MAX_TIMESTAMP:
+        raise ValueError("is outside the range a timestamp can hold (years 0001–9999 in UTC)")
+    return value
+
+
+#: Avro `bytes` in JSON: strict base64, decoded (pydantic's Base64Bytes would dump it as base64 again).
+Base64 = Annotated[bytes, PlainValidator(_from_base64)]
+#: Avro timestamps in JSON: RFC 3339 with a zone, within what every Avro implementation can decode.
+MIN_TIMESTAMP = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+MAX_TIMESTAMP = dt.datetime(9999, 12, 30, tzinfo=dt.UTC)
+Timestamp = Annotated[AwareDatetime, AfterValidator(_within_timestamp_range)]
+
 _PRIMITIVES: dict[str, Any] = {
     "string": str,
     "int": Annotated[int, Field(ge=-(2**31), le=2**31 - 1)],
@@ -117,7 +157,7 @@ _PRIMITIVES: dict[str, Any] = {
     "boolean": bool,
     "float": float,
     "double": float,
-    "bytes": Base64Bytes,
+    "bytes": Base64,
     "null": None,
 }
 
@@ -179,7 +219,7 @@ class ContractModels:
         if logical == "date":
             return dt.date
         if logical in ("timestamp-millis", "timestamp-micros"):
-            return AwareDatetime
+            return Timestamp
         if kind == "record":
             return self._record_model(avro_type)
         if kind == "enum":
@@ -189,8 +229,41 @@ class ContractModels:
         if kind == "map":
             return dict[str, self._annotation(avro_type["values"])]  # type: ignore[misc]
         if kind == "fixed":
-            return Base64Bytes
+            return Base64
         return self._annotation(kind)
+
+
+def natural_json(value: Any) -> Any:
+    """Avro values as the JSON the toolkit reads: ISO dates, RFC 3339 UTC times, base64 bytes."""
+    if isinstance(value, dt.datetime):
+        spec = "milliseconds" if value.microsecond else "seconds"
+        return value.astimezone(dt.UTC).isoformat(timespec=spec).replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dict):
+        return {k: natural_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [natural_json(v) for v in value]
+    return value
+
+
+def _drop(payload: Any, path: str) -> None:
+    """Remove the value at a dotted path (`applicant.sex`, `attachments.0.sha256`) if it is there."""
+    *parents, last = path.split(".")
+    node = payload
+    for part in parents:
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return
+    if isinstance(node, dict):
+        node.pop(last, None)
+    elif isinstance(node, list) and last.isdigit() and int(last) < len(node):
+        node[int(last)] = None
 
 
 def _copy(value: Any) -> Any:
@@ -222,6 +295,8 @@ class ContractValidator:
             errors = structural_errors(exc)
             reported = {e.path for e in errors}
             lenient = self._lenient(self.registry.get(name).schema, payload)
+            for path in reported:
+                _drop(lenient, path)  # a rule never judges, or leans on, a value that is malformed
             errors += [e for e in self.check_rules(name, lenient, context=context) if e.path not in reported]
             return None, errors
         record = parsed.model_dump()
@@ -233,7 +308,7 @@ class ContractValidator:
     ) -> list[FieldError]:
         """Every rule (`x-rule`, `x-rules`) the record breaks, by field path."""
         errors: list[FieldError] = []
-        self._walk(self.registry.get(name).schema, record, "", context or RuleContext(), errors)
+        self._walk(self.registry.get(name).schema, record, "", context or RuleContext.now(), errors)
         return errors
 
     def validate_event(self, name: str, record: Mapping[str, Any]) -> list[FieldError]:

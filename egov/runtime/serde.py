@@ -11,6 +11,7 @@ are defined once and referenced by full name.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from collections.abc import Mapping
@@ -67,7 +68,22 @@ class ContractRegistry:
         self._raw: dict[str, Any] = {}
         self.contracts: dict[str, Contract] = {}
         self._by_fingerprint: dict[bytes, Contract] = {}
+        #: Released versions that differ from the current schema: fingerprint → (contract, writer schema).
+        self._released: dict[bytes, tuple[Contract, Any]] = {}
         self._load()
+        self._load_released(schemas_dir.parent / "released")
+
+    def _load_released(self, released_dir: Path) -> None:
+        """Index every released version, so data written with an older version still decodes (read with the
+        current schema as the reader: the compatibility gate guarantees that works)."""
+        for path in sorted(released_dir.glob("*/v*.avsc")):
+            contract = self.contracts.get(path.parent.name)
+            if contract is None:
+                continue
+            writer = parse_schema(json.loads(path.read_text(encoding="utf-8")))
+            fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(writer), "CRC-64-AVRO"))
+            if fp not in self._by_fingerprint:
+                self._released[fp] = (contract, writer)
 
     def _load(self) -> None:
         pending = {
@@ -171,6 +187,9 @@ class ContractRegistry:
     def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
         """Single-object encoding of `record` as the contract `name`, validated first."""
         contract = self.get(name)
+        naive = _naive_datetime_path(record)
+        if naive is not None:
+            raise ContractError(f"{name}: {naive} is a naive datetime; times on the wire are aware, in UTC")
         self.validate(name, record)
         buf = io.BytesIO()
         buf.write(MAGIC)
@@ -182,14 +201,24 @@ class ContractRegistry:
         """The contract and record of single-object-encoded bytes; UndecodableMessage says why not."""
         if not data:
             raise UndecodableMessage("empty message value")
-        if len(data) < HEADER_LEN or data[:2] != MAGIC:
+        if data[:2] != MAGIC:
             raise UndecodableMessage(
                 f"not Avro single-object encoding: expected marker c301, got {data[:2].hex() or 'nothing'}"
             )
-        contract = self.by_fingerprint(bytes(data[2:HEADER_LEN]))
+        if len(data) < HEADER_LEN:
+            raise UndecodableMessage(
+                f"{len(data)} bytes are too short for single-object encoding (marker and 8-byte fingerprint)"
+            )
+        fp = bytes(data[2:HEADER_LEN])
+        if fp in self._released:
+            contract, writer = self._released[fp]
+            reader = contract.schema
+        else:
+            contract = self.by_fingerprint(fp)
+            writer, reader = contract.schema, None
         body = io.BytesIO(data[HEADER_LEN:])
         try:
-            record = schemaless_reader(body, contract.schema, None)
+            record = schemaless_reader(body, writer, reader)
         except Exception as exc:  # fastavro raises EOFError, ValueError, UnicodeDecodeError, …
             raise UndecodableMessage(f"body does not decode as {contract.name}: {exc!r}") from exc
         if not isinstance(record, dict):
@@ -199,6 +228,23 @@ class ContractRegistry:
                 f"{len(data) - HEADER_LEN - body.tell()} trailing bytes after a {contract.name} body"
             )
         return contract, record
+
+
+def _naive_datetime_path(value: Any, path: str = "") -> str | None:
+    """The path of the first datetime without a time zone in a record, if any."""
+    if isinstance(value, dt.datetime):
+        return (path or "(value)") if value.tzinfo is None else None
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _naive_datetime_path(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def _describe(error: Any) -> str:

@@ -13,7 +13,7 @@ import avro.schema
 import pytest
 
 from egov.contracts.compat import check_against_released, check_all, released_versions
-from egov.contracts.validation import get_validator, known_rules
+from egov.contracts.validation import get_validator, known_rules, natural_json
 from egov.paths import EXAMPLES_DIR, REPO_ROOT
 from egov.runtime.serde import get_registry
 from egov.runtime.topics import all_topics
@@ -42,6 +42,8 @@ def test_the_golden_example_round_trips_and_reads_with_the_avro_package(name: st
     data = REG.encode(name, record)
     contract, decoded = REG.decode(data)
     assert (contract.name, decoded) == (name, record)
+    # And back to the very JSON of the example (dates, times, base64 bytes as written).
+    assert natural_json(decoded) == example(name)
     # Avro binary body, read by an independent implementation with the standalone schema.
     reader = avro.io.DatumReader(avro.schema.parse(json.dumps(REG.standalone(name))))
     independent = reader.read(avro.io.BinaryDecoder(io.BytesIO(data[10:])))
@@ -150,3 +152,31 @@ def test_record_rules_name_the_field_to_fix() -> None:
 def test_the_released_files_are_standalone_schemas() -> None:
     for path in (REPO_ROOT / "contracts" / "released").rglob("*.avsc"):
         avro.schema.parse(Path(path).read_text(encoding="utf-8"))
+
+
+def test_bytes_are_strict_base64_in_json() -> None:
+    body = example("vn.egov.ops.DeadLetter")
+    body["original_headers"] = {"h": "%%%", "k": "-_-_"}
+    paths = {e.path for e in VALIDATOR.from_json("vn.egov.ops.DeadLetter", body)[1]}
+    assert paths == {"original_headers.h", "original_headers.k"}
+
+
+def test_a_malformed_field_is_not_judged_again_by_a_rule_that_leans_on_it() -> None:
+    body = example("vn.egov.dossier.DossierSubmitted")
+    body["applicant"]["sex"] = "female"
+    errors = VALIDATOR.from_json("vn.egov.dossier.DossierSubmitted", body)[1]
+    assert [(e.path, e.rule) for e in errors] == [("applicant.sex", "literal_error")]
+
+
+def test_birth_dates_in_the_future_are_refused_everywhere_not_only_at_the_portal() -> None:
+    body = example("vn.egov.dossier.DossierSubmitted")
+    body["applicant"].update({"date_of_birth": "2099-03-01", "id_number": "060399123456"})
+    errors = VALIDATOR.from_json("vn.egov.dossier.DossierSubmitted", body)[1]
+    assert [(e.path, e.rule) for e in errors] == [("applicant.date_of_birth", "not_future")]
+
+
+def test_timestamps_beyond_what_avro_can_decode_are_refused() -> None:
+    body = example("vn.egov.dossier.FeeSettled")
+    body["settled_at"] = "0001-01-01T00:00:00+14:00"
+    [error] = VALIDATOR.from_json("vn.egov.dossier.FeeSettled", body)[1]
+    assert error.path == "settled_at"

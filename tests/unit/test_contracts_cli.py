@@ -84,3 +84,17 @@ def test_list_show_and_the_gate() -> None:
     assert run("check").exit_code == 0
     unknown = run("show", "Nope")
     assert unknown.exit_code == 2 and "known:" in unknown.output
+
+
+def test_usage_errors_exit_2_and_bad_json_is_a_message(tmp_path: Path) -> None:
+    assert run("validate", "DossierSubmitted", str(tmp_path / "missing.json")).exit_code == 2
+    assert run("example", "vn.egov.common.Sex").exit_code == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = run("encode", "DossierSubmitted", str(bad))
+    assert result.exit_code == 1 and "is not JSON" in result.output
+
+
+def test_stdin_is_read_for_a_dash() -> None:
+    result = run("validate", "DossierReceived", "-", stdin=json.dumps(golden("DossierReceived")).encode())
+    assert (result.exit_code, result.output.strip()) == (0, "valid")

@@ -78,3 +78,40 @@ def test_every_event_type_of_the_registry_has_a_contract() -> None:
     for spec in all_topics():
         for event_type in spec.events:
             assert REG.get(event_type).is_event, f"{spec.name}: {event_type}"
+
+
+def test_naive_datetimes_never_reach_the_wire() -> None:
+    import datetime as dt
+
+    body = {**RECORD, "submitted_at": dt.datetime(2026, 11, 24, 3, 0)}
+    with pytest.raises(ContractError, match="submitted_at is a naive datetime"):
+        REG.encode(SUBMITTED, body)
+
+
+def test_a_marker_without_a_fingerprint_is_called_too_short() -> None:
+    with pytest.raises(UndecodableMessage, match="too short"):
+        REG.decode(MAGIC + b"\x00")
+
+
+def test_data_written_with_a_released_version_still_decodes_after_a_compatible_change(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The gate allows adding a field with a default; old bytes must then read with the new schema."""
+    import shutil
+
+    from egov.runtime.serde import ContractRegistry
+
+    shutil.copytree(REG.schemas_dir, tmp_path / "schemas")
+    shutil.copytree(REG.schemas_dir.parent / "released", tmp_path / "released")
+    source = tmp_path / "schemas" / "dossier" / "vn.egov.dossier.DossierReceived.avsc"
+    schema = json.loads(source.read_text(encoding="utf-8"))
+    schema["fields"].append({"name": "counter", "type": ["null", "string"], "default": None, "doc": "new"})
+    source.write_text(json.dumps(schema), encoding="utf-8")
+    evolved = ContractRegistry(tmp_path / "schemas")
+
+    record, _ = get_validator().from_json(
+        "vn.egov.dossier.DossierReceived",
+        json.loads((EXAMPLES_DIR / "vn.egov.dossier.DossierReceived.json").read_text(encoding="utf-8")),
+    )
+    old_bytes = REG.encode("vn.egov.dossier.DossierReceived", record)  # written with v1
+    contract, decoded = evolved.decode(old_bytes)
+    assert contract.name == "vn.egov.dossier.DossierReceived"
+    assert decoded == {**record, "counter": None}
