@@ -121,9 +121,9 @@ class ArchitectureModel(_Frozen):
     def components(self) -> list[Component]:
         return [c for layer in self.layers for c in layer.components]
 
-    def layer_of(self, service: str) -> Layer | None:
-        """The layer of the (first) component a service implements."""
-        return next((layer for layer in self.layers for c in layer.components if c.service == service), None)
+    def layers_of(self, service: str) -> set[str]:
+        """The ids of every layer where the service implements a component."""
+        return {layer.id for layer in self.layers for c in layer.components if c.service == service}
 
     def services(self, *statuses: Status) -> set[str]:
         """Services of the components with these statuses (all with a service when none is given)."""

@@ -165,8 +165,13 @@ def _check_topics(
                     "wiring",
                     f"service {service} reads {name}, which the model does not give it (readers: {allowed})",
                 )
+    known_services = model.services()
     for name, topic in sorted(modelled.items()):
+        if topic.owner not in known_services:
+            report.add("wiring", f"topic {name}: owner {topic.owner} is not a service of the model")
         for reader in topic.readers:
+            if reader not in known_services:
+                report.add("wiring", f"topic {name}: reader {reader} is not a service of the model")
             if reader in wiring and name not in wiring[reader].consumes:
                 report.add("wiring", f"the model says {reader} reads {name}, but its wiring does not")
         if topic.owner in wiring and name not in wiring[topic.owner].produces:
@@ -184,41 +189,67 @@ def _check_topics(
 
 
 # -- layer rules --------------------------------------------------------------------------------------------
-def _edges(model: ArchitectureModel) -> list[tuple[str, str, str]]:
-    """(writer, reader, topic) of every modelled topic, a service reading its own topic left out."""
-    return [(t.owner, r, t.name) for t in model.topics for r in t.readers if r != t.owner]
+@dataclass(frozen=True)
+class _Edge:
+    """A writer sending to a reader: on a modelled topic, or in one step of a flow."""
+
+    writer: str
+    reader: str
+    carries: str  # the topic, or the step's event
+    step: str | None = None  # "flow F step N" when the edge is a flow step
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.step}: " if self.step else ""
+
+    @property
+    def arrow(self) -> str:
+        """`w → r on topic` for a topic, `flow F step N: w → r` for a step."""
+        on = "" if self.step else f" on {self.carries}"
+        return f"{self.prefix}{self.writer} → {self.reader}{on}"
+
+
+def _edges(model: ArchitectureModel) -> list[_Edge]:
+    """Every modelled topic and every flow step (planned flows too), a service sending to itself left out."""
+    topics = [_Edge(t.owner, r, t.name) for t in model.topics for r in t.readers if r != t.owner]
+    steps = [
+        _Edge(step.from_, r, step.event, f"flow {flow.id} step {number}")
+        for flow in model.flows
+        for number, step in enumerate(flow.steps, start=1)
+        for r in step.to
+        if r != step.from_
+    ]
+    return topics + steps
 
 
 def _check_layer_rules(model: ArchitectureModel, report: Report) -> None:
+    for edge in _edges(model):
+        _check_edge(model, edge, report)
+
+
+def _check_edge(model: ArchitectureModel, edge: _Edge, report: Report) -> None:
+    """The layer rules for one edge; a service belongs to every layer where it implements a component."""
     lgsp = model.rule("through-lgsp")
     if lgsp is not None and lgsp.via:
 
         def separated(service: str) -> bool:
-            layer = model.layer_of(service)
-            in_layer = layer is not None and layer.id in lgsp.separated_layers
+            in_layer = not model.layers_of(service).isdisjoint(lgsp.separated_layers)
             return in_layer or any(c.id in lgsp.separated_components for c in model.components_of(service))
 
-        for writer, reader, topic in _edges(model):
-            if (separated(writer) or separated(reader)) and lgsp.via not in (writer, reader):
-                report.add(
-                    "through-lgsp",
-                    f"{writer} → {reader} on {topic} bypasses the {lgsp.via.upper()}: {lgsp.text}",
-                )
+        if (separated(edge.writer) or separated(edge.reader)) and lgsp.via not in (edge.writer, edge.reader):
+            report.add("through-lgsp", f"{edge.arrow} bypasses the {lgsp.via.upper()}: {lgsp.text}")
     data = model.rule("access-channels-not-data")
     if data is not None:
-        for writer, reader, topic in _edges(model):
-            reader_layer, writer_layer = model.layer_of(reader), model.layer_of(writer)
-            if (
-                reader_layer is not None
-                and writer_layer is not None
-                and reader_layer.id in data.reader_layers
-                and writer_layer.id in data.forbidden_owner_layers
-            ):
-                report.add(
-                    "access-channels-not-data",
-                    f"{reader} ({reader_layer.id}) reads {topic} of {writer} ({writer_layer.id}): "
-                    f"{data.text}",
-                )
+        reader_layer = next((i for i in data.reader_layers if i in model.layers_of(edge.reader)), None)
+        writer_layer = next(
+            (i for i in data.forbidden_owner_layers if i in model.layers_of(edge.writer)), None
+        )
+        if reader_layer is not None and writer_layer is not None:
+            report.add(
+                "access-channels-not-data",
+                f"{edge.prefix}{edge.reader} ({reader_layer}) reads {edge.carries} of {edge.writer} "
+                f"({writer_layer}): {data.text}",
+            )
 
 
 # -- flows --------------------------------------------------------------------------------------------------
@@ -236,6 +267,8 @@ def _check_flows(
             where = f"flow {flow.id} step {number}"
             if step.event not in contracts.contracts:
                 report.add("flows", f"{where}: event {step.event} has no contract")
+            elif not contracts.contracts[step.event].is_event:
+                report.add("flows", f"{where}: {step.event} is not an event type")
             for service in (step.from_, *step.to):
                 if service not in known_services:
                     report.add("flows", f"{where}: service {service} is not in the model")

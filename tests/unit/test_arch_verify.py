@@ -117,6 +117,51 @@ def test_an_access_channel_reading_the_data_layer() -> None:
     )
 
 
+def test_a_planned_flow_step_that_bypasses_the_lgsp() -> None:
+    model = mutated()
+    model["flows"][1]["steps"][0]["to"] = ["population"]
+    assert messages(check(model=model), "through-lgsp") == [
+        "flow identity-verification step 1: onestop → population bypasses the LGSP: Provincial applications "
+        "reach national systems, and other agencies, only through the LGSP."
+    ]
+
+
+def test_a_service_belongs_to_every_layer_where_it_implements_a_component() -> None:
+    assert get_model().layers_of("portal") == {"access-channels", "portals"}
+    model = mutated()
+    model["layers"][7]["components"][0]["service"] = "onestop"  # onestop also implements reporting (data)
+    text = "Access channels never read the data layer's stores; they see what the one-stop system publishes."
+    assert messages(check(model=model), "access-channels-not-data") == [
+        f"portal (access-channels) reads egov.onestop.dossiers.v1 of onestop (data): {text}",
+        f"flow dossier-intake step 3: portal (access-channels) reads vn.egov.dossier.DossierReceived "
+        f"of onestop (data): {text}",
+    ]
+
+
+def test_a_topic_reader_that_is_no_service_of_the_model() -> None:
+    model = mutated()
+    model["topics"][2]["readers"] = ["portal", "ghost"]
+    assert messages(check(model=model), "wiring") == [
+        "topic egov.onestop.dossiers.v1: reader ghost is not a service of the model"
+    ]
+
+
+def test_a_topic_owner_that_is_no_service_of_the_model() -> None:
+    model = mutated()
+    model["topics"][3]["owner"] = "ghost"
+    assert messages(check(model=model), "wiring") == [
+        "topic egov.portal.dead-letters.v1: owner ghost is not a service of the model"
+    ]
+
+
+def test_a_flow_step_whose_event_is_not_an_event_type() -> None:
+    model = mutated()
+    model["flows"][3]["steps"][0]["event"] = "vn.egov.common.Money"
+    assert messages(check(model=model), "flows") == [
+        "flow citizen-notifications step 1: vn.egov.common.Money is not an event type"
+    ]
+
+
 def test_a_modelled_component_with_no_service() -> None:
     model = mutated()
     model["layers"][3]["components"][0]["service"] = "ghost"
