@@ -9,13 +9,7 @@ from pathlib import Path
 import click
 
 from egov.contracts.asyncapi import asyncapi_command
-from egov.contracts.compat import (
-    Incompatibility,
-    check_against_released,
-    check_all,
-    release,
-    released_versions,
-)
+from egov.contracts.compat import Incompatibility, check_all, check_candidate, release
 from egov.contracts.validation import FieldError, get_validator, natural_json
 from egov.paths import EXAMPLES_DIR
 from egov.runtime.serde import MAGIC, Contract, ContractError, get_registry
@@ -164,20 +158,22 @@ def decode(file: str) -> None:
 def check_compat(file: str) -> None:
     """Check a new version of a contract against every released version (BACKWARD-transitive).
 
-    Named types of the project's contracts may be referenced by full name. Exit 0 when compatible.
+    An event contract is checked against its own releases; a shared type (vn.egov.common.*) through every
+    released event that uses it. Named types of the project's contracts may be referenced by full name.
+    Exit 0 when compatible, 1 when not (or when the name is no contract of the project).
     """
-    registry = get_registry()
-    raw = json.loads(Path(file).read_text(encoding="utf-8"))
-    name = raw.get("name", "")
-    if "." not in name and raw.get("namespace"):
-        name = f"{raw['namespace']}.{name}"
-    candidate = registry.expand(raw)
-    versions = released_versions(name)
-    if not versions:
-        click.echo(f"{name}: no released version yet; nothing to be compatible with")
+    try:
+        raw = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file} is not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise click.ClickException(f"{file} is not an Avro named type (a JSON object with a name)")
+    name, problems, checked = check_candidate(raw, get_registry())
+    _exit_if_incompatible(problems)
+    if not checked:
+        click.echo(f"{name}: no released version uses it yet; nothing to be compatible with")
         return
-    _exit_if_incompatible(check_against_released(name, candidate))
-    click.echo(f"{name}: compatible with {', '.join(v.stem for v in versions)}")
+    click.echo(f"{name}: compatible with {', '.join(checked)}")
 
 
 def _exit_if_incompatible(problems: list[Incompatibility]) -> None:

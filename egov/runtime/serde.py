@@ -11,6 +11,7 @@ are defined once and referenced by full name.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import json
@@ -129,11 +130,11 @@ class ContractRegistry:
     def standalone(self, name: str) -> Any:
         """The JSON schema of `name` with every named type it uses inlined: what another Avro
         implementation needs to read it, and what the released versions keep."""
-        return self._expand(self._raw[self.get(name).name], set())
+        return self._expand(copy.deepcopy(self._raw[self.get(name).name]), set())
 
     def expand(self, schema: Any) -> Any:
         """Any JSON schema (e.g. a vendor's candidate) with the contracts' named types inlined."""
-        return self._expand(schema, set())
+        return self._expand(copy.deepcopy(schema), set())
 
     def _expand(self, schema: Any, seen: set[str]) -> Any:
         """The schema standing alone: each named type it references inlined where it first occurs,
