@@ -22,6 +22,7 @@ import click
 
 from egov.architecture.model import ArchitectureModel, Flow, Status, get_model
 from egov.contracts.asyncapi import events_of, message_name
+from egov.generated import shown, write_or_check
 from egov.paths import ARCHITECTURE_DIR, REPO_ROOT
 from egov.province import Province, get_province
 from egov.runtime.serde import ContractRegistry, get_registry
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 DOCUMENT_PATH = ARCHITECTURE_DIR / "README.md"
 MODEL_SOURCE = "architecture/model.yaml"
-REGENERATE = "run `egov arch docs`"
 
 #: What each component status means, and how the layered view draws it.
 STATUS_MEANINGS: dict[Status, str] = {
@@ -409,19 +409,12 @@ def render() -> str:
 @click.option("--check", is_flag=True, help="Write nothing; fail when the committed document is stale.")
 def arch_docs_command(check: bool) -> None:
     """Generate architecture/README.md from the architecture model and the code."""
-    shown = DOCUMENT_PATH.relative_to(REPO_ROOT) if DOCUMENT_PATH.is_relative_to(REPO_ROOT) else DOCUMENT_PATH
-    text = render()
+    write_or_check(DOCUMENT_PATH, render(), check=check, command="egov arch docs")
     if check:
-        committed = DOCUMENT_PATH.read_text(encoding="utf-8") if DOCUMENT_PATH.exists() else None
-        if committed != text:
-            raise click.ClickException(
-                f"{shown} is {'missing' if committed is None else 'stale'}: {REGENERATE}"
-            )
-        click.echo(f"{shown} is up to date")
+        click.echo(f"{shown(DOCUMENT_PATH)} is up to date")
         return
-    DOCUMENT_PATH.write_text(text, encoding="utf-8", newline="\n")
     model = get_model()
     click.echo(
-        f"wrote {shown}: {len(model.layers)} layers, {len(model.components())} components, "
+        f"wrote {shown(DOCUMENT_PATH)}: {len(model.layers)} layers, {len(model.components())} components, "
         f"{len(model.flows)} flows, {len(model.topics)} topics"
     )

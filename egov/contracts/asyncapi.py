@@ -25,7 +25,8 @@ import yaml
 from jsonschema.exceptions import best_match
 
 from egov import __version__
-from egov.paths import CONTRACTS_DIR, REPO_ROOT
+from egov.generated import shown, write_or_check
+from egov.paths import CONTRACTS_DIR
 from egov.runtime.envelope import CONTENT_TYPE, SPECVERSION
 from egov.runtime.serde import Contract, ContractRegistry, get_registry
 from egov.runtime.service import WRITER_HEADER
@@ -43,7 +44,6 @@ KAFKA_BINDING_VERSION = "0.5.0"
 SERVER_ID = "local-kafka"
 #: The Kafka record key of a message that no topic of the registry carries (yet).
 DEFAULT_KEY = "business key"
-REGENERATE = "run `egov contracts asyncapi` to regenerate it"
 
 #: The CloudEvents attributes every message carries (`egov.runtime.envelope`); `ce_subject` is optional.
 REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "content-type")
@@ -367,22 +367,16 @@ def _resolves(doc: Any, ref: str) -> bool:
 )
 def asyncapi_command(check: bool) -> None:
     """Generate contracts/asyncapi.yaml (AsyncAPI 3.0.0) from the contracts, topics and services."""
-    shown = DOCUMENT_PATH.relative_to(REPO_ROOT) if DOCUMENT_PATH.is_relative_to(REPO_ROOT) else DOCUMENT_PATH
     doc = build_document()
     if errors := validate(doc):
         raise click.ClickException(
             f"the generated document is not valid AsyncAPI {ASYNCAPI_VERSION}:\n  " + "\n  ".join(errors)
         )
-    text = render_yaml(doc)
+    write_or_check(DOCUMENT_PATH, render_yaml(doc), check=check, command="egov contracts asyncapi")
     if check:
-        committed = DOCUMENT_PATH.read_text(encoding="utf-8") if DOCUMENT_PATH.exists() else None
-        if committed != text:
-            state = "missing" if committed is None else "stale"
-            raise click.ClickException(f"{shown} is {state}: {REGENERATE}")
-        click.echo(f"{shown} is up to date and valid AsyncAPI {ASYNCAPI_VERSION}")
+        click.echo(f"{shown(DOCUMENT_PATH)} is up to date and valid AsyncAPI {ASYNCAPI_VERSION}")
         return
-    DOCUMENT_PATH.write_text(text, encoding="utf-8", newline="\n")
     click.echo(
-        f"wrote {shown}: {len(doc['channels'])} channels, {len(doc['operations'])} operations, "
-        f"{len(doc['components']['messages'])} messages"
+        f"wrote {shown(DOCUMENT_PATH)}: {len(doc['channels'])} channels, "
+        f"{len(doc['operations'])} operations, {len(doc['components']['messages'])} messages"
     )
