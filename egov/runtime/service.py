@@ -201,9 +201,7 @@ class Service:
                 raise EnvelopeError(
                     f"ce_type {envelope.type!r} does not match the body's type {contract.name}"
                 )
-            broken = self.validator.check_rules(contract.name, record)
-            if broken:
-                raise ContractError(f"{contract.name} breaks its rules: " + "; ".join(map(str, broken)))
+            self._require_rules(contract.name, record)
         except (ContractError, EnvelopeError) as exc:
             await self.dead_letter(message, raw_headers, reason=str(exc), error=exc)
             return
@@ -244,9 +242,7 @@ class Service:
     ) -> None:
         """Encode `record` as `envelope.type`, send it, and wait for the broker's acknowledgement."""
         self._check_writer(spec, envelope.type)
-        broken = self.validator.check_rules(envelope.type, record)
-        if broken:
-            raise ContractError(f"{envelope.type} breaks its rules: " + "; ".join(map(str, broken)))
+        self._require_rules(envelope.type, record)
         value = self.registry.encode(envelope.type, record)
         await self.send_raw(spec, key=key, value=value, headers=envelope.to_headers())
         self.log.info(
@@ -272,6 +268,12 @@ class Service:
         stamped = [(k, v) for k, v in headers if k != WRITER_HEADER] + [(WRITER_HEADER, self.name.encode())]
         pending = await self.topic(spec).send(key=key_bytes, value=value, headers=stamped)
         await pending
+
+    def _require_rules(self, event_type: str, record: Mapping[str, Any]) -> None:
+        """The regulation rules of the contract (egov.contracts.validation), on every event in and out."""
+        broken = self.validator.check_rules(event_type, record)
+        if broken:
+            raise ContractError(f"{event_type} breaks its rules: " + "; ".join(map(str, broken)))
 
     def _check_writer(self, spec: TopicSpec, event_type: str) -> None:
         if event_type not in spec.events:
