@@ -447,17 +447,18 @@ def _invalid_candidate(name: str, why: str) -> Incompatibility:
 
 
 def release(registry: ContractRegistry | None = None, released_dir: Path = RELEASED_DIR) -> list[Path]:
-    """Record the current version of every event contract that differs from its last release."""
+    """Record the current version of every event contract that differs from its last release; nothing is
+    written while any contract breaks the gate (an incompatible change or a deleted contract)."""
     registry = registry or get_registry()
+    problems = check_all(registry, released_dir)
+    if problems:
+        raise ValueError("; ".join(str(p) for p in problems))
     written = []
     for contract in registry.events():
         current = registry.standalone(contract.name)
         versions = released_versions(contract.name, released_dir)
         if versions and json.loads(versions[-1].read_text(encoding="utf-8")) == current:
             continue
-        problems = check_against_released(contract.name, current, released_dir)
-        if problems:
-            raise ValueError("; ".join(str(p) for p in problems))
         path = released_dir / contract.name / f"v{len(versions) + 1}.avsc"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(current, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
