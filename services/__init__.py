@@ -9,7 +9,12 @@ the list from here.
 
 from __future__ import annotations
 
+import importlib
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from egov.runtime.service import Service
 
 #: Every service, with the default port of its HTTP server (health endpoint, and the portal's API).
 SERVICES: dict[str, int] = {
@@ -21,3 +26,9 @@ SERVICES: dict[str, int] = {
 def service_port(name: str) -> int:
     """The port a service listens on in the local stack: `EGOV_<NAME>_PORT`, else its default."""
     return int(os.environ.get(f"EGOV_{name.upper()}_PORT") or SERVICES[name])
+
+
+def load_services() -> dict[str, Service]:
+    """Every service's `Service`, by name in `SERVICES` order: its wiring as the code declares it
+    (importing an app builds its Faust app and connects to nothing)."""
+    return {name: importlib.import_module(f"services.{name}.app").service for name in SERVICES}

@@ -11,7 +11,6 @@ document is stale. The output is deterministic: no timestamps, everything in a s
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import re
 from collections.abc import Iterable, Sequence
@@ -29,7 +28,7 @@ from egov.runtime.serde import ContractRegistry, get_registry
 from egov.runtime.topics import TopicSpec, all_topics
 
 if TYPE_CHECKING:
-    from egov.runtime.service import Service
+    pass
 
 DOCUMENT_PATH = ARCHITECTURE_DIR / "README.md"
 MODEL_SOURCE = "architecture/model.yaml"
@@ -66,13 +65,12 @@ def service_wiring() -> list[Wiring]:
 
     Importing an app builds its Faust app without connecting to Kafka.
     """
-    from services import SERVICES
+    from services import SERVICES, load_services
 
-    wiring = []
-    for name, port in SERVICES.items():
-        service: Service = importlib.import_module(f"services.{name}.app").service
-        wiring.append(Wiring(name, port, _by_name(service.consumes), _by_name(service.produces)))
-    return wiring
+    return [
+        Wiring(name, SERVICES[name], _by_name(service.consumes), _by_name(service.produces))
+        for name, service in load_services().items()
+    ]
 
 
 def _by_name(specs: Iterable[TopicSpec]) -> tuple[TopicSpec, ...]:

@@ -47,7 +47,7 @@ import click
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaError
 from aiokafka.protocol.admin import (
     DescribeGroupsRequest_v0,
     DescribeGroupsRequest_v1,
@@ -57,16 +57,12 @@ from aiokafka.protocol.api import Request, Response
 from aiokafka.structs import TopicPartition
 
 from egov.architecture.model import ArchitectureModel, get_model
-from egov.runtime.admin import BrokerUnavailable
+from egov.runtime.admin import BrokerUnavailable, admin_client
 from egov.runtime.envelope import decode_headers
-from egov.runtime.service import WRITER_HEADER
+from egov.runtime.service import APP_ID_PREFIX, SOURCE_PREFIX, WRITER_HEADER
 from egov.runtime.settings import Settings, get_settings
 from egov.runtime.topics import all_topics
 
-#: Prefix of a service's Faust app id, and so of its consumer group id (after the topic prefix).
-SERVICE_GROUP_PREFIX = "egov-"
-#: `ce_source` of an event a service emitted.
-SERVICE_SOURCE_PREFIX = "/egov/"
 UNKNOWN_WRITER = "unknown"
 CLIENT_ID = "egov-arch-observe"
 
@@ -113,16 +109,16 @@ class BrokerSnapshot:
 
 def service_of_group(group_id: str, prefix: str) -> str | None:
     """The service whose Faust app has this group id: `<prefix>egov-<service>` (or `egov-<service>`)."""
-    name = group_id[len(prefix) :] if prefix and group_id.startswith(prefix) else group_id
-    if name.startswith(SERVICE_GROUP_PREFIX) and len(name) > len(SERVICE_GROUP_PREFIX):
-        return name[len(SERVICE_GROUP_PREFIX) :]
+    name = _display_group(group_id, prefix)
+    if name.startswith(APP_ID_PREFIX) and len(name) > len(APP_ID_PREFIX):
+        return name[len(APP_ID_PREFIX) :]
     return None
 
 
 def service_of_source(source: str | None) -> str | None:
     """The service named by a CloudEvents source `/egov/<service>`."""
-    if source and source.startswith(SERVICE_SOURCE_PREFIX):
-        rest = source[len(SERVICE_SOURCE_PREFIX) :].strip("/")
+    if source and source.startswith(SOURCE_PREFIX):
+        rest = source[len(SOURCE_PREFIX) :].strip("/")
         return rest or None
     return None
 
@@ -522,24 +518,13 @@ async def observe(
     #: full name on the broker → model name
     modelled = {f"{prefix}{t.name}": t.name for t in model.topics}
     snapshot = BrokerSnapshot(prefix=prefix)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=CLIENT_ID)
-    try:
-        await _bounded(admin.start(), timeout, "the broker")
-    except (KafkaConnectionError, TimeoutError) as exc:
-        await admin.close()
-        raise BrokerUnavailable(
-            f"No Kafka broker answers at {settings.kafka_bootstrap_servers} ({exc}). Start one with "
-            "`egov kafka start`, or set EGOV_KAFKA_BOOTSTRAP_SERVERS."
-        ) from exc
-    try:
+    async with admin_client(settings, timeout=timeout, client_id=CLIENT_ID) as admin:
         partitions: dict[str, list[int]] = {}
         for topic in await _bounded(admin.describe_topics(), timeout, "topic metadata"):
             if topic["topic"] in modelled and not topic["error_code"]:
                 snapshot.topics_present.add(modelled[topic["topic"]])
                 partitions[topic["topic"]] = sorted(p["partition"] for p in topic["partitions"])
         await _read_groups(admin, snapshot, modelled, timeout)
-    finally:
-        await admin.close()
     await _sample(settings, snapshot, partitions, modelled, sample_per_partition, timeout)
     return analyse(model, snapshot)
 

@@ -12,7 +12,6 @@ hand it a mutated model or wiring and see each check fire.
 from __future__ import annotations
 
 import ast
-import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,16 +59,15 @@ class Report:
 
 def collect_wiring() -> dict[str, Wiring]:
     """Each service's topics as its Faust wiring declares them (importing connects to nothing)."""
-    from services import SERVICES
+    from services import load_services
 
-    wiring = {}
-    for name in SERVICES:
-        service = importlib.import_module(f"services.{name}.app").service
-        wiring[name] = Wiring(
+    return {
+        name: Wiring(
             consumes=frozenset(t.name for t in service.consumes),
             produces=frozenset(t.name for t in service.produces),
         )
-    return wiring
+        for name, service in load_services().items()
+    }
 
 
 def verify(

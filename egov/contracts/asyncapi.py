@@ -12,7 +12,6 @@ when the committed file is stale.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -34,7 +33,7 @@ from egov.runtime.settings import Settings
 from egov.runtime.topics import EventTypes, TopicSpec, all_topics
 
 if TYPE_CHECKING:
-    from egov.runtime.service import Service
+    pass
 
 DOCUMENT_PATH = CONTRACTS_DIR / "asyncapi.yaml"
 OFFICIAL_SCHEMA_PATH = CONTRACTS_DIR / "asyncapi" / "official" / "asyncapi-3.0.0.schema.json"
@@ -148,11 +147,10 @@ def _channel(spec: TopicSpec) -> dict[str, Any]:
 
 def _operations(channels: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """One `send` operation per topic a service writes and one `receive` per topic it reads."""
-    from services import SERVICES
+    from services import load_services
 
     operations: dict[str, Any] = {}
-    for name in SERVICES:
-        service: Service = importlib.import_module(f"services.{name}.app").service
+    for name, service in load_services().items():
         for action, verb, specs in (
             ("send", "writes", service.produces),
             ("receive", "reads", service.consumes),

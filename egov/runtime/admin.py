@@ -6,7 +6,9 @@ create a stray topic; this module creates exactly the registry's topics, idempot
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
@@ -19,19 +21,30 @@ class BrokerUnavailable(RuntimeError):
     """No broker answers at the configured address."""
 
 
-async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] | None = None) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
-    wanted = {s.full_name(settings.topic_prefix) for s in (specs if specs is not None else all_topics())}
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+@asynccontextmanager
+async def admin_client(
+    settings: Settings, *, timeout: float | None = None, client_id: str = "egov-admin"
+) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client, closed on the way out; BrokerUnavailable when no broker answers."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=client_id)
     try:
-        await admin.start()
-    except KafkaConnectionError as exc:
+        await asyncio.wait_for(admin.start(), timeout)
+    except (KafkaConnectionError, TimeoutError) as exc:
         await admin.close()
         raise BrokerUnavailable(
             f"No Kafka broker answers at {settings.kafka_bootstrap_servers}. Start one with "
             "`egov kafka start` (or `make kafka-start`), or set EGOV_KAFKA_BOOTSTRAP_SERVERS."
         ) from exc
     try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] | None = None) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    wanted = {s.full_name(settings.topic_prefix) for s in (specs if specs is not None else all_topics())}
+    async with admin_client(settings) as admin:
         existing = set(await admin.list_topics())
         missing = sorted(wanted - existing)
         if missing:
@@ -49,5 +62,3 @@ async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] | None = 
             if failed:
                 raise RuntimeError("The broker refused to create topics: " + "; ".join(failed))
         return missing
-    finally:
-        await admin.close()

@@ -42,6 +42,11 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
 
 
+#: A service's Faust app id (and so its consumer group) is `<topic prefix>egov-<service>`, and the
+#: CloudEvents source of what it emits `/egov/<service>`; the architecture checks map both back.
+APP_ID_PREFIX = "egov-"
+SOURCE_PREFIX = "/egov/"
+
 #: Header naming the service that wrote a record to its topic.
 WRITER_HEADER = "egov_writer"
 
@@ -80,13 +85,13 @@ class Service:
     def __init__(self, name: str, *, default_port: int, settings: Settings | None = None) -> None:
         self.name = name
         self.settings = settings or get_settings()
-        self.source = f"/egov/{name}"
+        self.source = f"{SOURCE_PREFIX}{name}"
         self.registry: ContractRegistry = get_registry()
         self.validator = get_validator()
         self.log = get_logger(f"egov.{name}")
         prefix = self.settings.topic_prefix
         self.app = faust.App(
-            f"{prefix}egov-{name}",
+            f"{prefix}{APP_ID_PREFIX}{name}",
             broker=[f"kafka://{server}" for server in self.settings.bootstrap_list],
             store="memory://",
             autodiscover=False,
