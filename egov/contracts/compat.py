@@ -42,7 +42,7 @@ from fastavro import parse_schema
 from fastavro.schema import UnknownType
 
 from egov.paths import CONTRACTS_DIR
-from egov.runtime.serde import ContractRegistry, get_registry
+from egov.runtime.serde import ContractRegistry, full_name, get_registry
 
 RELEASED_DIR = CONTRACTS_DIR / "released"
 _VERSION = re.compile(r"^v(\d+)\.avsc$")
@@ -356,12 +356,6 @@ def check_all(
     return problems
 
 
-def _full_name(raw: Any, namespace: str = "") -> str:
-    name = str(raw.get("name", ""))
-    namespace = str(raw.get("namespace") or namespace)
-    return name if "." in name or not namespace else f"{namespace}.{name}"
-
-
 def _names_in(schema: Any, namespace: str = "") -> Iterator[str]:
     """Full names of the named types a JSON schema defines or references (and, harmlessly, primitives)."""
     if isinstance(schema, str):
@@ -372,7 +366,7 @@ def _names_in(schema: Any, namespace: str = "") -> Iterator[str]:
     elif isinstance(schema, dict):
         kind = schema.get("type")
         if kind in _NAMED and isinstance(schema.get("name"), str):
-            full = _full_name(schema, namespace)
+            full = full_name(schema, namespace)
             yield full
             namespace = full.rpartition(".")[0]
         for field in schema.get("fields", []):
@@ -400,7 +394,7 @@ def check_candidate(
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"]:
         message = 'the candidate is not a named Avro type: it needs a "name" (and a "namespace")'
         return "", [Incompatibility("(candidate)", "", "(contract)", UNKNOWN_CONTRACT, message)], []
-    name = _full_name(raw)
+    name = full_name(raw)
     contract = registry.contracts.get(name)
     if contract is None:
         message = (

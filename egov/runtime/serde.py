@@ -148,7 +148,7 @@ class ContractRegistry:
             return [self._expand(branch, seen) for branch in schema]
         if isinstance(schema, dict):
             if "name" in schema and schema.get("type") in ("record", "enum", "fixed"):
-                seen.add(_full_name(schema))
+                seen.add(full_name(schema))
             out = dict(schema)
             if "fields" in schema:
                 out["fields"] = [{**f, "type": self._expand(f["type"], seen)} for f in schema["fields"]]
@@ -258,9 +258,10 @@ def _describe(error: Any) -> str:
     return f"{str(field).split('.', 3)[-1] if field else field}: {shown} does not match its type"
 
 
-def _full_name(schema: Mapping[str, Any]) -> str:
-    name = str(schema["name"])
-    namespace = schema.get("namespace")
+def full_name(schema: Mapping[str, Any], namespace: str = "") -> str:
+    """The full name of a named type: its own namespace, else the enclosing one (Avro specification)."""
+    name = str(schema.get("name", ""))
+    namespace = str(schema.get("namespace") or namespace)
     return name if "." in name or not namespace else f"{namespace}.{name}"
 
 
