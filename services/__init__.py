@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 SERVICES: dict[str, int] = {
     "portal": 8080,
     "onestop": 8081,
+    "lgsp": 8082,
+    "population": 8083,
+    "agency": 8084,
+    "payment": 8085,
+    "notify": 8086,
 }
 
 

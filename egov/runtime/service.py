@@ -58,7 +58,12 @@ RETRY_MAX_DELAY = 30.0
 
 
 class RejectedEvent(Exception):
-    """A handler refuses an event it cannot act on; the event goes to the dead letters with this reason."""
+    """A handler refuses an event it cannot act on; the event goes to the dead letters with this reason
+    (and `code`, an error code of the service's own catalogue such as the LGSP's, when it has one)."""
+
+    def __init__(self, reason: str, *, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -77,14 +82,27 @@ class IncomingEvent:
 
 
 Handler = Callable[[IncomingEvent], Awaitable[None]]
+#: A handler, or one handler per event type of the topic (types without one are skipped).
+Handlers = Handler | Mapping[str, Handler]
 
 
 class Service:
     """One service of the architecture: a Faust app plus the shared conventions."""
 
-    def __init__(self, name: str, *, default_port: int, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        default_port: int,
+        settings: Settings | None = None,
+        rejection_code: int | None = None,
+    ) -> None:
         self.name = name
         self.settings = settings or get_settings()
+        #: Business time (egov.runtime.clock): what dates events and decides deadlines.
+        self.clock = self.settings.clock
+        #: The error code a dead letter carries when a message cannot be decoded or breaks its contract.
+        self.rejection_code = rejection_code
         self.source = f"{SOURCE_PREFIX}{name}"
         self.registry: ContractRegistry = get_registry()
         self.validator = get_validator()
@@ -153,11 +171,19 @@ class Service:
         return self.app.Table(name, default=None, partitions=self.settings.partitions, help=help)
 
     # -- consuming ----------------------------------------------------------------------------------
-    def consume(self, spec: TopicSpec, handler: Handler, *, name: str) -> None:
-        """Run `handler` for every event on `spec`'s topic, decoded and de-duplicated."""
+    def consume(self, spec: TopicSpec, handlers: Handlers, *, name: str) -> None:
+        """Run the handler for every event on `spec`'s topic, decoded and de-duplicated. With a mapping of
+        event type to handler, the events of other types are passed over (they are not this consumer's)."""
         service = self
         if spec not in self.consumes:
             self.consumes.append(spec)
+        if isinstance(handlers, Mapping):
+            unknown = set(handlers) - set(spec.events)
+            if unknown:
+                raise ValueError(f"{spec.name} carries no {', '.join(sorted(unknown))}")
+            handler = _dispatch(dict(handlers))
+        else:
+            handler = handlers
 
         async def agent(stream: faust.StreamT) -> None:
             async for event in stream.events():
@@ -208,7 +234,7 @@ class Service:
                 )
             self._require_rules(contract.name, record)
         except (ContractError, EnvelopeError) as exc:
-            await self.dead_letter(message, raw_headers, reason=str(exc), error=exc)
+            await self.dead_letter(message, raw_headers, reason=str(exc), error=exc, code=self.rejection_code)
             return
         key = message.key.decode("utf-8", errors="replace") if message.key is not None else None
         # CloudEvents: source and id together identify an event.
@@ -233,7 +259,8 @@ class Service:
             try:
                 await handler(incoming)
             except RejectedEvent as exc:
-                await self.dead_letter(message, raw_headers, reason=str(exc), error=exc)
+                code = exc.code if exc.code is not None else self.rejection_code
+                await self.dead_letter(message, raw_headers, reason=str(exc), error=exc, code=code)
             except Exception as exc:
                 if is_retryable(exc):
                     raise
@@ -314,10 +341,11 @@ class Service:
         *,
         reason: str,
         error: BaseException | None = None,
+        code: int | None = None,
     ) -> None:
         """Put a message on this service's dead-letter topic as a DeadLetter event: the original key, value
-        and headers byte for byte, with the reason and the origin. The same facts travel as `dlq_*`
-        headers too, for tools that only look at headers."""
+        and headers byte for byte, with the reason, the error code if any, and the origin. The same facts
+        travel as `dlq_*` headers too, for tools that only look at headers."""
         now = dt.datetime.now(dt.UTC)
         error_name = type(error).__name__ if error else "Error"
         original_headers = dict(headers)
@@ -325,6 +353,7 @@ class Service:
             "service": self.name,
             "reason": reason,
             "error": error_name,
+            "error_code": code,
             "origin_topic": str(message.topic),
             "origin_partition": int(message.partition),
             "origin_offset": int(message.offset),
@@ -349,6 +378,7 @@ class Service:
             ("dlq_origin_topic", str(message.topic).encode()),
             ("dlq_origin_partition", str(message.partition).encode()),
             ("dlq_origin_offset", str(message.offset).encode()),
+            *([("dlq_error_code", str(code).encode())] if code is not None else []),
         ]
         try:
             value = self.registry.encode(DEAD_LETTER, letter)
@@ -364,6 +394,7 @@ class Service:
         self.log.warning(
             "event.dead_lettered",
             reason=reason,
+            error_code=code,
             topic=message.topic,
             partition=message.partition,
             offset=message.offset,
@@ -420,6 +451,15 @@ class Service:
             worker.execute_from_commandline()
 
 
+def _dispatch(handlers: dict[str, Handler]) -> Handler:
+    async def handle(event: IncomingEvent) -> None:
+        handler = handlers.get(event.type)
+        if handler is not None:
+            await handler(event)
+
+    return handle
+
+
 def _header_items(headers: Any) -> tuple[tuple[str, bytes], ...]:
     if headers is None:
         return ()
@@ -428,11 +468,19 @@ def _header_items(headers: Any) -> tuple[tuple[str, bytes], ...]:
 
 
 #: Record fields that identify the business object; they are bound to every log line of the event.
-_BUSINESS_KEYS = ("dossier_code", "submission_id", "document_id")
+_BUSINESS_KEYS = ("dossier_code", "submission_id", "document_id", "correlation_id")
 
 
 def _business_keys(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: record[k] for k in _BUSINESS_KEYS if k in record}
 
 
-__all__ = ["Handler", "IncomingEvent", "RejectedEvent", "Service", "decode_headers", "is_retryable"]
+__all__ = [
+    "Handler",
+    "Handlers",
+    "IncomingEvent",
+    "RejectedEvent",
+    "Service",
+    "decode_headers",
+    "is_retryable",
+]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from egov.paths import default_state_dir
+from egov.runtime.clock import Clock
 
 
 class Settings(BaseSettings):
@@ -44,6 +46,65 @@ class Settings(BaseSettings):
         default=None, description="HTTP port of this service process (default: the service's own default)."
     )
     province: str = Field(default="binh-thuan", description="Province data file in architecture/provinces/.")
+    clock_speed: float = Field(
+        default=1.0,
+        gt=0,
+        description="How much faster than real time business time runs (demos, tests); 1 in production.",
+    )
+    clock_anchor: dt.datetime | None = Field(
+        default=None,
+        description="Real instant (ISO 8601, with offset) where business and real time agree; every process "
+        "of a stack needs the same one when clock_speed is not 1.",
+    )
+    timer_interval: float = Field(
+        default=0.5, gt=0, description="Real seconds between two checks for durable timers that came due."
+    )
+    lgsp_policy: Path | None = Field(
+        default=None,
+        description="The LGSP's access policy (YAML); default architecture/lgsp-access-policy.yaml.",
+    )
+    lgsp_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        description="Real seconds the LGSP waits for a national system's answer per attempt.",
+    )
+    lgsp_attempts: int = Field(
+        default=3, ge=1, description="Attempts the LGSP makes before answering TIMEOUT to the caller."
+    )
+    agency_profile: Path | None = Field(
+        default=None,
+        description="How the department stand-in behaves per procedure (YAML); default "
+        "services/agency/profiles/default.yaml.",
+    )
+    agency_codes: str = Field(
+        default="",
+        description="Comma-separated agency codes the department stand-in serves; empty: every agency of the "
+        "province. Leave out a department whose real (or vendor's) case system takes its place.",
+    )
+    payment_online_share: float = Field(
+        default=0.85,
+        ge=0,
+        le=1,
+        description="Share of fees the payment stand-in records as paid online (the rest at the counter).",
+    )
+    seed: int = Field(
+        default=2017, description="Seed of every random choice of the stand-ins (reproducible runs)."
+    )
+
+    @model_validator(mode="after")
+    def _clock_is_shared(self) -> Settings:
+        if self.clock_speed != 1.0 and self.clock_anchor is None:
+            raise ValueError(
+                "EGOV_CLOCK_SPEED other than 1 needs EGOV_CLOCK_ANCHOR (an ISO 8601 instant with offset), "
+                "the same for every process of the stack"
+            )
+        if self.clock_anchor is not None and self.clock_anchor.tzinfo is None:
+            raise ValueError("EGOV_CLOCK_ANCHOR needs a UTC offset, e.g. 2026-11-24T08:00:00+00:00")
+        return self
+
+    @property
+    def clock(self) -> Clock:
+        return Clock(speed=self.clock_speed, anchor=self.clock_anchor)
 
     @property
     def bootstrap_list(self) -> list[str]:

@@ -15,7 +15,22 @@ class EventTypes:
 
     DOSSIER_SUBMITTED = "vn.egov.dossier.DossierSubmitted"
     DOSSIER_RECEIVED = "vn.egov.dossier.DossierReceived"
+    DOSSIER_STATUS_CHANGED = "vn.egov.dossier.DossierStatusChanged"
+    IDENTITY_VERIFICATION_REQUESTED = "vn.egov.dossier.IdentityVerificationRequested"
+    IDENTITY_VERIFICATION_ANSWERED = "vn.egov.dossier.IdentityVerificationAnswered"
+    DOSSIER_ASSIGNED = "vn.egov.dossier.DossierAssigned"
+    AGENCY_DECISION_MADE = "vn.egov.dossier.AgencyDecisionMade"
+    SUPPLEMENT_REQUESTED = "vn.egov.dossier.SupplementRequested"
+    SUPPLEMENT_SUPPLIED = "vn.egov.dossier.SupplementSupplied"
+    FEE_REQUESTED = "vn.egov.dossier.FeeRequested"
+    FEE_SETTLED = "vn.egov.dossier.FeeSettled"
+    RESULT_RETURNED = "vn.egov.dossier.ResultReturned"
+    DOSSIER_OVERDUE = "vn.egov.dossier.DossierOverdue"
+    POPULATION_LOOKUP_REQUESTED = "vn.egov.lgsp.PopulationLookupRequested"
+    POPULATION_LOOKUP_ANSWERED = "vn.egov.lgsp.PopulationLookupAnswered"
+    NOTIFICATION_SENT = "vn.egov.notify.NotificationSent"
     DEAD_LETTER = "vn.egov.ops.DeadLetter"
+    TIMER_FIRED = "vn.egov.ops.TimerFired"
 
 
 @dataclass(frozen=True)
@@ -51,12 +66,91 @@ class Topics:
         doc="Submissions re-keyed by receiving agency, so each agency's daily sequence has one writer.",
         internal=True,
     )
+    SUPPLEMENTS = TopicSpec(
+        name="egov.portal.supplements.v1",
+        owner="portal",
+        key="dossier_code",
+        events=(EventTypes.SUPPLEMENT_SUPPLIED,),
+        doc="What citizens supply when the one-stop system asks them to complete a dossier.",
+    )
     DOSSIERS = TopicSpec(
         name="egov.onestop.dossiers.v1",
         owner="onestop",
         key="dossier_code",
-        events=(EventTypes.DOSSIER_RECEIVED,),
+        events=(
+            EventTypes.DOSSIER_RECEIVED,
+            EventTypes.DOSSIER_STATUS_CHANGED,
+            EventTypes.DOSSIER_ASSIGNED,
+            EventTypes.SUPPLEMENT_REQUESTED,
+            EventTypes.FEE_REQUESTED,
+            EventTypes.RESULT_RETURNED,
+            EventTypes.DOSSIER_OVERDUE,
+        ),
         doc="The life of each dossier in the one-stop system, in order per dossier code.",
+    )
+    ONESTOP_TO_LGSP = TopicSpec(
+        name="egov.onestop.lgsp-requests.v1",
+        owner="onestop",
+        key="dossier_code",
+        events=(EventTypes.IDENTITY_VERIFICATION_REQUESTED, EventTypes.DOSSIER_ASSIGNED),
+        doc="What the one-stop system asks of the LGSP: identity checks with the national population "
+        "database, and dossiers to deliver to the responsible agency's case system.",
+    )
+    LGSP_TO_ONESTOP = TopicSpec(
+        name="egov.lgsp.onestop-deliveries.v1",
+        owner="lgsp",
+        key="dossier_code",
+        events=(
+            EventTypes.IDENTITY_VERIFICATION_ANSWERED,
+            EventTypes.SUPPLEMENT_REQUESTED,
+            EventTypes.AGENCY_DECISION_MADE,
+        ),
+        doc="What the LGSP delivers to the one-stop system: answers to its requests (on time, or TIMEOUT) "
+        "and the case systems' supplement requests and decisions.",
+    )
+    LGSP_TO_AGENCIES = TopicSpec(
+        name="egov.lgsp.agency-deliveries.v1",
+        owner="lgsp",
+        key="dossier_code",
+        events=(EventTypes.DOSSIER_ASSIGNED,),
+        doc="Dossiers the LGSP delivers to the departments' case systems; each takes those addressed to "
+        "its agency code.",
+    )
+    POPULATION_REQUESTS = TopicSpec(
+        name="egov.lgsp.population-requests.v1",
+        owner="lgsp",
+        key="the caller's key (the answer returns on the partition holding the pending request)",
+        events=(EventTypes.POPULATION_LOOKUP_REQUESTED,),
+        doc="Look-ups the LGSP forwards to the national population database through the NGSP.",
+    )
+    POPULATION_ANSWERS = TopicSpec(
+        name="egov.population.answers.v1",
+        owner="population",
+        key="the request's key, echoed",
+        events=(EventTypes.POPULATION_LOOKUP_ANSWERED,),
+        doc="The national population database's answers, by correlation id.",
+    )
+    CASE_EVENTS = TopicSpec(
+        name="egov.agency.case-events.v1",
+        owner="agency",
+        key="dossier_code",
+        events=(EventTypes.SUPPLEMENT_REQUESTED, EventTypes.AGENCY_DECISION_MADE),
+        doc="What a department's case system decides about the dossiers assigned to it, for the LGSP to "
+        "deliver to the one-stop system.",
+    )
+    SETTLEMENTS = TopicSpec(
+        name="egov.payment.settlements.v1",
+        owner="payment",
+        key="dossier_code",
+        events=(EventTypes.FEE_SETTLED,),
+        doc="Fees settled at the national payment platform, at most once per payment reference.",
+    )
+    NOTIFICATIONS = TopicSpec(
+        name="egov.notify.notifications.v1",
+        owner="notify",
+        key="dossier_code",
+        events=(EventTypes.NOTIFICATION_SENT,),
+        doc="Every message sent to a citizen, with the recipient masked.",
     )
 
     @classmethod
@@ -65,7 +159,9 @@ class Topics:
 
 
 #: The services whose dead-letter topics exist; each service owns its own.
-SERVICES_WITH_DEAD_LETTERS = ("portal", "onestop")
+SERVICES_WITH_DEAD_LETTERS = ("portal", "onestop", "lgsp", "population", "agency", "payment", "notify")
+#: The services that keep durable timers (egov.runtime.timers), each on its own internal topic.
+SERVICES_WITH_TIMERS = ("onestop", "lgsp", "agency")
 
 
 def dead_letters(service: str) -> TopicSpec:
@@ -80,5 +176,21 @@ def dead_letters(service: str) -> TopicSpec:
     )
 
 
+def timers(service: str) -> TopicSpec:
+    """The internal topic of `service`'s durable timers (egov.runtime.timers)."""
+    return TopicSpec(
+        name=f"egov.{service}.timers.v1",
+        owner=service,
+        key="the business key the timer belongs to",
+        events=(EventTypes.TIMER_FIRED,),
+        doc=f"Timers of {service} that came due; read back by {service} on the partition of their key.",
+        internal=True,
+    )
+
+
 def all_topics() -> list[TopicSpec]:
-    return [*Topics.all(), *(dead_letters(s) for s in SERVICES_WITH_DEAD_LETTERS)]
+    return [
+        *Topics.all(),
+        *(dead_letters(s) for s in SERVICES_WITH_DEAD_LETTERS),
+        *(timers(s) for s in SERVICES_WITH_TIMERS),
+    ]

@@ -1,28 +1,44 @@
-"""onestop wiring: receive submitted dossiers, number them, and publish DossierReceived.
+"""onestop wiring: receive submitted dossiers, number them, and carry each through its journey.
 
-Two steps, because a dossier's sequence number is counted per receiving agency per day and must have one
-writer: submissions (keyed by submission id) are first re-keyed by receiving agency onto the internal
-intake topic; the numbering agent then sees every submission of an agency on one partition, in order, and
-keeps the daily counters in a changelog-backed table, so a restart continues the sequence and never
-reuses a number (docs/adr/0002).
+Receipt takes two steps, because a dossier's sequence number is counted per receiving agency per day and
+must have one writer: submissions (keyed by submission id) are first re-keyed by receiving agency onto the
+internal intake topic; the numbering agent then sees every submission of an agency on one partition, in
+order, and keeps the daily counters in a changelog-backed table, so a restart continues the sequence and
+never reuses a number (docs/adr/0002).
+
+From DossierReceived on, everything is keyed by dossier code: onestop reads its own dossiers topic to start
+the journey, then the LGSP's deliveries (identity answers, supplement requests, decisions), the portal's
+supplements and the payment platform's settlements, all on the dossier's partition, where the dossier's
+state and its overdue timer live (services/onestop/journey.py has the rules).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from egov.province import get_province
 from egov.runtime.service import IncomingEvent, RejectedEvent, Service
-from egov.runtime.topics import EventTypes, Topics
+from egov.runtime.timers import Timers
+from egov.runtime.topics import EventTypes, Topics, TopicSpec
 from services import SERVICES
 from services.onestop.domain import Reception, UnknownProcedure, allocate, sequence_key
+from services.onestop.journey import DOSSIERS, LGSP, OVERDUE_TIMER, InvalidTransition, Journey, Step
 
 service = Service("onestop", default_port=SERVICES["onestop"])
 app = service.app
-reception = Reception(get_province(service.settings.province))
-service.writes(Topics.ONESTOP_INTAKE, Topics.DOSSIERS)
+province = get_province(service.settings.province)
+reception = Reception(province)
+journey = Journey(province, reception.calendar)
+service.writes(Topics.ONESTOP_INTAKE, Topics.DOSSIERS, Topics.ONESTOP_TO_LGSP)
+timers = Timers(service)
+DESTINATIONS: dict[str, TopicSpec] = {DOSSIERS: Topics.DOSSIERS, LGSP: Topics.ONESTOP_TO_LGSP}
 
 #: By `<receiving agency>/<receipt day>`: the last number issued and each submission's number (one value,
 #: so one changelog write records both).
 sequences = service.table("dossier-sequences", help="Dossier numbers issued per agency per day.")
+#: Dossier code → the dossier's state in its journey (status, dates, pending request, payment).
+dossiers = service.table("dossiers", help="Dossier code → status, deadline and what the dossier waits for.")
 
 
 async def route_to_agency(event: IncomingEvent) -> None:
@@ -67,8 +83,88 @@ async def receive(event: IncomingEvent) -> None:
     )
 
 
+async def advance(
+    event: IncomingEvent, code: str, decide: Callable[[dict[str, Any] | None], Step | None]
+) -> None:
+    """Apply one step of the journey: publish what it emits, then keep the new state and the overdue
+    timer. An invalid transition is refused (dead-lettered with the reason) and changes nothing."""
+    try:
+        step = decide(dossiers.get(code))
+    except InvalidTransition as exc:
+        service.log.warning("dossier.transition_refused", dossier_code=code, reason=str(exc))
+        raise RejectedEvent(f"invalid transition: {exc}") from exc
+    if step is None:
+        return
+    now = service.clock.now()
+    for index, emit in enumerate(step.emits):
+        envelope = service.new_envelope(
+            emit.event_type, subject=code, time=now, caused_by=event, purpose=f"{index}/{emit.event_type}"
+        )
+        for destination in emit.topics:
+            await service.publish(DESTINATIONS[destination], emit.record, key=code, envelope=envelope)
+    dossiers[code] = step.state
+    if step.overdue_at is None:
+        timers.cancel(code, OVERDUE_TIMER)
+    else:
+        timers.set(code, OVERDUE_TIMER, step.overdue_at)
+    service.log.info("dossier.status", dossier_code=code, status=step.state["status"])
+
+
+async def start_journey(event: IncomingEvent) -> None:
+    await advance(event, event.record["dossier_code"], lambda state: journey.start(state, event.record))
+
+
+async def identity_answered(event: IncomingEvent) -> None:
+    now = service.clock.now()
+    await advance(
+        event, event.record["dossier_code"], lambda s: journey.identity_answered(s, event.record, now)
+    )
+
+
+async def supplement_requested(event: IncomingEvent) -> None:
+    now = service.clock.now()
+    await advance(
+        event, event.record["dossier_code"], lambda s: journey.supplement_requested(s, event.record, now)
+    )
+
+
+async def supplement_supplied(event: IncomingEvent) -> None:
+    now = service.clock.now()
+    await advance(
+        event, event.record["dossier_code"], lambda s: journey.supplement_supplied(s, event.record, now)
+    )
+
+
+async def decided(event: IncomingEvent) -> None:
+    now = service.clock.now()
+    await advance(event, event.record["dossier_code"], lambda s: journey.decided(s, event.record, now))
+
+
+async def fee_settled(event: IncomingEvent) -> None:
+    now = service.clock.now()
+    await advance(event, event.record["dossier_code"], lambda s: journey.fee_settled(s, event.record, now))
+
+
+async def overdue(code: str, event: IncomingEvent) -> None:
+    now = service.clock.now()
+    await advance(event, code, lambda s: journey.overdue(s, now))
+
+
+timers.on(OVERDUE_TIMER, overdue)
 service.consume(Topics.DOSSIER_SUBMISSIONS, route_to_agency, name="route-to-agency")
 service.consume(Topics.ONESTOP_INTAKE, receive, name="receive")
+service.consume(Topics.DOSSIERS, {EventTypes.DOSSIER_RECEIVED: start_journey}, name="start-journey")
+service.consume(
+    Topics.LGSP_TO_ONESTOP,
+    {
+        EventTypes.IDENTITY_VERIFICATION_ANSWERED: identity_answered,
+        EventTypes.SUPPLEMENT_REQUESTED: supplement_requested,
+        EventTypes.AGENCY_DECISION_MADE: decided,
+    },
+    name="from-lgsp",
+)
+service.consume(Topics.SUPPLEMENTS, supplement_supplied, name="supplements")
+service.consume(Topics.SETTLEMENTS, fee_settled, name="settlements")
 
 
 def main() -> None:

@@ -19,7 +19,8 @@ from egov.province import Procedure, Province
 from egov.regulations.codes import DOSSIER_SEQUENCE_MAX, CodeError, format_dossier_code
 from egov.regulations.workdays import WorkingCalendar
 
-ACCEPTED = "ACCEPTED"
+#: The status of a dossier on receipt, until its applicant's identity is checked.
+NEWLY_REGISTERED = "NEWLY_REGISTERED"
 
 
 class UnknownProcedure(ValueError):
@@ -74,11 +75,13 @@ class Receipt:
             "receiving_agency_code": self.procedure.receiving_agency,
             "responsible_agency_code": self.procedure.responsible_agency,
             "channel": submission["channel"],
-            "status": ACCEPTED,
+            "status": NEWLY_REGISTERED,
             "received_at": self.received_at,
             "receipt_date": self.receipt_date,
             "processing_days": self.procedure.processing_days,
             "appointment_date": self.appointment_date,
+            "applicant": submission["applicant"],
+            "contact": submission["contact"],
         }
 
 

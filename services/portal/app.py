@@ -2,7 +2,8 @@
 
 - `POST /api/v1/dossiers`: validate, publish DossierSubmitted, answer 202 with the submission id;
 - `GET /api/v1/submissions/{id}`: pending, or the dossier code once the one-stop system gave one;
-- `GET /api/v1/dossiers/{code}`: status, appointment date and history.
+- `GET /api/v1/dossiers/{code}`: status, appointment date and history;
+- `POST /api/v1/dossiers/{code}/supplements`: what the citizen supplies when asked (status 5).
 
 The portal is an access channel: it never reads the one-stop system's stores, only what that system
 publishes (the dossiers topic), folded into the portal's own changelog-backed read model. The read model is
@@ -28,18 +29,20 @@ from egov.runtime.topics import EventTypes, Topics
 from services import SERVICES
 from services.portal.domain import (
     InvalidSubmission,
-    apply_received,
+    apply_event,
     error_body,
+    public_view,
     submission_event,
     submission_identity,
     validate_submission,
+    validate_supplement,
 )
 
 service = Service("portal", default_port=SERVICES["portal"])
 app = service.app
 province = get_province(service.settings.province)
 zone = ZoneInfo(province.timezone)
-service.writes(Topics.DOSSIER_SUBMISSIONS)
+service.writes(Topics.DOSSIER_SUBMISSIONS, Topics.SUPPLEMENTS)
 catalogue = [p.code for p in province.procedures]
 status_symbols = service.registry.get("vn.egov.dossier.DossierStatus").schema["symbols"]
 
@@ -64,9 +67,9 @@ class DossierIntake(View):
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return _error(self, 400, [FieldError("(body)", "json", f"is not valid JSON: {exc}")])
-        now = dt.datetime.now(dt.UTC)
+        now = service.clock.now()
         try:
-            submission = validate_submission(body, today=now.astimezone(zone).date(), catalogue=catalogue)
+            submission = validate_submission(body, today=_today(), catalogue=catalogue)
         except InvalidSubmission as exc:
             return _error(self, 422, exc.errors)
         try:
@@ -104,6 +107,11 @@ class DossierIntake(View):
             procedure_code=submission["procedure_code"],
         )
         return self.json(_accepted(submission_id), status=202)
+
+
+def _today() -> dt.date:
+    """Today in the province, by the real clock: what 'not in the future' means for a birth date."""
+    return dt.datetime.now(zone).date()
 
 
 def _accepted(submission_id: str) -> dict[str, object]:
@@ -146,7 +154,47 @@ class DossierLookup(View):
         view = dossiers.get(dossier_code)
         if view is None:
             return _error(self, 404, [FieldError("dossier_code", "exists", "no such dossier")])
-        return self.json(view)
+        return self.json(public_view(view))
+
+
+@app.page("/api/v1/dossiers/{dossier_code}/supplements")
+class SupplementIntake(View):
+    async def post(self, request: Request, dossier_code: str) -> Response:
+        view = dossiers.get(dossier_code)
+        if view is None:
+            return _error(self, 404, [FieldError("dossier_code", "exists", "no such dossier")])
+        if view.get("status") != "SUPPLEMENT_REQUESTED":
+            message = f"is not waiting for a supplement (status {view.get('status')})"
+            return _error(self, 409, [FieldError("dossier_code", "status", message)])
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return _error(self, 400, [FieldError("(body)", "json", f"is not valid JSON: {exc}")])
+        try:
+            supplement = validate_supplement(body, today=_today())
+        except InvalidSubmission as exc:
+            return _error(self, 422, exc.errors)
+        now = service.clock.now()
+        key = request.headers.get("Idempotency-Key")
+        event_id = (
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:egov:portal:supplement:{dossier_code}:{key}"))
+            if key
+            else None
+        )
+        envelope = service.new_envelope(
+            EventTypes.SUPPLEMENT_SUPPLIED, subject=dossier_code, time=now, id=event_id
+        )
+        record = {**supplement, "dossier_code": dossier_code, "supplied_at": now}
+        try:
+            await service.publish(Topics.SUPPLEMENTS, record, key=dossier_code, envelope=envelope)
+        except KafkaError as exc:
+            service.log.error("supplement.not_recorded", dossier_code=dossier_code, error=repr(exc))
+            message = "the supplement may not have been recorded; send it again with the same Idempotency-Key"
+            return _error(self, 503, [FieldError("(service)", "unavailable", message)])
+        service.log.info("supplement.accepted", dossier_code=dossier_code, event_id=envelope.id)
+        return self.json(
+            {"dossier_code": dossier_code, "status": "supplied", "event_id": envelope.id}, status=202
+        )
 
 
 async def record_submission(event: IncomingEvent) -> None:
@@ -163,9 +211,15 @@ async def follow_dossier(event: IncomingEvent) -> None:
     record = event.record
     if event.type == EventTypes.DOSSIER_RECEIVED:
         submission_codes[record["submission_id"]] = record["dossier_code"]
-    dossiers[record["dossier_code"]] = apply_received(
-        dossiers.get(record["dossier_code"]), record, event_id=event.envelope.id, symbols=status_symbols
+    view = apply_event(
+        dossiers.get(record["dossier_code"]),
+        event.type,
+        record,
+        event_id=event.envelope.id,
+        symbols=status_symbols,
     )
+    if view is not None:
+        dossiers[record["dossier_code"]] = view
 
 
 service.consume(Topics.DOSSIER_SUBMISSIONS, record_submission, name="record-submission")

@@ -81,37 +81,107 @@ def status_code(symbol: str, symbols: Sequence[str]) -> int:
     return list(symbols).index(symbol) + 1
 
 
-def apply_received(
-    view: dict[str, Any] | None, record: dict[str, Any], *, event_id: str, symbols: Sequence[str]
-) -> dict[str, Any]:
-    """The dossier's public view after DossierReceived (idempotent: the same event twice changes nothing)."""
+def apply_event(
+    view: dict[str, Any] | None,
+    event_type: str,
+    record: dict[str, Any],
+    *,
+    event_id: str,
+    symbols: Sequence[str],
+) -> dict[str, Any] | None:
+    """The dossier's public view after one event of the one-stop system's stream (idempotent: the same event
+    twice changes nothing). None when the event says nothing the view shows. No personal data is kept."""
     view = dict(view or {})
     history = list(view.get("history", []))
-    if any(step["event_id"] == event_id for step in history):
+    if any(step["event_id"] == event_id for step in history) or event_id in view.get("seen", ()):
         return view
-    history.append(
-        {
-            "status": record["status"],
-            "status_code": status_code(record["status"], symbols),
-            "at": record["received_at"].isoformat(),
-            "event_id": event_id,
+    status: str | None = None
+    at: dt.datetime | None = None
+    reason: str | None = None
+    if event_type == EventTypes.DOSSIER_RECEIVED:
+        status, at = record["status"], record["received_at"]
+        view.update(
+            {
+                "dossier_code": record["dossier_code"],
+                "submission_id": record["submission_id"],
+                "procedure_code": record["procedure_code"],
+                "procedure_name": record["procedure_name"],
+                "receiving_agency_code": record["receiving_agency_code"],
+                "responsible_agency_code": record["responsible_agency_code"],
+                "channel": record["channel"],
+                "received_at": record["received_at"].isoformat(),
+                "appointment_date": record["appointment_date"].isoformat(),
+            }
+        )
+    elif event_type == EventTypes.DOSSIER_STATUS_CHANGED:
+        status, at, reason = record["to_status"], record["changed_at"], record["reason"]
+        if status == "IN_PROGRESS":
+            view.pop("supplement", None)
+    elif event_type == EventTypes.DOSSIER_ASSIGNED:
+        view["appointment_date"] = record["deadline"].isoformat()
+        view["responsible_agency"] = record["agency"]
+    elif event_type == EventTypes.SUPPLEMENT_REQUESTED:
+        view["supplement"] = {"missing_items": record["missing_items"], "reason": record["reason"]}
+    elif event_type == EventTypes.FEE_REQUESTED:
+        view["fee"] = {
+            "amount_vnd": record["amount"]["amount"],
+            "payment_reference": record["payment_reference"],
+            "due_date": record["due_date"].isoformat(),
         }
-    )
-    history.sort(key=lambda step: step["at"])
+    elif event_type == EventTypes.RESULT_RETURNED:
+        view["result"] = {
+            "electronic": record["electronic"],
+            "on_time": record["on_time"],
+            "document_id": record["document_id"],
+            "returned_at": record["returned_at"].isoformat(),
+        }
+    elif event_type == EventTypes.DOSSIER_OVERDUE:
+        view["appointment_date"] = record["new_appointment_date"].isoformat()
+        view["apologies"] = [
+            *view.get("apologies", []),
+            {
+                "original_appointment_date": record["original_appointment_date"].isoformat(),
+                "new_appointment_date": record["new_appointment_date"].isoformat(),
+                "apology": record["apology"],
+            },
+        ]
+    else:
+        return None
+    if status is None:
+        view["seen"] = [*view.get("seen", []), event_id][-50:]
+        return view
+    assert at is not None
+    step = {
+        "status": status,
+        "status_code": status_code(status, symbols),
+        "at": at.isoformat(),
+        "event_id": event_id,
+    }
+    if reason is not None:
+        step["reason"] = reason
+    history.append(step)
     latest = history[-1]
-    view.update(
-        {
-            "dossier_code": record["dossier_code"],
-            "submission_id": record["submission_id"],
-            "procedure_code": record["procedure_code"],
-            "procedure_name": record["procedure_name"],
-            "receiving_agency_code": record["receiving_agency_code"],
-            "channel": record["channel"],
-            "received_at": record["received_at"].isoformat(),
-            "appointment_date": record["appointment_date"].isoformat(),
-            "status": latest["status"],
-            "status_code": latest["status_code"],
-            "history": history,
-        }
-    )
+    view.update({"status": latest["status"], "status_code": latest["status_code"], "history": history})
     return view
+
+
+def public_view(view: dict[str, Any]) -> dict[str, Any]:
+    """The view as the API shows it (without the bookkeeping of events already applied)."""
+    return {k: v for k, v in view.items() if k != "seen"}
+
+
+def validate_supplement(body: Any, *, today: dt.date) -> dict[str, Any]:
+    """A supplement body (SupplementSupplied without the fields the portal sets); raises InvalidSubmission."""
+    if not isinstance(body, dict):
+        raise InvalidSubmission([FieldError("(body)", "type", "must be a JSON object")])
+    record, errors = get_validator().from_json(
+        EventTypes.SUPPLEMENT_SUPPLIED,
+        body,
+        exclude=frozenset({"dossier_code", "supplied_at"}),
+        context=RuleContext(today=today),
+    )
+    if not errors and record is not None and not record["attachments"]:
+        errors.append(FieldError("attachments", "non_empty", "must list at least one file supplied"))
+    if errors or record is None:
+        raise InvalidSubmission(errors)
+    return record

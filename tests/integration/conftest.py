@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,22 +36,23 @@ class Stack:
         return spec.full_name(self.settings.topic_prefix)
 
 
-@pytest.fixture
-def isolated_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
+def new_settings(kafka_bootstrap: str, state_dir: Path) -> Settings:
+    """Settings of a private slice of the stack: its own topic prefix (topics created) and state folder."""
     settings = Settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
-        state_dir=tmp_path / "state",
+        state_dir=state_dir,
     )
     asyncio.run(ensure_topics(settings))
     return settings
 
 
-@pytest.fixture
-def stack(isolated_settings: Settings) -> Iterator[Stack]:
-    """portal and onestop running against the real broker, stopped after the test whatever happens."""
-    settings = isolated_settings
-    env = {
+@contextmanager
+def run_stack(
+    settings: Settings, names: Iterable[str] = tuple(SERVICES), env: Mapping[str, str] | None = None
+) -> Iterator[Stack]:
+    """The named services running against the real broker, stopped on the way out whatever happens."""
+    full_env = {
         "EGOV_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "EGOV_TOPIC_PREFIX": settings.topic_prefix,
         "EGOV_STATE_DIR": str(settings.state_dir),
@@ -57,10 +60,32 @@ def stack(isolated_settings: Settings) -> Iterator[Stack]:
         "EGOV_KAFKA_SESSION_TIMEOUT": "10",
         # Lets `tests/cleanup.py` find this worker if the run is killed before the fixture stops it.
         "EGOV_TEST_SESSION": str(os.getpid()),
+        **(env or {}),
     }
     processes = {
-        name: ServiceProcess(name, free_port(), settings.state_dir / "logs" / f"{name}.log", env=env)
-        for name in SERVICES
+        name: ServiceProcess(name, free_port(), settings.state_dir / "logs" / f"{name}.log", env=full_env)
+        for name in names
     }
     with running(list(processes.values()), timeout=120):
         yield Stack(settings, processes)
+
+
+def fast_clock_env(day_seconds: float) -> dict[str, str]:
+    """Business time running so that one day lasts `day_seconds` real seconds, from now on."""
+    return {
+        "EGOV_CLOCK_SPEED": str(86400 / day_seconds),
+        "EGOV_CLOCK_ANCHOR": dt.datetime.now(dt.UTC).isoformat(),
+        "EGOV_TIMER_INTERVAL": "0.1",
+    }
+
+
+@pytest.fixture
+def isolated_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
+    return new_settings(kafka_bootstrap, tmp_path / "state")
+
+
+@pytest.fixture
+def stack(isolated_settings: Settings) -> Iterator[Stack]:
+    """The intake slice (portal and onestop) running against the real broker."""
+    with run_stack(isolated_settings, ("portal", "onestop")) as running_stack:
+        yield running_stack

@@ -5,8 +5,16 @@ import pytest
 
 from egov.province import get_province
 from egov.runtime.serde import get_registry
+from egov.runtime.topics import EventTypes
 from egov.samples import submission
-from services.portal.domain import InvalidSubmission, apply_received, submission_event, validate_submission
+from services.portal.domain import (
+    InvalidSubmission,
+    apply_event,
+    public_view,
+    submission_event,
+    validate_submission,
+    validate_supplement,
+)
 
 CATALOGUE = [p.code for p in get_province("binh-thuan").procedures]
 TODAY = dt.date(2026, 11, 24)
@@ -69,24 +77,81 @@ def test_a_body_that_is_not_an_object_is_refused() -> None:
     assert errors_of([1, 2]) == {"(body)": "must be a JSON object"}
 
 
-def test_the_read_model_applies_an_event_once() -> None:
-    record = {
-        "dossier_code": "000.00.04.H11-261125-0001",
-        "submission_id": "s-1",
-        "procedure_code": CATALOGUE[0],
-        "procedure_name": "x",
-        "receiving_agency_code": "000.00.04.H11",
-        "channel": "ONLINE",
-        "status": "ACCEPTED",
-        "received_at": dt.datetime(2026, 11, 24, 18, 35, tzinfo=dt.UTC),
-        "appointment_date": dt.date(2026, 11, 30),
+CODE = "000.00.04.H11-261125-0001"
+RECEIVED = {
+    "dossier_code": CODE,
+    "submission_id": "s-1",
+    "procedure_code": CATALOGUE[0],
+    "procedure_name": "x",
+    "receiving_agency_code": "000.00.04.H11",
+    "responsible_agency_code": "000.00.04.H11",
+    "channel": "ONLINE",
+    "status": "NEWLY_REGISTERED",
+    "received_at": dt.datetime(2026, 11, 24, 18, 35, tzinfo=dt.UTC),
+    "appointment_date": dt.date(2026, 11, 30),
+    "applicant": {"id_number": "060185123456"},
+    "contact": {"phone": "0912345678"},
+}
+
+
+def changed(to: str, minute: int, reason: str | None = None) -> dict:
+    return {
+        "dossier_code": CODE,
+        "from_status": None,
+        "to_status": to,
+        "reason": reason,
+        "changed_at": dt.datetime(2026, 11, 24, 18, minute, tzinfo=dt.UTC),
     }
-    once = apply_received(None, record, event_id="e1", symbols=SYMBOLS)
-    twice = apply_received(once, record, event_id="e1", symbols=SYMBOLS)
+
+
+def test_the_read_model_applies_an_event_once() -> None:
+    once = apply_event(None, EventTypes.DOSSIER_RECEIVED, RECEIVED, event_id="e1", symbols=SYMBOLS)
+    assert once is not None
+    twice = apply_event(once, EventTypes.DOSSIER_RECEIVED, RECEIVED, event_id="e1", symbols=SYMBOLS)
     assert once == twice
-    assert once["status_code"] == 2
+    assert once["status_code"] == 1
     assert once["appointment_date"] == "2026-11-30"
     assert len(once["history"]) == 1
+
+
+def test_the_read_model_follows_the_journey_and_keeps_no_personal_data() -> None:
+    view = apply_event(None, EventTypes.DOSSIER_RECEIVED, RECEIVED, event_id="e1", symbols=SYMBOLS)
+    view = apply_event(
+        view, EventTypes.DOSSIER_STATUS_CHANGED, changed("ACCEPTED", 36), event_id="e2", symbols=SYMBOLS
+    )
+    supplement = {"dossier_code": CODE, "missing_items": ["Bản sao"], "reason": "Thiếu", "requested_by": {}}
+    view = apply_event(view, EventTypes.SUPPLEMENT_REQUESTED, supplement, event_id="e3", symbols=SYMBOLS)
+    again = apply_event(view, EventTypes.SUPPLEMENT_REQUESTED, supplement, event_id="e3", symbols=SYMBOLS)
+    view = apply_event(
+        view,
+        EventTypes.DOSSIER_STATUS_CHANGED,
+        changed("SUPPLEMENT_REQUESTED", 37, "Thiếu"),
+        event_id="e4",
+        symbols=SYMBOLS,
+    )
+    assert view is not None and again is not None
+    assert again["supplement"] == view["supplement"] == {"missing_items": ["Bản sao"], "reason": "Thiếu"}
+    assert [(s["status"], s["status_code"]) for s in view["history"]] == [
+        ("NEWLY_REGISTERED", 1),
+        ("ACCEPTED", 2),
+        ("SUPPLEMENT_REQUESTED", 5),
+    ]
+    assert view["history"][-1]["reason"] == "Thiếu"
+    view = apply_event(
+        view, EventTypes.DOSSIER_STATUS_CHANGED, changed("IN_PROGRESS", 38), event_id="e5", symbols=SYMBOLS
+    )
+    assert view is not None and "supplement" not in view
+    shown = public_view(view)
+    assert "seen" not in shown and "060185123456" not in str(shown) and "0912345678" not in str(shown)
+
+
+def test_a_supplement_needs_at_least_one_valid_file() -> None:
+    with pytest.raises(InvalidSubmission) as caught:
+        validate_supplement({"attachments": []}, today=TODAY)
+    assert [e.path for e in caught.value.errors] == ["attachments"]
+    with pytest.raises(InvalidSubmission) as caught:
+        validate_supplement({"attachments": [{"file_name": "a.pdf"}]}, today=TODAY)
+    assert {e.path for e in caught.value.errors} >= {"attachments.0.media_type", "attachments.0.sha256"}
 
 
 def test_numbers_beyond_avro_long_are_refused_at_the_edge() -> None:

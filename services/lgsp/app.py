@@ -1,0 +1,210 @@
+"""lgsp wiring: the mediation between provincial systems, the national population database and the
+departments' case systems.
+
+- Requests arrive on the callers' own topics (the one-stop system's requests, the case systems' events);
+  each is authorised against the access policy (architecture/lgsp-access-policy.yaml) before anything is
+  forwarded. A refused request goes to the dead letters with its LGSP code; a refused identity check is
+  also answered REJECTED, so the dossier does not wait for an answer that will never come.
+- Identity checks go to the population database under a correlation id, keyed by the caller's key so the
+  answer comes back to the partition that holds the pending request; a durable timer per attempt gives the
+  time-out, retries follow with back-off, and TIMEOUT is answered when every attempt went unanswered.
+- Deliveries between the one-stop system and the departments are relayed unchanged (bytes and headers) once
+  the agency code they name is checked.
+
+Every message in is decoded and checked against its contract by the runtime; what fails is dead-lettered
+with 500 DATA_INCORRECT.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from egov.province import get_province
+from egov.runtime.service import IncomingEvent, RejectedEvent, Service
+from egov.runtime.timers import Timers
+from egov.runtime.topics import EventTypes, Topics, TopicSpec
+from services import SERVICES
+from services.lgsp.domain import (
+    DATA_INCORRECT,
+    DELIVER_CASE_EVENT,
+    DELIVER_DOSSIER,
+    VERIFY_IDENTITY,
+    AccessPolicy,
+    GiveUp,
+    LgspError,
+    Retry,
+    after_deadline,
+    check_agency,
+    closed,
+    identity_answer,
+    lookup_request,
+    open_request,
+)
+
+service = Service("lgsp", default_port=SERVICES["lgsp"], rejection_code=DATA_INCORRECT)
+app = service.app
+settings = service.settings
+policy = AccessPolicy.load(settings.lgsp_policy)
+agency_codes = frozenset(a.code for a in get_province(settings.province).agencies)
+service.writes(Topics.POPULATION_REQUESTS, Topics.LGSP_TO_ONESTOP, Topics.LGSP_TO_AGENCIES)
+timers = Timers(service)
+DEADLINE, RETRY = "deadline", "retry"
+
+#: Caller's key → {correlation id: the mediated request (waiting, answered, timed-out)}.
+requests = service.table("mediated-requests", help="Requests forwarded to national systems, by caller key.")
+
+
+def authorise(event: IncomingEvent, spec: TopicSpec, operation: str) -> None:
+    try:
+        policy.authorise(topic_owner=spec.owner, source=event.envelope.source, operation=operation)
+    except LgspError as exc:
+        raise RejectedEvent(str(exc), code=exc.code) from exc
+
+
+async def verify_identity(event: IncomingEvent) -> None:
+    """Forward an identity check to the national population database, or answer REJECTED."""
+    key = event.key or event.record["dossier_code"]
+    try:
+        policy.authorise(
+            topic_owner=Topics.ONESTOP_TO_LGSP.owner, source=event.envelope.source, operation=VERIFY_IDENTITY
+        )
+    except LgspError as exc:
+        if exc.code != 100:  # an authenticated caller gets an answer; an impostor does not
+            pending = open_request(Topics.ONESTOP_TO_LGSP.owner, event.record)
+            answer = identity_answer(
+                pending, outcome="REJECTED", now=service.clock.now(), error_code=exc.code
+            )
+            await reply(event, key, answer, purpose="rejected")
+        raise RejectedEvent(str(exc), code=exc.code) from exc
+    pending = open_request(Topics.ONESTOP_TO_LGSP.owner, event.record)
+    known = dict(requests.get(key) or {})
+    if pending["correlation_id"] in known:
+        return  # the caller sent the same request again: it is already being mediated
+    await send_attempt(event, key, pending)
+    requests[key] = {**known, pending["correlation_id"]: pending}
+
+
+async def send_attempt(cause: IncomingEvent, key: str, pending: dict[str, Any]) -> None:
+    now = service.clock.now()
+    deadline = service.clock.after(settings.lgsp_timeout)
+    record = lookup_request(pending, now=now, deadline=deadline)
+    envelope = service.new_envelope(
+        EventTypes.POPULATION_LOOKUP_REQUESTED,
+        subject=pending["correlation_id"],
+        time=now,
+        caused_by=cause,
+        purpose=f"lookup/{pending['attempt']}",
+    )
+    await service.publish(Topics.POPULATION_REQUESTS, record, key=key, envelope=envelope)
+    timers.set(key, f"{DEADLINE}:{pending['correlation_id']}", deadline)
+    service.log.info(
+        "lgsp.forwarded",
+        correlation_id=pending["correlation_id"],
+        attempt=pending["attempt"],
+        operation=VERIFY_IDENTITY,
+    )
+
+
+async def reply(cause: IncomingEvent, key: str, answer: dict[str, Any], *, purpose: str) -> None:
+    envelope = service.new_envelope(
+        EventTypes.IDENTITY_VERIFICATION_ANSWERED,
+        subject=answer["dossier_code"],
+        time=answer["answered_at"],
+        caused_by=cause,
+        purpose=purpose,
+    )
+    await service.publish(Topics.LGSP_TO_ONESTOP, answer, key=key, envelope=envelope)
+    service.log.info("lgsp.answered", outcome=answer["outcome"], error_code=answer["error_code"])
+
+
+async def population_answered(event: IncomingEvent) -> None:
+    """The national database answered: pass the verdict to the caller, once."""
+    key = event.key or ""
+    correlation = event.record["correlation_id"]
+    known = dict(requests.get(key) or {})
+    pending = known.get(correlation)
+    if pending is None:
+        raise RejectedEvent(f"answer to correlation id {correlation}, which the LGSP never sent", code=500)
+    if pending["state"] != "waiting":
+        service.log.info("lgsp.late_answer_ignored", correlation_id=correlation, state=pending["state"])
+        return
+    record = event.record
+    answer = identity_answer(
+        pending,
+        outcome=record["outcome"],
+        now=service.clock.now(),
+        mismatched_fields=record["mismatched_fields"],
+    )
+    await reply(event, key, answer, purpose="answer")
+    requests[key] = {**known, correlation: closed(pending, "answered")}
+    timers.cancel(key, f"{DEADLINE}:{correlation}")
+    timers.cancel(key, f"{RETRY}:{correlation}")
+
+
+async def deadline_passed(key: str, event: IncomingEvent) -> None:
+    """An attempt's time-out passed: try again after a back-off, or answer TIMEOUT."""
+    correlation = event.record["purpose"].split(":", 1)[1]
+    known = dict(requests.get(key) or {})
+    pending = known.get(correlation)
+    if pending is None:
+        return
+    action = after_deadline(pending, settings.lgsp_attempts)
+    if isinstance(action, Retry):
+        timers.set(key, f"{RETRY}:{correlation}", service.clock.after(action.delay))
+        service.log.warning("lgsp.no_answer_retrying", correlation_id=correlation, attempt=pending["attempt"])
+    elif isinstance(action, GiveUp):
+        answer = identity_answer(pending, outcome="TIMEOUT", now=service.clock.now())
+        await reply(event, key, answer, purpose="timeout")
+        requests[key] = {**known, correlation: closed(pending, "timed-out")}
+        service.log.warning("lgsp.timed_out", correlation_id=correlation, attempts=pending["attempt"])
+
+
+async def retry(key: str, event: IncomingEvent) -> None:
+    correlation = event.record["purpose"].split(":", 1)[1]
+    known = dict(requests.get(key) or {})
+    pending = known.get(correlation)
+    if pending is None or pending["state"] != "waiting":
+        return
+    pending = {**pending, "attempt": int(pending["attempt"]) + 1}
+    await send_attempt(event, key, pending)
+    requests[key] = {**known, correlation: pending}
+
+
+async def deliver_dossier(event: IncomingEvent) -> None:
+    """Relay a dossier assignment to the departments' case systems."""
+    authorise(event, Topics.ONESTOP_TO_LGSP, DELIVER_DOSSIER)
+    await relay(event, event.record["agency"]["code"], Topics.LGSP_TO_AGENCIES)
+
+
+async def deliver_case_event(event: IncomingEvent) -> None:
+    """Relay a case system's supplement request or decision to the one-stop system."""
+    authorise(event, Topics.CASE_EVENTS, DELIVER_CASE_EVENT)
+    agency = event.record.get("agency") or event.record["requested_by"]
+    await relay(event, agency["code"], Topics.LGSP_TO_ONESTOP)
+
+
+async def relay(event: IncomingEvent, agency_code: str, spec: TopicSpec) -> None:
+    try:
+        check_agency(agency_code, agency_codes)
+    except LgspError as exc:
+        raise RejectedEvent(str(exc), code=exc.code) from exc
+    await service.send_raw(spec, key=event.key, value=event.raw_value, headers=event.raw_headers)
+    service.log.info("lgsp.relayed", to=spec.name, agency_code=agency_code)
+
+
+timers.on(DEADLINE, deadline_passed)
+timers.on(RETRY, retry)
+service.consume(
+    Topics.ONESTOP_TO_LGSP,
+    {
+        EventTypes.IDENTITY_VERIFICATION_REQUESTED: verify_identity,
+        EventTypes.DOSSIER_ASSIGNED: deliver_dossier,
+    },
+    name="from-onestop",
+)
+service.consume(Topics.CASE_EVENTS, deliver_case_event, name="from-agencies")
+service.consume(Topics.POPULATION_ANSWERS, population_answered, name="population-answers")
+
+
+def main() -> None:
+    service.run()

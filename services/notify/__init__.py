@@ -1,0 +1,1 @@
+"""Notifications to citizens (SMS, e-mail, Zalo) about their dossiers."""
