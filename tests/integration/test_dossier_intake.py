@@ -64,7 +64,7 @@ def test_a_submitted_dossier_gets_its_code_and_appointment_date(stack) -> None: 
     received = event.decoded()
     assert received["dossier_code"] == code
     assert received["submission_id"] == submission_id
-    assert received["status"] == "ACCEPTED"
+    assert received["status"] == "NEWLY_REGISTERED"  # until the identity check (no LGSP in this slice)
 
     parsed = parse_dossier_code(code)
     assert parsed.agency_code == procedure.receiving_agency
@@ -73,10 +73,10 @@ def test_a_submitted_dossier_gets_its_code_and_appointment_date(stack) -> None: 
     expected_appointment = WorkingCalendar().add_working_days(parsed.receipt_date, procedure.processing_days)
     assert received["appointment_date"] == expected_appointment
 
-    assert view["status"] == "ACCEPTED"
-    assert view["status_code"] == 2
+    assert view["status"] == "NEWLY_REGISTERED"
+    assert view["status_code"] == 1
     assert view["appointment_date"] == expected_appointment.isoformat()
-    assert [step["status_code"] for step in view["history"]] == [2]
+    assert [step["status_code"] for step in view["history"]] == [1]
 
 
 def test_a_bad_submission_gets_422_naming_each_field(stack) -> None:  # type: ignore[no-untyped-def]
