@@ -223,7 +223,8 @@ def _flows(model: ArchitectureModel) -> list[str]:
 
 def _sequence(flow: Flow) -> list[str]:
     """A sequence diagram of the flow: one arrow per step and receiver, labelled with the event's short
-    name and its topic when the model names one; a step with several receivers is a `par` block."""
+    name and its topic when the model names one; a step with several receivers is a `par` block, one
+    with none a note."""
     participants = dict.fromkeys(s for step in flow.steps for s in (step.from_, *step.to))
     lines = ["sequenceDiagram", *(f"    participant {mermaid_id('service', p)} as {p}" for p in participants)]
     for step in flow.steps:
@@ -231,6 +232,9 @@ def _sequence(flow: Flow) -> list[str]:
         arrows = [
             f"{mermaid_id('service', step.from_)}->>{mermaid_id('service', to)}: {text}" for to in step.to
         ]
+        if not arrows:  # written for readers the model does not have yet (reporting, audit)
+            lines.append(f"    Note over {mermaid_id('service', step.from_)}: {text}")
+            continue
         if len(arrows) == 1:
             lines.append(f"    {arrows[0]}")
             continue

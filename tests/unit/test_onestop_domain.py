@@ -64,5 +64,15 @@ def test_the_event_body_matches_the_contract() -> None:
     from egov.runtime.serde import get_registry
 
     receipt = RECEPTION.receive(PROC.code, dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC), 1)
-    body = receipt.as_event({"submission_id": "s-1", "channel": "ONLINE"})
+    applicant = {
+        "full_name": "Lê Văn An",
+        "date_of_birth": dt.date(1980, 1, 2),
+        "sex": "MALE",
+        "id_number": "060080000001",
+    }
+    contact = {"phone": "0912345678", "email": None, "notify_by": "SMS", "address": None}
+    submission = {"submission_id": "s-1", "channel": "ONLINE", "applicant": applicant, "contact": contact}
+    body = receipt.as_event(submission)
     get_registry().validate("vn.egov.dossier.DossierReceived", body)
+    # Received, not yet accepted: the identity is checked first.
+    assert (body["status"], body["applicant"], body["contact"]) == ("NEWLY_REGISTERED", applicant, contact)

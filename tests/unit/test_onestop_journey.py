@@ -1,0 +1,251 @@
+"""The one-stop status machine and what each step emits: pure, with the time passed in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from egov.contracts.validation import get_validator
+from egov.province import get_province
+from egov.runtime.serde import get_registry
+from egov.runtime.topics import EventTypes
+from services.onestop.journey import (
+    LGSP,
+    TRANSITIONS,
+    InvalidTransition,
+    Journey,
+    Step,
+    payment_reference,
+)
+
+PROVINCE = get_province("binh-thuan")
+JOURNEY = Journey(PROVINCE)
+CODE = "000.00.04.H11-261125-0001"
+FEE = "1.001612.000.00.00.H11"  # 3 working days, 50.000 đồng
+NO_FEE = "1.004228.000.00.00.H11"
+# Wednesday 25/11/2026, 09:00 in the province.
+RECEIVED_AT = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)
+LATER = RECEIVED_AT + dt.timedelta(hours=1)
+APPLICANT = {
+    "full_name": "Nguyễn Thị Lan",
+    "date_of_birth": dt.date(1985, 3, 1),
+    "sex": "FEMALE",
+    "id_number": "060185123456",
+}
+
+
+def received(procedure: str = FEE, channel: str = "ONLINE") -> dict[str, Any]:
+    return {
+        "dossier_code": CODE,
+        "procedure_code": procedure,
+        "responsible_agency_code": PROVINCE.procedure(procedure).responsible_agency,  # type: ignore[union-attr]
+        "channel": channel,
+        "received_at": RECEIVED_AT,
+        "appointment_date": dt.date(2026, 11, 30),
+        "applicant": APPLICANT,
+    }
+
+
+def answer(state: dict[str, Any], outcome: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "request_id": state["request_id"],
+        "outcome": outcome,
+        "mismatched_fields": [],
+        "error_code": None,
+    } | extra
+
+
+def accepted(procedure: str = FEE) -> Step:
+    started = JOURNEY.start(None, received(procedure))
+    return JOURNEY.identity_answered(started.state, answer(started.state, "MATCH"), LATER)
+
+
+def decision(kind: str = "APPROVED", agency: str = "000.00.04.H11") -> dict[str, Any]:
+    return {
+        "agency": {"code": agency, "name": "x"},
+        "decision": kind,
+        "reason": "Không đủ điều kiện",
+        "document_id": None,
+    }
+
+
+def statuses(step: Step) -> list[str]:
+    return [e.record["to_status"] for e in step.emits if e.event_type == EventTypes.DOSSIER_STATUS_CHANGED]
+
+
+def assert_valid(step: Step) -> None:
+    """Every emitted body is a valid event of its contract (so the app can publish it as it is)."""
+    for emit in step.emits:
+        assert get_validator().validate_event(emit.event_type, emit.record) == [], emit
+        get_registry().encode(emit.event_type, emit.record)
+
+
+def test_receipt_asks_the_lgsp_to_check_the_identity_and_sets_the_overdue_timer() -> None:
+    step = JOURNEY.start(None, received())
+    [request] = step.emits
+    assert (request.event_type, request.topics) == (EventTypes.IDENTITY_VERIFICATION_REQUESTED, (LGSP,))
+    assert request.record["citizen"] == APPLICANT
+    assert step.state["status"] == "NEWLY_REGISTERED"
+    # Late from the first instant of the day after the appointment date, in the province.
+    assert step.overdue_at == dt.datetime(2026, 11, 30, 17, 0, tzinfo=dt.UTC)
+    assert_valid(step)
+    with pytest.raises(InvalidTransition, match="already received"):
+        JOURNEY.start(step.state, received())
+
+
+def test_a_match_accepts_and_assigns_to_the_responsible_agency() -> None:
+    step = accepted()
+    assert statuses(step) == ["ACCEPTED", "IN_PROGRESS"]
+    assigned = [e for e in step.emits if e.event_type == EventTypes.DOSSIER_ASSIGNED]
+    assert [e.topics for e in assigned] == [("dossiers", "lgsp")]
+    assert assigned[0].record["agency"] == {
+        "code": "000.00.04.H11",
+        "name": PROVINCE.agency("000.00.04.H11").name,
+    }  # type: ignore[union-attr]
+    assert assigned[0].record["deadline"] == dt.date(2026, 11, 30)
+    assert_valid(step)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "fields", "words"),
+    [
+        ("MISMATCH", ["full_name", "date_of_birth"], "họ và tên, ngày sinh"),
+        ("NOT_FOUND", [], "không có trong"),
+    ],
+)
+def test_a_mismatch_or_unknown_person_is_refused_with_the_reason_of_form_03(
+    outcome: str, fields: list[str], words: str
+) -> None:
+    started = JOURNEY.start(None, received())
+    step = JOURNEY.identity_answered(
+        started.state, answer(started.state, outcome, mismatched_fields=fields), LATER
+    )
+    assert statuses(step) == ["NOT_ACCEPTED"]
+    assert words in step.emits[0].record["reason"]
+    assert step.overdue_at is None  # a refused dossier cannot be late
+    assert TRANSITIONS[step.state["status"]] == frozenset()
+    assert_valid(step)
+
+
+@pytest.mark.parametrize("outcome", ["TIMEOUT", "REJECTED"])
+def test_when_the_national_database_cannot_answer_the_dossier_is_accepted_with_a_note(outcome: str) -> None:
+    started = JOURNEY.start(None, received())
+    step = JOURNEY.identity_answered(started.state, answer(started.state, outcome, error_code=101), LATER)
+    assert statuses(step) == ["ACCEPTED", "IN_PROGRESS"]
+    assert "Chưa xác thực" in step.emits[0].record["reason"]
+
+
+def test_an_answer_to_another_request_is_refused() -> None:
+    started = JOURNEY.start(None, received())
+    with pytest.raises(InvalidTransition, match="did not make"):
+        JOURNEY.identity_answered(started.state, answer(started.state, "MATCH") | {"request_id": "x"}, LATER)
+
+
+def test_a_supplement_stops_the_clock_and_moves_the_deadline_by_the_days_it_stood_still() -> None:
+    state = accepted().state
+    request = {
+        "dossier_code": CODE,
+        "missing_items": ["Bản sao"],
+        "reason": "Thiếu giấy tờ.",
+        "requested_by": {"code": "000.00.04.H11", "name": "x"},
+        "requested_at": LATER,
+    }
+    asked = JOURNEY.supplement_requested(state, request, LATER)
+    assert statuses(asked) == ["SUPPLEMENT_REQUESTED"] and asked.overdue_at is None
+    assert "Bản sao" in asked.emits[1].record["reason"]
+    # Supplied on Tuesday 1/12: Thursday 26, Friday 27, Monday 30 and Tuesday 1 went by (4 working days).
+    supplied_at = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
+    back = JOURNEY.supplement_supplied(asked.state, {"dossier_code": CODE}, supplied_at)
+    assert statuses(back) == ["IN_PROGRESS"]
+    assert back.state["due_date"] == "2026-12-04"
+    assigned = [e.record for e in back.emits if e.event_type == EventTypes.DOSSIER_ASSIGNED]
+    assert assigned[0]["deadline"] == dt.date(2026, 12, 4)
+    assert back.overdue_at == dt.datetime(2026, 12, 4, 17, 0, tzinfo=dt.UTC)
+    assert_valid(back)
+    with pytest.raises(InvalidTransition, match="not allowed in status IN_PROGRESS"):
+        JOURNEY.supplement_supplied(back.state, {"dossier_code": CODE}, supplied_at)
+
+
+def test_an_approval_with_a_fee_asks_for_payment_then_returns_the_result_once_paid() -> None:
+    state = accepted().state
+    asked = JOURNEY.decided(state, decision(), LATER)
+    assert statuses(asked) == ["PAYMENT_REQUESTED"]
+    fee = asked.emits[0].record
+    assert fee["amount"] == {"amount": 50000, "currency": "VND"}
+    assert fee["payment_reference"] == payment_reference(CODE)
+    assert_valid(asked)
+    with pytest.raises(InvalidTransition, match="but the fee requested is"):
+        JOURNEY.fee_settled(asked.state, {"payment_reference": "other", "paid_online": True}, LATER)
+    done = JOURNEY.fee_settled(
+        asked.state, {"payment_reference": fee["payment_reference"], "paid_online": True}, LATER
+    )
+    assert statuses(done) == ["PROCESSED", "RESULT_RETURNED"]
+    [result] = [e.record for e in done.emits if e.event_type == EventTypes.RESULT_RETURNED]
+    assert result["on_time"] is True and result["electronic"] is True
+    assert done.overdue_at is None
+    assert_valid(done)
+
+
+def test_an_approval_without_a_fee_returns_the_result_at_once() -> None:
+    done = JOURNEY.decided(
+        accepted(NO_FEE).state, decision(agency=PROVINCE.procedure(NO_FEE).responsible_agency), LATER
+    )  # type: ignore[union-attr]
+    assert statuses(done) == ["PROCESSED", "RESULT_RETURNED"]
+
+
+def test_a_refusal_stops_the_dossier_with_its_reason() -> None:
+    stopped = JOURNEY.decided(accepted().state, decision("REJECTED"), LATER)
+    assert statuses(stopped) == ["STOPPED"]
+    assert stopped.emits[0].record["reason"] == "Không đủ điều kiện"
+
+
+def test_a_decision_by_another_agency_or_at_the_wrong_time_is_refused() -> None:
+    with pytest.raises(InvalidTransition, match="but the responsible agency is"):
+        JOURNEY.decided(accepted().state, decision(agency="000.00.12.H11"), LATER)
+    started = JOURNEY.start(None, received())
+    with pytest.raises(InvalidTransition, match="not allowed in status NEWLY_REGISTERED"):
+        JOURNEY.decided(started.state, decision(), LATER)
+    with pytest.raises(InvalidTransition, match="has not received"):
+        JOURNEY.decided(None, decision(), LATER)
+
+
+def test_overdue_apologises_with_form_04_and_a_new_date_only_when_late_and_running() -> None:
+    state = accepted().state
+    assert JOURNEY.overdue(state, dt.datetime(2026, 11, 30, 16, 59, tzinfo=dt.UTC)) is None  # still the 30th
+    late = JOURNEY.overdue(state, dt.datetime(2026, 11, 30, 17, 0, tzinfo=dt.UTC))
+    assert late is not None
+    [apology] = late.emits
+    assert apology.record["original_appointment_date"] == dt.date(2026, 11, 30)
+    # Half the processing time again, at least 2 working days: 3 days → 2, from Tuesday 1/12.
+    assert apology.record["new_appointment_date"] == dt.date(2026, 12, 3)
+    assert "xin lỗi" in apology.record["apology"] and "03/12/2026" in apology.record["apology"]
+    assert late.overdue_at == dt.datetime(2026, 12, 3, 17, 0, tzinfo=dt.UTC)
+    assert_valid(late)
+    # The new date is the promise; on-time is still judged against the deadline.
+    done = JOURNEY.decided(
+        late.state, decision(agency="000.00.04.H11"), dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
+    )
+    paid = JOURNEY.fee_settled(
+        done.state,
+        {"payment_reference": payment_reference(CODE), "paid_online": False},
+        dt.datetime(2026, 12, 2, tzinfo=dt.UTC),
+    )
+    [result] = [e.record for e in paid.emits if e.event_type == EventTypes.RESULT_RETURNED]
+    assert result["on_time"] is False
+    asked = JOURNEY.decided(state, decision(), LATER).state  # waiting for the citizen's payment
+    assert JOURNEY.overdue(asked, dt.datetime(2026, 12, 10, tzinfo=dt.UTC)) is None
+
+
+def test_every_status_has_its_successors_and_terminal_ones_none() -> None:
+    symbols = get_registry().get("vn.egov.dossier.DossierStatus").schema["symbols"]
+    assert set(TRANSITIONS) == set(symbols)
+    for successors in TRANSITIONS.values():
+        assert successors <= set(symbols)
+    assert {s for s, nxt in TRANSITIONS.items() if not nxt} == {
+        "NOT_ACCEPTED",
+        "WITHDRAWN",
+        "STOPPED",
+        "RESULT_RETURNED",
+    }
