@@ -118,11 +118,14 @@ def run(service: str) -> None:
 
 
 @main.command()
-@click.option("--count", default=5, show_default=True, help="How many sample dossiers to submit.")
+@click.option(
+    "--count", default=3, show_default=True, help="Citizens to add to the scenario's one dossier per path."
+)
 @click.option("--seed", default=2017, show_default=True, help="Seed of the sample citizens and procedures.")
 @click.option("--keep-broker", is_flag=True, help="Leave a broker this command started running afterwards.")
 def demo(count: int, seed: int, keep_broker: bool) -> None:
-    """Start the broker and the services, submit sample dossiers, print their codes, stop what it started."""
+    """Start the broker and the services, play every path of the citizen journey, print each dossier's
+    journey across the layers, stop what it started."""
     from egov.demo import DemoError, run_demo
     from egov.stack import ServiceStartError
 

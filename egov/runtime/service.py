@@ -14,10 +14,11 @@ redelivered event changes nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,7 @@ class Service:
             partitions=self.settings.partitions,
             help="ce_id of every event a handler finished, by handler: the idempotency memory.",
         )
+        self._key_locks = KeyLocks()
         self.app.page("/health")(self._health_view())
 
     # -- topics and tables ------------------------------------------------------------------------------
@@ -239,34 +241,45 @@ class Service:
         key = message.key.decode("utf-8", errors="replace") if message.key is not None else None
         # CloudEvents: source and id together identify an event.
         memory_key = f"{name}:{envelope.source}:{envelope.id}"
+        incoming = IncomingEvent(
+            envelope=envelope,
+            type=contract.name,
+            record=record,
+            key=key,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            raw_value=bytes(message.value or b""),
+            raw_headers=raw_headers,
+        )
         with structlog.contextvars.bound_contextvars(
             event_id=envelope.id, event_type=contract.name, key=key, **_business_keys(record)
         ):
-            if self._processed.get(memory_key) is not None:
-                self.log.info("event.duplicate_ignored", **origin)
-                return
-            incoming = IncomingEvent(
-                envelope=envelope,
-                type=contract.name,
-                record=record,
-                key=key,
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                raw_value=bytes(message.value or b""),
-                raw_headers=raw_headers,
-            )
-            try:
-                await handler(incoming)
-            except RejectedEvent as exc:
-                code = exc.code if exc.code is not None else self.rejection_code
-                await self.dead_letter(message, raw_headers, reason=str(exc), error=exc, code=code)
-            except Exception as exc:
-                if is_retryable(exc):
-                    raise
-                self.log.exception("event.handler_failed", **origin)
-                await self.dead_letter(message, raw_headers, reason=f"{type(exc).__name__}: {exc}", error=exc)
-            self._processed[memory_key] = message.offset
+            # One event per key at a time, across all of this service's agents: a handler reads its key's
+            # state, publishes, then writes the state; an event its output caused (a reply on another
+            # topic, read by another agent) must not see the state from before.
+            async with self._key_locks.hold(key):
+                await self._handle_once(memory_key, message, origin, incoming, handler)
+
+    async def _handle_once(
+        self, memory_key: str, message: Any, origin: dict[str, Any], incoming: IncomingEvent, handler: Handler
+    ) -> None:
+        """Run the handler unless the event was handled before; then remember it."""
+        if self._processed.get(memory_key) is not None:
+            self.log.info("event.duplicate_ignored", **origin)
+            return
+        raw_headers = incoming.raw_headers
+        try:
+            await handler(incoming)
+        except RejectedEvent as exc:
+            code = exc.code if exc.code is not None else self.rejection_code
+            await self.dead_letter(message, raw_headers, reason=str(exc), error=exc, code=code)
+        except Exception as exc:
+            if is_retryable(exc):
+                raise
+            self.log.exception("event.handler_failed", **origin)
+            await self.dead_letter(message, raw_headers, reason=f"{type(exc).__name__}: {exc}", error=exc)
+        self._processed[memory_key] = message.offset
 
     # -- producing ----------------------------------------------------------------------------------
     async def publish(
@@ -449,6 +462,30 @@ class Service:
                 stderr=console,
             )
             worker.execute_from_commandline()
+
+
+class KeyLocks:
+    """An asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str | None, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str | None) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 def _dispatch(handlers: dict[str, Handler]) -> Handler:

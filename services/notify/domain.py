@@ -193,10 +193,11 @@ def notice_for(event_type: str, record: Mapping[str, Any], facts: DossierFacts) 
     if event_type == EventTypes.DOSSIER_OVERDUE:
         before = _vn_date(record["original_appointment_date"])
         after = _vn_date(record["new_appointment_date"])
+        apology = _sentence(record["apology"])
+        if after in apology:  # the apology (form 04) already gives the new date
+            return Notice(OVERDUE_APOLOGY, f"{head}: {apology}")
         return Notice(
-            OVERDUE_APOLOGY,
-            f"{head}: {_sentence(record['apology'])} "
-            f"Ngày hẹn trả kết quả được hẹn lại từ {before} sang {after}.",
+            OVERDUE_APOLOGY, f"{head}: {apology} Ngày hẹn trả kết quả được hẹn lại từ {before} sang {after}."
         )
     return None
 

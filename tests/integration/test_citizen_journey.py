@@ -27,6 +27,7 @@ from egov.runtime.serde import get_registry
 from egov.runtime.service import APP_ID_PREFIX
 from egov.runtime.topics import EventTypes, Topics, TopicSpec, all_topics, dead_letters
 from egov.samples import submission
+from egov.trace import journeys, render
 from services import load_services
 from services.population.domain import altered, get_register
 from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack
@@ -388,3 +389,28 @@ def test_bad_input_goes_to_the_dead_letters_and_the_service_goes_on(journey: Jou
         assert (topic, partition, offset) not in found
     if service == "lgsp":
         assert undecodable["error_code"] == 500 == off_contract["error_code"]
+
+
+def test_the_journey_of_a_dossier_reads_back_across_every_layer(journey: Journey) -> None:
+    view = journey.wait_status("fee", FINAL)
+    code = journey.code("fee")
+    [steps] = journeys(journey.stack.settings, [code]).values()
+    assert steps[0].short_type == "DossierSubmitted" and steps[0].writer == "portal"
+    at = [s.time.replace(microsecond=s.time.microsecond // 1000 * 1000) for s in steps]  # as events carry it
+    assert at == sorted(at)
+    assert {s.writer for s in steps} == {
+        "portal",
+        "onestop",
+        "lgsp",
+        "population",
+        "agency",
+        "payment",
+        "notify",
+    }
+    changes = [s.summary.split(" — ")[0] for s in steps if s.short_type == "DossierStatusChanged"]
+    assert changes[-1] == "PROCESSED → RESULT_RETURNED" and len(changes) == len(view["history"]) - 1
+    relayed = [s for s in steps if s.writer == "lgsp" and s.service == "agency"]
+    assert [s.short_type for s in relayed] == ["AgencyDecisionMade"]
+    lines = render(code, steps, timezone=PROVINCE.timezone, layers={"lgsp": "Integration platform (LGSP)"})
+    assert lines[0] == code and len(lines) == len(steps) + 1
+    assert journey.bodies["fee"]["applicant"]["id_number"] not in "\n".join(lines)

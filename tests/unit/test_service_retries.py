@@ -25,3 +25,34 @@ def test_the_same_event_is_retried_until_the_broker_is_back(monkeypatch, tmp_pat
     event = SimpleNamespace(message=SimpleNamespace(topic="t", partition=0, offset=7))
     asyncio.run(svc._handle_with_retries(Topics.DOSSIERS, "h", event, handler=None))  # type: ignore[arg-type]
     assert attempts == [event, event, event]
+
+
+def test_events_of_one_key_are_handled_one_at_a_time_and_other_keys_go_on() -> None:
+    import asyncio
+
+    from egov.runtime.service import KeyLocks
+
+    locks = KeyLocks()
+    order: list[str] = []
+
+    async def handle(key: str, name: str, gate: asyncio.Event | None = None) -> None:
+        async with locks.hold(key):
+            order.append(f"{name} in")
+            if gate is not None:
+                await gate.wait()
+            order.append(f"{name} out")
+
+    async def scenario() -> None:
+        gate = asyncio.Event()
+        first = asyncio.create_task(handle("d1", "decision", gate))
+        await asyncio.sleep(0)  # let the decision take the lock (a yield of the loop, not a wait for time)
+        settlement = asyncio.create_task(handle("d1", "settlement"))
+        other = asyncio.create_task(handle("d2", "other"))
+        await other  # another dossier is not held up
+        assert order == ["decision in", "other in", "other out"]
+        gate.set()
+        await asyncio.gather(first, settlement)
+
+    asyncio.run(scenario())
+    assert order[3:] == ["decision out", "settlement in", "settlement out"]
+    assert len(locks) == 0  # nothing kept once nobody holds a key
