@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create the virtual environment and install the project with its dev tools
 	$(EGOV) kafka fetch
 
-demo: install ## Start a local Kafka broker and the services, submit sample dossiers, print their codes, stop
+demo: install ## Start a local Kafka broker and every service, play each path of the citizen journey, print it, stop
 	$(EGOV) demo
 
 test: install ## Lint and type-check, then the whole suite (unit tests, integration tests on a real broker)

@@ -135,5 +135,18 @@ def demo(count: int, seed: int, keep_broker: bool) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+@main.command()
+@click.option("--count", default=3, show_default=True, help="How many people to print.")
+@click.option("--silent", is_flag=True, help="People the stand-in never answers for (the time-out path).")
+def people(count: int, silent: bool) -> None:
+    """Fictional people of the population register stand-in, as JSON `applicant` values for a dossier."""
+    from services.population.domain import get_register
+
+    register = get_register()
+    chosen = register.silent() if silent else register.answering()
+    for person in chosen[:count]:
+        click.echo(json.dumps(person.as_citizen(), ensure_ascii=False))
+
+
 if __name__ == "__main__":
     main()
