@@ -41,16 +41,36 @@ async def admin_client(
         await admin.close()
 
 
-async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] | None = None) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
+#: Topic configuration of table changelogs: only the latest value of each key matters.
+COMPACTED = {"cleanup.policy": "compact"}
+
+
+async def ensure_topics(
+    settings: Settings,
+    specs: Iterable[TopicSpec] | None = None,
+    *,
+    changelogs: Iterable[str] = (),
+) -> list[str]:
+    """Create the topics that do not exist yet, and the named table changelogs (compacted); returns the names
+    created. Creating a service's changelogs before its worker starts spares the worker a window in which its
+    tables have no changelog in the broker's metadata yet."""
     wanted = {s.full_name(settings.topic_prefix) for s in (specs if specs is not None else all_topics())}
+    compacted = set(changelogs)
     async with admin_client(settings) as admin:
         existing = set(await admin.list_topics())
-        missing = sorted(wanted - existing)
+        missing = sorted((wanted | compacted) - existing)
         if missing:
             try:
                 response = await admin.create_topics(
-                    [NewTopic(n, settings.partitions, settings.replication_factor) for n in missing]
+                    [
+                        NewTopic(
+                            n,
+                            settings.partitions,
+                            settings.replication_factor,
+                            topic_configs=COMPACTED if n in compacted else {},
+                        )
+                        for n in missing
+                    ]
                 )
             except TopicAlreadyExistsError:
                 return []  # another process created them meanwhile: the goal is reached

@@ -27,8 +27,17 @@ _PHONE = re.compile(r"(?<![\d+])(?:\+84|84|0)(?:[\s.-]?\d){8,9}(\d)(?!\d)")
 SENSITIVE_KEYS = frozenset({"id_number", "phone", "phone_number", "national_id", "citizen_id"})
 
 
+#: UUIDs (event ids, submission ids) hold digit runs that look like phone or ID numbers: left as they are.
+_UUID = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})")
+
+
 def mask_text(text: str) -> str:
     """Mask ID numbers and phone numbers inside free text, keeping a few digits to tell them apart."""
+    parts = _UUID.split(text)  # odd positions are the UUIDs
+    return "".join(part if i % 2 else _mask_numbers(part) for i, part in enumerate(parts))
+
+
+def _mask_numbers(text: str) -> str:
     text = _PHONE.sub(lambda m: "<phone:***" + m.group(1) + ">", text)
 
     def _id(match: re.Match[str]) -> str:

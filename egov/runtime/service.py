@@ -26,6 +26,7 @@ from typing import Any
 import faust
 import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+from faust.exceptions import PartitionsMismatch
 
 from egov.contracts.validation import get_validator
 from egov.runtime.envelope import Envelope, EnvelopeError, decode_headers
@@ -39,6 +40,10 @@ def is_retryable(exc: BaseException) -> bool:
     """An error of the infrastructure that may pass (broker away, time-out): the event is tried again,
     never dead-lettered. A Kafka error that cannot pass (a record too large, no authorisation) is not."""
     if isinstance(exc, KafkaConnectionError | KafkaTimeoutError | asyncio.TimeoutError | ConnectionError):
+        return True
+    if isinstance(exc, PartitionsMismatch):
+        # A table's changelog not yet in the client's metadata (just created) looks like 0 partitions:
+        # it passes. A real mismatch (a changelog made by hand) does not, and the warnings say so.
         return True
     return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
 
@@ -441,7 +446,8 @@ class Service:
 
         configure_logging(self.name, self.settings.log_level)
         Path(self.app.conf.datadir).mkdir(parents=True, exist_ok=True)
-        created = asyncio.run(ensure_topics(self.settings))
+        changelogs = [table.changelog_topic.get_topic_name() for table in self.app.tables.values()]
+        created = asyncio.run(ensure_topics(self.settings, changelogs=changelogs))
         if created:
             self.log.info("topics.created", topics=created)
         self.log.info(

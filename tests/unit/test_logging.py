@@ -52,3 +52,10 @@ def test_log_lines_are_json_with_event_id_and_key_and_no_personal_data() -> None
     assert "0912345678" not in stream.getvalue()
     assert first["id_number"] == "***masked***"
     assert second["event"].startswith("from a library")
+
+
+def test_uuids_are_left_alone_even_when_their_digits_look_like_a_phone_number() -> None:
+    from egov.runtime.logging import mask_text
+
+    event_id = "db012345-6782-4845-9dbc-123456789012"
+    assert mask_text(f"event {event_id} from 0912345678") == f"event {event_id} from <phone:***8>"

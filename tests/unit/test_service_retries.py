@@ -56,3 +56,12 @@ def test_events_of_one_key_are_handled_one_at_a_time_and_other_keys_go_on() -> N
     asyncio.run(scenario())
     assert order[3:] == ["decision out", "settlement in", "settlement out"]
     assert len(locks) == 0  # nothing kept once nobody holds a key
+
+
+def test_a_changelog_missing_from_the_metadata_is_waited_for_not_dead_lettered() -> None:
+    from faust.exceptions import PartitionsMismatch
+
+    from egov.runtime.service import is_retryable
+
+    assert is_retryable(PartitionsMismatch("the changelog topic has 0 partitions"))
+    assert not is_retryable(ValueError("a bug"))
