@@ -46,7 +46,7 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-typecheck: $(STAMP) ## mypy on the shared packages
+typecheck: $(STAMP) ## mypy on the shared packages and the services
 	$(BIN)/mypy
 
 kafka-start: install ## Start the local jar broker in the background

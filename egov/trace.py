@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
+from egov.runtime.admin import read_to_end
+from egov.runtime.clock import to_millis
 from egov.runtime.envelope import Envelope, EnvelopeError
 from egov.runtime.serde import ContractError, get_registry
 from egov.runtime.service import SOURCE_PREFIX, WRITER_HEADER
@@ -106,34 +105,6 @@ def summary(event_type: str, record: dict[str, Any]) -> str:
     return ""
 
 
-async def _read(settings: Settings, topics: Iterable[TopicSpec], timeout: float) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False, group_id=None
-    )
-    await consumer.start()
-    try:
-        # A consumer's metadata covers only what it subscribed to; ask the cluster for the partitions.
-        cluster = await consumer._client.fetch_all_metadata()
-        partitions = [
-            TopicPartition(spec.full_name(settings.topic_prefix), p)
-            for spec in topics
-            for p in sorted(cluster.partitions_for_topic(spec.full_name(settings.topic_prefix)) or ())
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        messages: list[Any] = []
-        deadline = time.monotonic() + timeout
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read the journey topics within {timeout:.0f}s")
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                messages.extend(m for m in batch if m.offset < ends[TopicPartition(m.topic, m.partition)])
-        return messages
-    finally:
-        await consumer.stop()
-
-
 def journeys(settings: Settings, codes: Iterable[str], timeout: float = 60.0) -> dict[str, list[TraceStep]]:
     """The journey of each dossier code, in time order (business time, then the order read)."""
     wanted = set(codes)
@@ -143,7 +114,7 @@ def journeys(settings: Settings, codes: Iterable[str], timeout: float = 60.0) ->
     links: dict[str, str] = {}
     rank = {spec.full_name(settings.topic_prefix): i for i, spec in enumerate(JOURNEY_TOPICS)}
     messages = sorted(
-        asyncio.run(_read(settings, JOURNEY_TOPICS, timeout)),
+        asyncio.run(read_to_end(settings.kafka_bootstrap_servers, rank, timeout)),
         key=lambda m: (rank[m.topic], m.partition, m.offset),
     )
     seen: set[tuple[str, str]] = set()
@@ -177,12 +148,8 @@ def journeys(settings: Settings, codes: Iterable[str], timeout: float = 60.0) ->
             steps[code].insert(0, submissions[submission_id])
     # Stable: events of the same instant keep the order of their topic (a handler's outputs share a time).
     # An event the LGSP relays is a step of its own (written by the LGSP, from its source).
-    return {code: sorted(found, key=_millis) for code, found in steps.items()}
-
-
-def _millis(step: TraceStep) -> dt.datetime:
-    """The step's time at the precision every event carries (a body's timestamp-millis, e.g. received_at)."""
-    return step.time.replace(microsecond=step.time.microsecond // 1000 * 1000)
+    # Compared at the precision every event carries (a body's timestamp-millis, e.g. received_at).
+    return {code: sorted(found, key=lambda step: to_millis(step.time)) for code, found in steps.items()}
 
 
 def render(code: str, steps: list[TraceStep], *, timezone: str, layers: dict[str, str]) -> list[str]:

@@ -7,9 +7,12 @@ create a stray topic; this module creates exactly the registry's topics, idempot
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
@@ -73,12 +76,65 @@ async def ensure_topics(
                     ]
                 )
             except TopicAlreadyExistsError:
-                return []  # another process created them meanwhile: the goal is reached
-            failed = [
-                f"{err[0]}: error {err[1]} {err[2] if len(err) > 2 else ''}".strip()
-                for err in response.topic_errors
-                if err[1] not in (0, TopicAlreadyExistsError.errno)
-            ]
-            if failed:
-                raise RuntimeError("The broker refused to create topics: " + "; ".join(failed))
+                pass  # another process created them meanwhile: the goal is reached
+            else:
+                failed = [
+                    f"{err[0]}: error {err[1]} {err[2] if len(err) > 2 else ''}".strip()
+                    for err in response.topic_errors
+                    if err[1] not in (0, TopicAlreadyExistsError.errno)
+                ]
+                if failed:
+                    raise RuntimeError("The broker refused to create topics: " + "; ".join(failed))
+        # A created topic reaches the broker's metadata a moment later; a worker that subscribed before
+        # that would be assigned none of its partitions until its next metadata refresh (minutes).
+        await _until_listed(admin, wanted | compacted, timeout=METADATA_TIMEOUT)
         return missing
+
+
+#: Seconds to wait for created topics to appear in the broker's metadata.
+METADATA_TIMEOUT = 30.0
+
+
+async def _until_listed(admin: AIOKafkaAdminClient, names: set[str], *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        absent = names - set(await admin.list_topics())
+        if not absent:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"topics still absent from the broker's metadata after {timeout:.0f}s: {sorted(absent)}"
+            )
+        await asyncio.sleep(0.1)  # polling interval of the condition above, bounded by the deadline
+
+
+async def read_to_end(bootstrap: str, topics: Iterable[str], timeout: float = 60.0) -> list[Any]:
+    """Every record of `topics` from the beginning up to their ends as they are now (aiokafka
+    ConsumerRecords, per partition in offset order), without joining a consumer group or committing."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        # A consumer's metadata covers only what it subscribed to, and aiokafka has no public call for the
+        # partitions of another topic: ask the cluster.
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = []
+        for topic in topics:
+            found = sorted(cluster.partitions_for_topic(topic) or ())
+            if not found:
+                raise LookupError(f"no topic {topic} on the broker")
+            partitions += [TopicPartition(topic, p) for p in found]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"could not read {', '.join(sorted(set(topics)))} to the end within {timeout:.0f}s"
+                )
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records.extend(m for m in batch if m.offset < ends[TopicPartition(m.topic, m.partition)])
+        return records
+    finally:
+        await consumer.stop()

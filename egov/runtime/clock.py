@@ -47,6 +47,8 @@ class Clock:
         """The business instant at which `real_seconds` of real time will have passed."""
         return self.now() + dt.timedelta(seconds=real_seconds * self.speed)
 
-    def real_seconds_until(self, instant: dt.datetime) -> float:
-        """How long, in real seconds, until business time reaches `instant` (0 if it has)."""
-        return max(0.0, (instant - self.now()).total_seconds() / self.speed)
+
+def to_millis(instant: dt.datetime) -> dt.datetime:
+    """`instant` in UTC at the precision events carry it (Avro timestamp-millis)."""
+    instant = instant.astimezone(dt.UTC)
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)

@@ -42,8 +42,9 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, KafkaConnectionError | KafkaTimeoutError | asyncio.TimeoutError | ConnectionError):
         return True
     if isinstance(exc, PartitionsMismatch):
-        # A table's changelog not yet in the client's metadata (just created) looks like 0 partitions:
-        # it passes. A real mismatch (a changelog made by hand) does not, and the warnings say so.
+        # A table's changelog not yet in the client's metadata (just created) looks like 0 partitions, and
+        # that passes. A real mismatch (a changelog made by hand) does not: the partition then waits, with a
+        # warning at each attempt, until an operator fixes the topic (dead-lettering would drop every event).
         return True
     return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
 
@@ -85,6 +86,9 @@ class IncomingEvent:
     offset: int
     raw_value: bytes
     raw_headers: tuple[tuple[str, bytes], ...]
+    #: The business time at which the service handles the event, fixed across retries of the same event,
+    #: so a retried step decides (dates, on-time) exactly as its first attempt did.
+    handled_at: dt.datetime
 
 
 Handler = Callable[[IncomingEvent], Awaitable[None]]
@@ -184,49 +188,75 @@ class Service:
         service = self
         if spec not in self.consumes:
             self.consumes.append(spec)
+        takes: frozenset[str] | None = None
         if isinstance(handlers, Mapping):
             unknown = set(handlers) - set(spec.events)
             if unknown:
                 raise ValueError(f"{spec.name} carries no {', '.join(sorted(unknown))}")
-            handler = _dispatch(dict(handlers))
+            by_type = dict(handlers)
+            takes = frozenset(by_type)
+
+            async def dispatch(event: IncomingEvent) -> None:
+                await by_type[event.type](event)
+
+            handler: Handler = dispatch
         else:
             handler = handlers
 
         async def agent(stream: faust.StreamT) -> None:
             async for event in stream.events():
-                await service._handle_with_retries(spec, name, event, handler)
+                await service._handle_with_retries(spec, name, event, handler, takes)
 
         self.app.agent(self.topic(spec), name=f"{self.name}.{name}")(agent)
 
     async def _handle_with_retries(
-        self, spec: TopicSpec, name: str, event: faust.EventT, handler: Handler
+        self,
+        spec: TopicSpec,
+        name: str,
+        event: faust.EventT,
+        handler: Handler,
+        takes: frozenset[str] | None = None,
     ) -> None:
         """Handle one event; on an infrastructure error, try the same event again with back-off.
 
         The agent does not move on meanwhile, so the event's offset is not committed and nothing is lost:
         an exception escaping the agent would make Faust restart it and acknowledge the event anyway.
-        """
-        delay = RETRY_INITIAL_DELAY
-        while True:
-            try:
-                await self._handle(spec, name, event, handler)
-                return
-            except Exception as exc:
-                if not is_retryable(exc):
-                    raise
-                message = event.message
-                self.log.warning(
-                    "event.retrying",
-                    error=repr(exc),
-                    retry_in_s=delay,
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                )
-                await asyncio.sleep(delay)  # back-off before the next attempt
-                delay = min(delay * 2, RETRY_MAX_DELAY)
 
-    async def _handle(self, spec: TopicSpec, name: str, event: faust.EventT, handler: Handler) -> None:
+        One event per key at a time, across all of this service's agents, retries and back-off included: a
+        handler reads its key's state, publishes, then writes the state, and an event its output caused (a
+        reply on another topic, read by another agent) must not see the state from before.
+        """
+        async with self._key_locks.hold(event.message.key):
+            delay = RETRY_INITIAL_DELAY
+            handled_at = self.clock.now()
+            while True:
+                try:
+                    await self._handle(spec, name, event, handler, takes, handled_at)
+                    return
+                except Exception as exc:
+                    if not is_retryable(exc):
+                        raise
+                    message = event.message
+                    self.log.warning(
+                        "event.retrying",
+                        error=repr(exc),
+                        retry_in_s=delay,
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                    )
+                    await asyncio.sleep(delay)  # back-off before the next attempt
+                    delay = min(delay * 2, RETRY_MAX_DELAY)
+
+    async def _handle(
+        self,
+        spec: TopicSpec,
+        name: str,
+        event: faust.EventT,
+        handler: Handler,
+        takes: frozenset[str] | None = None,
+        handled_at: dt.datetime | None = None,
+    ) -> None:
         message = event.message
         raw_headers = _header_items(event.headers)
         origin = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
@@ -240,9 +270,12 @@ class Service:
                     f"ce_type {envelope.type!r} does not match the body's type {contract.name}"
                 )
             self._require_rules(contract.name, record)
+            _require_key(spec, message.key, record)
         except (ContractError, EnvelopeError) as exc:
             await self.dead_letter(message, raw_headers, reason=str(exc), error=exc, code=self.rejection_code)
             return
+        if takes is not None and contract.name not in takes:
+            return  # an event of the topic this consumer has no use for: nothing to do, nothing to remember
         key = message.key.decode("utf-8", errors="replace") if message.key is not None else None
         # CloudEvents: source and id together identify an event.
         memory_key = f"{name}:{envelope.source}:{envelope.id}"
@@ -256,15 +289,12 @@ class Service:
             offset=message.offset,
             raw_value=bytes(message.value or b""),
             raw_headers=raw_headers,
+            handled_at=handled_at or self.clock.now(),
         )
         with structlog.contextvars.bound_contextvars(
             event_id=envelope.id, event_type=contract.name, key=key, **_business_keys(record)
         ):
-            # One event per key at a time, across all of this service's agents: a handler reads its key's
-            # state, publishes, then writes the state; an event its output caused (a reply on another
-            # topic, read by another agent) must not see the state from before.
-            async with self._key_locks.hold(key):
-                await self._handle_once(memory_key, message, origin, incoming, handler)
+            await self._handle_once(memory_key, message, origin, incoming, handler)
 
     async def _handle_once(
         self, memory_key: str, message: Any, origin: dict[str, Any], incoming: IncomingEvent, handler: Handler
@@ -470,14 +500,27 @@ class Service:
             worker.execute_from_commandline()
 
 
+def _require_key(spec: TopicSpec, key: bytes | None, record: Mapping[str, Any]) -> None:
+    """A topic keyed by a field of its events (dossier_code, submission_id) carries each event under that
+    field's value: the partition, the per-key order and the state of the key depend on it."""
+    if spec.key not in record:
+        return
+    expected = str(record[spec.key])
+    if key is None or key != expected.encode():
+        shown = "no key" if key is None else f"key {key.decode('utf-8', errors='replace')!r}"
+        raise ContractError(
+            f"{spec.name} is keyed by {spec.key}, but this event has {shown}, not {expected!r}"
+        )
+
+
 class KeyLocks:
-    """An asyncio lock per key, dropped when nobody holds or waits for it."""
+    """An asyncio lock per key, dropped when nobody holds or waits for it. Records without a key share one."""
 
     def __init__(self) -> None:
-        self._locks: dict[str | None, tuple[asyncio.Lock, int]] = {}
+        self._locks: dict[str | bytes | None, tuple[asyncio.Lock, int]] = {}
 
     @contextlib.asynccontextmanager
-    async def hold(self, key: str | None) -> AsyncIterator[None]:
+    async def hold(self, key: str | bytes | None) -> AsyncIterator[None]:
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
@@ -492,15 +535,6 @@ class KeyLocks:
 
     def __len__(self) -> int:
         return len(self._locks)
-
-
-def _dispatch(handlers: dict[str, Handler]) -> Handler:
-    async def handle(event: IncomingEvent) -> None:
-        handler = handlers.get(event.type)
-        if handler is not None:
-            await handler(event)
-
-    return handle
 
 
 def _header_items(headers: Any) -> tuple[tuple[str, bytes], ...]:

@@ -11,8 +11,9 @@ Rules for callers:
   project have the same partition count and partitioner, so the key lands on the same partition).
 - A key holds at most one timer per purpose; setting it again moves it. A purpose may carry a suffix after
   a colon (`deadline:<correlation id>`): the handler registered for `deadline` runs for all of them.
-- The fired event's id is derived from key, purpose and due time: a timer fired twice (the check ran again
-  before the first was read back, or after a restart) is handled once.
+- The fired event's id is derived from key, purpose, due time and when the timer was set: a timer fired
+  twice (the check ran again before the first was read back, or after a restart) is handled once.
+- A check that cannot publish (broker away) logs it and tries again at the next check.
 - A handler that fails with an infrastructure error is retried like any handler; the timer is removed only
   once its handler has run, unless the handler set it again.
 """
@@ -22,24 +23,21 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from egov.runtime.clock import to_millis
+from egov.runtime.service import IncomingEvent, RejectedEvent, Service, is_retryable
 from egov.runtime.topics import EventTypes, timers
-
-if TYPE_CHECKING:
-    from egov.runtime.service import IncomingEvent, Service
 
 #: Called with the timer's key and the TimerFired event (as the cause of whatever the handler publishes; its
 #: record holds the full purpose).
-TimerHandler = Callable[[str, "IncomingEvent"], Awaitable[None]]
+TimerHandler = Callable[[str, IncomingEvent], Awaitable[None]]
 
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:egov:timers")
 
 
-def _millis(instant: dt.datetime) -> dt.datetime:
-    """`instant` in UTC at the millisecond precision of Avro's timestamp-millis."""
-    instant = instant.astimezone(dt.UTC)
-    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+def _due(entry: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(entry.split("|", 1)[0])
 
 
 def _kind(purpose: str) -> str:
@@ -72,7 +70,9 @@ class Timers:
         if due.tzinfo is None:
             raise ValueError("a timer's due time must be timezone-aware")
         entries = dict(self.table.get(key) or {})
-        entries[purpose] = _millis(due).isoformat()  # what the TimerFired event can carry back
+        # The due time as the TimerFired event can carry it back, and when it was set: a timer set again
+        # to the same due time after it fired is a new timer, with a new event id.
+        entries[purpose] = f"{to_millis(due).isoformat()}|{self.service.clock.now().isoformat()}"
         self.table[key] = entries
 
     def cancel(self, key: str, purpose: str) -> None:
@@ -84,26 +84,33 @@ class Timers:
         else:
             del self.table[key]
 
-    def due(self, key: str, purpose: str) -> dt.datetime | None:
-        value = (self.table.get(key) or {}).get(purpose)
-        return dt.datetime.fromisoformat(value) if value else None
-
     async def fire_due(self) -> None:
         """Publish a TimerFired for every timer that came due (reads the table, never writes it)."""
         if not self.service.is_ready():
             return
         now = self.service.clock.now()
         for key, entries in list(self.table.items()):
-            for purpose, due_text in dict(entries or {}).items():
-                token = (key, purpose, due_text)
-                due = dt.datetime.fromisoformat(due_text)
+            for purpose, entry in dict(entries or {}).items():
+                token = (key, purpose, entry)
+                due = _due(entry)
                 if due > now or token in self._in_flight:
                     continue
-                await self._publish(key, purpose, due, now)
                 self._in_flight.add(token)
+                try:
+                    await self._publish(key, purpose, entry, now)
+                except Exception as exc:
+                    # A failed check must not stop the worker (Faust ends the app when a timer raises).
+                    if is_retryable(exc):
+                        self._in_flight.discard(token)  # the next check tries again
+                        self.service.log.warning(
+                            "timer.not_fired_yet", timer_key=key, purpose=purpose, error=repr(exc)
+                        )
+                    else:
+                        self.service.log.exception("timer.cannot_fire", timer_key=key, purpose=purpose)
 
-    async def _publish(self, key: str, purpose: str, due: dt.datetime, now: dt.datetime) -> None:
-        event_id = str(uuid.uuid5(_NAMESPACE, f"{self.service.name}/{key}/{purpose}/{due.isoformat()}"))
+    async def _publish(self, key: str, purpose: str, entry: str, now: dt.datetime) -> None:
+        event_id = str(uuid.uuid5(_NAMESPACE, f"{self.service.name}/{key}/{purpose}/{entry}"))
+        due = _due(entry)
         envelope = self.service.new_envelope(EventTypes.TIMER_FIRED, subject=key, time=now, id=event_id)
         record: dict[str, Any] = {"key": key, "purpose": purpose, "due_at": due, "fired_at": now}
         await self.service.publish(self.spec, record, key=key, envelope=envelope)
@@ -111,16 +118,13 @@ class Timers:
     async def _on_fired(self, event: IncomingEvent) -> None:
         record = event.record
         key, purpose = record["key"], record["purpose"]
-        due_text = _millis(record["due_at"]).isoformat()
-        self._in_flight.discard((key, purpose, due_text))
         current = (self.table.get(key) or {}).get(purpose)
-        if current != due_text:
+        self._in_flight.discard((key, purpose, current))
+        if current is None or _due(current) != to_millis(record["due_at"]):
             self.service.log.info("timer.stale", timer_key=key, purpose=purpose)  # cancelled or moved
             return
         handler = self._handlers.get(_kind(purpose))
         if handler is None:
-            from egov.runtime.service import RejectedEvent
-
             raise RejectedEvent(f"no handler for timers of purpose {purpose!r}")
         await handler(key, event)
         if (self.table.get(key) or {}).get(purpose) == current:

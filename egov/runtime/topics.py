@@ -88,6 +88,15 @@ class Topics:
         ),
         doc="The life of each dossier in the one-stop system, in order per dossier code.",
     )
+    JOURNEYS = TopicSpec(
+        name="egov.onestop.journeys.v1",
+        owner="onestop",
+        key="dossier_code",
+        events=(EventTypes.DOSSIER_RECEIVED,),
+        doc="Each received dossier with its applicant, where onestop starts the dossier's journey: the "
+        "identity check needs the ID number, which the dossiers topic (read by other services) leaves out.",
+        internal=True,
+    )
     ONESTOP_TO_LGSP = TopicSpec(
         name="egov.onestop.lgsp-requests.v1",
         owner="onestop",

@@ -35,7 +35,7 @@ async def assigned(event: IncomingEvent) -> None:
     if record["agency"]["code"] not in served:
         return  # another department's dossier
     code = record["dossier_code"]
-    case, action, at = desk.assigned(cases.get(code), record, service.clock.now())
+    case, action, at = desk.assigned(cases.get(code), record, event.handled_at)
     cases[code] = case
     timers.set(code, ACT, at)
     service.log.info("case.opened", dossier_code=code, next=action, at=at.isoformat())
@@ -45,7 +45,7 @@ async def act(code: str, event: IncomingEvent) -> None:
     case = cases.get(code)
     if case is None:
         raise RejectedEvent(f"no case file for {code}")
-    now = service.clock.now()
+    now = event.handled_at
     if case["next"] == SUPPLEMENT:
         case, record = desk.supplement_request(case, now)
         event_type = EventTypes.SUPPLEMENT_REQUESTED

@@ -71,9 +71,7 @@ async def verify_identity(event: IncomingEvent) -> None:
     except LgspError as exc:
         if exc.code != 100:  # an authenticated caller gets an answer; an impostor does not
             pending = open_request(Topics.ONESTOP_TO_LGSP.owner, event.record)
-            answer = identity_answer(
-                pending, outcome="REJECTED", now=service.clock.now(), error_code=exc.code
-            )
+            answer = identity_answer(pending, outcome="REJECTED", now=event.handled_at, error_code=exc.code)
             await reply(event, key, answer, purpose="rejected")
         raise RejectedEvent(str(exc), code=exc.code) from exc
     pending = open_request(Topics.ONESTOP_TO_LGSP.owner, event.record)
@@ -85,7 +83,7 @@ async def verify_identity(event: IncomingEvent) -> None:
 
 
 async def send_attempt(cause: IncomingEvent, key: str, pending: dict[str, Any]) -> None:
-    now = service.clock.now()
+    now = cause.handled_at
     deadline = service.clock.after(settings.lgsp_timeout)
     record = lookup_request(pending, now=now, deadline=deadline)
     envelope = service.new_envelope(
@@ -132,7 +130,7 @@ async def population_answered(event: IncomingEvent) -> None:
     answer = identity_answer(
         pending,
         outcome=record["outcome"],
-        now=service.clock.now(),
+        now=event.handled_at,
         mismatched_fields=record["mismatched_fields"],
     )
     await reply(event, key, answer, purpose="answer")
@@ -153,7 +151,7 @@ async def deadline_passed(key: str, event: IncomingEvent) -> None:
         timers.set(key, f"{RETRY}:{correlation}", service.clock.after(action.delay))
         service.log.warning("lgsp.no_answer_retrying", correlation_id=correlation, attempt=pending["attempt"])
     elif isinstance(action, GiveUp):
-        answer = identity_answer(pending, outcome="TIMEOUT", now=service.clock.now())
+        answer = identity_answer(pending, outcome="TIMEOUT", now=event.handled_at)
         await reply(event, key, answer, purpose="timeout")
         requests[key] = {**known, correlation: closed(pending, "timed-out")}
         service.log.warning("lgsp.timed_out", correlation_id=correlation, attempts=pending["attempt"])

@@ -3,8 +3,9 @@ know, on the channel they chose, once.
 
 "Sending" is publishing the NotificationSent event: it is the record of the message (with the recipient
 masked) that an SMS, e-mail or Zalo gateway would deliver. A notice is sent at most once per change: its id
-is derived from the event that caused it and remembered per dossier in a changelog-backed table, so neither
-a redelivered event nor a restart sends it again.
+is derived from the dossier, the template and what makes the change one change (not from the event id), and
+remembered per dossier in a changelog-backed table, so neither a redelivered event, nor the same change
+published again under another id, nor a restart sends it again.
 """
 
 from __future__ import annotations
@@ -50,12 +51,12 @@ async def follow(event: IncomingEvent) -> None:
         facts_table[code] = with_new_appointment(facts, record["new_appointment_date"]).as_dict()
     if notice is None:
         return
-    nid = notification_id(event.envelope.id, notice.template)
+    nid = notification_id(code, notice.template, notice.occasion)
     already, sent = remember(sent_table.get(code), nid)
     if already:
         service.log.info("notice.already_sent", notification_id=nid, template=notice.template)
         return
-    now = service.clock.now()
+    now = event.handled_at
     body = notification_event(facts, notice, event.envelope.id, now)
     envelope = service.new_envelope(EventTypes.NOTIFICATION_SENT, subject=code, time=now, caused_by=event)
     await service.publish(Topics.NOTIFICATIONS, body, key=code, envelope=envelope)

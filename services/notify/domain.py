@@ -143,6 +143,10 @@ class Notice:
 
     template: str
     message: str
+    #: What makes this change one change: empty for what happens once in a dossier's life (received,
+    #: refused, result), else the request's own identity (a supplement request's time, a payment reference,
+    #: the appointment an apology is for).
+    occasion: str = ""
 
 
 def notice_for(event_type: str, record: Mapping[str, Any], facts: DossierFacts) -> Notice | None:
@@ -170,12 +174,14 @@ def notice_for(event_type: str, record: Mapping[str, Any], facts: DossierFacts) 
             SUPPLEMENT_REQUESTED,
             f"{head} cần bổ sung: {missing} (lý do: {_clause(record['reason'])}). Hồ sơ tạm dừng xử lý "
             f"cho đến khi Ông/Bà bổ sung trên {PORTAL_NAME}.",
+            occasion=record["requested_at"].isoformat(),
         )
     if event_type == EventTypes.FEE_REQUESTED:
         return Notice(
             FEE_REQUESTED,
             f"{head}: Ông/Bà vui lòng nộp phí, lệ phí {format_vnd(record['amount'])}, mã thanh toán "
             f"{record['payment_reference']}, hạn nộp {_vn_date(record['due_date'])}.",
+            occasion=record["payment_reference"],
         )
     if event_type == EventTypes.RESULT_RETURNED:
         document = record.get("document_id")
@@ -194,11 +200,11 @@ def notice_for(event_type: str, record: Mapping[str, Any], facts: DossierFacts) 
         before = _vn_date(record["original_appointment_date"])
         after = _vn_date(record["new_appointment_date"])
         apology = _sentence(record["apology"])
+        occasion = record["original_appointment_date"].isoformat()
         if after in apology:  # the apology (form 04) already gives the new date
-            return Notice(OVERDUE_APOLOGY, f"{head}: {apology}")
-        return Notice(
-            OVERDUE_APOLOGY, f"{head}: {apology} Ngày hẹn trả kết quả được hẹn lại từ {before} sang {after}."
-        )
+            return Notice(OVERDUE_APOLOGY, f"{head}: {apology}", occasion)
+        text = f"{head}: {apology} Ngày hẹn trả kết quả được hẹn lại từ {before} sang {after}."
+        return Notice(OVERDUE_APOLOGY, text, occasion)
     return None
 
 
@@ -255,13 +261,14 @@ def mask_recipient(channel: str, address: str) -> str:
 
 
 # -- never twice --------------------------------------------------------------------------------------------
-def notification_id(cause_event_id: str, template: str) -> str:
-    """The id of the notice `template` about the event `cause_event_id`: the same for a redelivery of that
-    event, so it is recognised as already sent; different for another event or another template."""
+def notification_id(dossier_code: str, template: str, occasion: str = "") -> str:
+    """The id of a notice: one per dossier, template and occasion (`Notice.occasion`). The same change
+    told again (a redelivered event, or the same change published again under another event id) maps to
+    the same notice, which is then recognised as already sent."""
     if template not in TEMPLATES:
         raise ValueError(f"unknown template {template!r}")
-    # Templates contain no ':', so the name is unambiguous whatever the event id holds.
-    return str(uuid.uuid5(NOTIFICATION_NAMESPACE, f"{template}:{cause_event_id}"))
+    # Templates and dossier codes contain no '|', so the name is unambiguous.
+    return str(uuid.uuid5(NOTIFICATION_NAMESPACE, f"{dossier_code}|{template}|{occasion}"))
 
 
 def remember(sent: Mapping[str, Any] | None, notification_id: str) -> tuple[bool, dict[str, Any]]:
@@ -290,7 +297,7 @@ def notification_event(
     channel, address = recipient(facts.contact)
     return {
         "dossier_code": facts.dossier_code,
-        "notification_id": notification_id(cause_event_id, notice.template),
+        "notification_id": notification_id(facts.dossier_code, notice.template, notice.occasion),
         "channel": channel,
         "recipient_masked": mask_recipient(channel, address),
         "template": notice.template,

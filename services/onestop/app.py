@@ -6,19 +6,21 @@ internal intake topic; the numbering agent then sees every submission of an agen
 order, and keeps the daily counters in a changelog-backed table, so a restart continues the sequence and
 never reuses a number (docs/adr/0002).
 
-From DossierReceived on, everything is keyed by dossier code: onestop reads its own dossiers topic to start
-the journey, then the LGSP's deliveries (identity answers, supplement requests, decisions), the portal's
-supplements and the payment platform's settlements, all on the dossier's partition, where the dossier's
-state and its overdue timer live (services/onestop/journey.py has the rules).
+From DossierReceived on, everything is keyed by dossier code. onestop reads its own internal journeys
+topic (DossierReceived with the applicant, whose ID number the dossiers topic leaves out) to start the
+journey, then the LGSP's deliveries (identity answers, supplement requests, decisions), the portal's
+supplements and the payment platform's settlements, all on the dossier's partition, where the dossier's state
+and its overdue timer live (services/onestop/journey.py has the rules).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from egov.province import get_province
-from egov.runtime.service import IncomingEvent, RejectedEvent, Service
+from egov.runtime.service import Handler, IncomingEvent, RejectedEvent, Service
 from egov.runtime.timers import Timers
 from egov.runtime.topics import EventTypes, Topics, TopicSpec
 from services import SERVICES
@@ -30,7 +32,7 @@ app = service.app
 province = get_province(service.settings.province)
 reception = Reception(province)
 journey = Journey(province, reception.calendar)
-service.writes(Topics.ONESTOP_INTAKE, Topics.DOSSIERS, Topics.ONESTOP_TO_LGSP)
+service.writes(Topics.ONESTOP_INTAKE, Topics.DOSSIERS, Topics.JOURNEYS, Topics.ONESTOP_TO_LGSP)
 timers = Timers(service)
 DESTINATIONS: dict[str, TopicSpec] = {DOSSIERS: Topics.DOSSIERS, LGSP: Topics.ONESTOP_TO_LGSP}
 
@@ -70,12 +72,17 @@ async def receive(event: IncomingEvent) -> None:
     receipt = reception.receive(procedure.code, received_at, sequence)
     if state != sequences.get(counter):
         sequences[counter] = state
-    envelope = service.new_envelope(
-        EventTypes.DOSSIER_RECEIVED, subject=receipt.dossier_code, time=received_at, caused_by=event
+    received = receipt.as_event(submission)
+    code = receipt.dossier_code
+    # The dossiers topic is read by other services: the applicant's ID number stays on the internal topic.
+    public = service.new_envelope(
+        EventTypes.DOSSIER_RECEIVED, subject=code, time=received_at, caused_by=event
     )
-    await service.publish(
-        Topics.DOSSIERS, receipt.as_event(submission), key=receipt.dossier_code, envelope=envelope
+    await service.publish(Topics.DOSSIERS, {**received, "applicant": None}, key=code, envelope=public)
+    internal = service.new_envelope(
+        EventTypes.DOSSIER_RECEIVED, subject=code, time=received_at, caused_by=event, purpose="journey"
     )
+    await service.publish(Topics.JOURNEYS, received, key=code, envelope=internal)
     service.log.info(
         "dossier.received",
         dossier_code=receipt.dossier_code,
@@ -95,7 +102,7 @@ async def advance(
         raise RejectedEvent(f"invalid transition: {exc}") from exc
     if step is None:
         return
-    now = service.clock.now()
+    now = event.handled_at
     for index, emit in enumerate(step.emits):
         envelope = service.new_envelope(
             emit.event_type, subject=code, time=now, caused_by=event, purpose=f"{index}/{emit.event_type}"
@@ -114,57 +121,36 @@ async def start_journey(event: IncomingEvent) -> None:
     await advance(event, event.record["dossier_code"], lambda state: journey.start(state, event.record))
 
 
-async def identity_answered(event: IncomingEvent) -> None:
-    now = service.clock.now()
-    await advance(
-        event, event.record["dossier_code"], lambda s: journey.identity_answered(s, event.record, now)
-    )
+def step(apply: Callable[[dict[str, Any] | None, Mapping[str, Any], dt.datetime], Step]) -> Handler:
+    """A handler applying one step of the journey to the event's dossier, at the business time now."""
 
+    async def handle(event: IncomingEvent) -> None:
+        now = event.handled_at
+        await advance(event, event.record["dossier_code"], lambda state: apply(state, event.record, now))
 
-async def supplement_requested(event: IncomingEvent) -> None:
-    now = service.clock.now()
-    await advance(
-        event, event.record["dossier_code"], lambda s: journey.supplement_requested(s, event.record, now)
-    )
-
-
-async def supplement_supplied(event: IncomingEvent) -> None:
-    now = service.clock.now()
-    await advance(
-        event, event.record["dossier_code"], lambda s: journey.supplement_supplied(s, event.record, now)
-    )
-
-
-async def decided(event: IncomingEvent) -> None:
-    now = service.clock.now()
-    await advance(event, event.record["dossier_code"], lambda s: journey.decided(s, event.record, now))
-
-
-async def fee_settled(event: IncomingEvent) -> None:
-    now = service.clock.now()
-    await advance(event, event.record["dossier_code"], lambda s: journey.fee_settled(s, event.record, now))
+    return handle
 
 
 async def overdue(code: str, event: IncomingEvent) -> None:
-    now = service.clock.now()
+    now = event.handled_at
     await advance(event, code, lambda s: journey.overdue(s, now))
 
 
 timers.on(OVERDUE_TIMER, overdue)
 service.consume(Topics.DOSSIER_SUBMISSIONS, route_to_agency, name="route-to-agency")
 service.consume(Topics.ONESTOP_INTAKE, receive, name="receive")
-service.consume(Topics.DOSSIERS, {EventTypes.DOSSIER_RECEIVED: start_journey}, name="start-journey")
+service.consume(Topics.JOURNEYS, start_journey, name="start-journey")
 service.consume(
     Topics.LGSP_TO_ONESTOP,
     {
-        EventTypes.IDENTITY_VERIFICATION_ANSWERED: identity_answered,
-        EventTypes.SUPPLEMENT_REQUESTED: supplement_requested,
-        EventTypes.AGENCY_DECISION_MADE: decided,
+        EventTypes.IDENTITY_VERIFICATION_ANSWERED: step(journey.identity_answered),
+        EventTypes.SUPPLEMENT_REQUESTED: step(journey.supplement_requested),
+        EventTypes.AGENCY_DECISION_MADE: step(journey.decided),
     },
     name="from-lgsp",
 )
-service.consume(Topics.SUPPLEMENTS, supplement_supplied, name="supplements")
-service.consume(Topics.SETTLEMENTS, fee_settled, name="settlements")
+service.consume(Topics.SUPPLEMENTS, step(journey.supplement_supplied), name="supplements")
+service.consume(Topics.SETTLEMENTS, step(journey.fee_settled), name="settlements")
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ def allocate(counter: Mapping[str, Any] | None, submission_id: str) -> tuple[int
     The counter holds the last number and every number issued, by submission id, in one value, so a single
     write records both: a redelivered submission gets its number back, and no number is ever issued twice.
     """
-    state = {"last": 0, "issued": {}} if counter is None else counter
+    state: Mapping[str, Any] = {"last": 0, "issued": {}} if counter is None else counter
     issued = state["issued"].get(submission_id)
     if issued is not None:
         return int(issued), dict(state)
@@ -65,7 +65,7 @@ class Receipt:
     receipt_date: dt.date
     appointment_date: dt.date
 
-    def as_event(self, submission: dict) -> dict:  # type: ignore[type-arg]
+    def as_event(self, submission: Mapping[str, Any]) -> dict[str, Any]:
         """The body of DossierReceived."""
         return {
             "dossier_code": self.dossier_code,

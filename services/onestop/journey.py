@@ -18,8 +18,9 @@ Choices where the sources are silent (docs/adr/0005-citizen-journey.md):
   is accepted with a note that the identity must be checked against the citizen's papers: a citizen is not
   refused because a national system is down, and the dossier never hangs.
 - The deadline (`due_date`) is the appointment date moved by the working days spent waiting for a
-  supplement. Overdue means the business date in the province passed it while the agency had the dossier;
-  the time the citizen takes to supplement or to pay does not count.
+  supplement or for the fee: the time the citizen takes does not count. Overdue means the business date in
+  the province passed the date promised (the appointment date, moved likewise, or an apology's new date)
+  while the clock runs (statuses 1, 2 and 4).
 - After an apology (form 04) the citizen is given a new date: half the processing time again in working
   days, at least two. On-time is judged against `due_date`, never against an apology's new date.
 """
@@ -150,6 +151,25 @@ class Journey:
             )
         return dict(state)
 
+    @staticmethod
+    def _require_responsible(state: Mapping[str, Any], agency_code: str, did: str) -> None:
+        if agency_code != state["responsible_agency_code"]:
+            raise InvalidTransition(
+                f"{state['dossier_code']}: {did} by {agency_code}, "
+                f"but the responsible agency is {state['responsible_agency_code']}"
+            )
+
+    def _resume(self, state: dict[str, Any], now: dt.datetime) -> dt.date:
+        """The clock restarts: move the deadline and the appointment by the working days it stood still
+        (since `paused_on`); returns the new appointment date."""
+        paused = self.calendar.working_days_between(
+            dt.date.fromisoformat(state.pop("paused_on")), self.today(now)
+        )
+        due = self.calendar.add_working_days(dt.date.fromisoformat(state["due_date"]), paused)
+        appointment = self.calendar.add_working_days(dt.date.fromisoformat(state["appointment_date"]), paused)
+        state["due_date"], state["appointment_date"] = due.isoformat(), appointment.isoformat()
+        return appointment
+
     # -- the steps ----------------------------------------------------------------------------------------
     def start(self, state: Mapping[str, Any] | None, received: Mapping[str, Any]) -> Step:
         """DossierReceived: remember the dossier and ask the LGSP to check the applicant's identity."""
@@ -220,6 +240,7 @@ class Journey:
     ) -> Step:
         """The agency asks for a supplement (form 02): the clock stops until the citizen supplies it."""
         new = self._require(state, IN_PROGRESS, event="a supplement request")
+        self._require_responsible(new, request["requested_by"]["code"], "asked for a supplement")
         new["paused_on"] = self.today(now).isoformat()
         reason = f"{request['reason']} Cần bổ sung: {'; '.join(request['missing_items'])}."
         emits = [
@@ -234,12 +255,7 @@ class Journey:
         """The citizen supplied the dossier: the clock restarts, the deadline moves by the days it stood
         still, and the agency gets the dossier back."""
         new = self._require(state, SUPPLEMENT_REQUESTED, event="a supplement")
-        paused = self.calendar.working_days_between(
-            dt.date.fromisoformat(new.pop("paused_on")), self.today(now)
-        )
-        due = self.calendar.add_working_days(dt.date.fromisoformat(new["due_date"]), paused)
-        appointment = self.calendar.add_working_days(dt.date.fromisoformat(new["appointment_date"]), paused)
-        new["due_date"], new["appointment_date"] = due.isoformat(), appointment.isoformat()
+        appointment = self._resume(new, now)
         new["supplements"] = int(new.get("supplements", 0)) + 1
         reason = f"Công dân đã bổ sung hồ sơ. Ngày hẹn trả kết quả mới: {appointment:%d/%m/%Y}."
         emits = [self._move(new, IN_PROGRESS, now, reason), *self._assign(new, now)]
@@ -248,11 +264,7 @@ class Journey:
     def decided(self, state: Mapping[str, Any] | None, decision: Mapping[str, Any], now: dt.datetime) -> Step:
         """The agency's decision: refuse (STOPPED), ask for the fee, or finish."""
         new = self._require(state, IN_PROGRESS, event="a decision")
-        if decision["agency"]["code"] != new["responsible_agency_code"]:
-            raise InvalidTransition(
-                f"{new['dossier_code']}: decided by {decision['agency']['code']}, "
-                f"but the responsible agency is {new['responsible_agency_code']}"
-            )
+        self._require_responsible(new, decision["agency"]["code"], "decided")
         new["document_id"] = decision["document_id"]
         if decision["decision"] == "REJECTED":
             return Step(new, [self._move(new, STOPPED, now, decision["reason"])])
@@ -268,6 +280,7 @@ class Journey:
             "due_date": self.calendar.add_working_days(self.today(now), PAYMENT_DAYS),
             "requested_at": now,
         }
+        new["paused_on"] = self.today(now).isoformat()  # the citizen's time to pay does not count
         emits = [Emit(EventTypes.FEE_REQUESTED, request), self._move(new, PAYMENT_REQUESTED, now)]
         return Step(new, emits, overdue_at=None)
 
@@ -281,6 +294,7 @@ class Journey:
                 f"but the fee requested is {new['payment_reference']}"
             )
         new["paid_online"] = bool(settled["paid_online"])
+        self._resume(new, now)
         return Step(new, self._finish(new, now))
 
     def _finish(self, state: dict[str, Any], now: dt.datetime) -> list[Emit]:

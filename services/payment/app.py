@@ -18,7 +18,7 @@ ledgers = service.table("ledgers", help="Dossier code → payment references set
 
 async def fee_requested(event: IncomingEvent) -> None:
     code = event.record["dossier_code"]
-    now = service.clock.now()
+    now = event.handled_at
     try:
         ledger, settlement = settle(
             ledgers.get(code),

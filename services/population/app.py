@@ -26,7 +26,7 @@ async def look_up(event: IncomingEvent) -> None:
         service.log.warning("population.no_answer", reason="simulated outage for this record")
         return
     verdict = register.verify(citizen)
-    now = service.clock.now()
+    now = event.handled_at
     answer = {
         "correlation_id": request["correlation_id"],
         "outcome": verdict.outcome,

@@ -118,7 +118,11 @@ def apply_event(
         if status == "IN_PROGRESS":
             view.pop("supplement", None)
     elif event_type == EventTypes.DOSSIER_ASSIGNED:
-        view["appointment_date"] = record["deadline"].isoformat()
+        # The deadline moves when a supplement stopped the clock; the promise to the citizen moves with
+        # it, and never back before a date an apology (form 04) gave.
+        deadline = record["deadline"].isoformat()
+        view["deadline"] = deadline
+        view["appointment_date"] = max(view.get("appointment_date", deadline), deadline)
         view["responsible_agency"] = record["agency"]
     elif event_type == EventTypes.SUPPLEMENT_REQUESTED:
         view["supplement"] = {"missing_items": record["missing_items"], "reason": record["reason"]}

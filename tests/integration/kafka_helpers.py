@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from egov.runtime.admin import read_to_end
 from egov.runtime.envelope import decode_headers
 from egov.runtime.serde import get_registry
 
@@ -121,46 +122,9 @@ def wait_committed_past(
     raise TimeoutError(f"group {group} did not commit past {topic}[{partition}]@{offset} within {timeout}s")
 
 
-async def _read_all(bootstrap: str, topic: str, timeout: float) -> list[Record]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        # The consumer's own metadata covers only what it subscribed to: ask the cluster (aiokafka has no
-        # public call that returns the partitions of a topic it has not subscribed to).
-        cluster = await consumer._client.fetch_all_metadata()
-        partitions = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
-        if not partitions:
-            raise LookupError(f"no topic {topic}")
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list[Record] = []
-        deadline = time.monotonic() + timeout
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: could not read to the end within {timeout}s")
-            batch = await consumer.getmany(timeout_ms=500)
-            for messages in batch.values():
-                records.extend(
-                    Record(
-                        m.topic,
-                        m.partition,
-                        m.offset,
-                        m.key,
-                        m.value,
-                        decode_headers(m.headers),
-                        tuple(m.headers),
-                    )
-                    for m in messages
-                    if m.offset < ends[TopicPartition(m.topic, m.partition)]
-                )
-        return records
-    finally:
-        await consumer.stop()
-
-
 def read_all(bootstrap: str, topic: str, timeout: float = 30.0) -> list[Record]:
     """Every record of `topic` up to its current end."""
-    return asyncio.run(_read_all(bootstrap, topic, timeout))
+    return [
+        Record(m.topic, m.partition, m.offset, m.key, m.value, decode_headers(m.headers), tuple(m.headers))
+        for m in asyncio.run(read_to_end(bootstrap, [topic], timeout))
+    ]

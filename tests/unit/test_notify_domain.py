@@ -312,19 +312,31 @@ def test_a_short_number_is_masked_entirely() -> None:
 
 
 # -- never twice --------------------------------------------------------------------------------------------
-def test_notification_ids_are_deterministic_and_distinct() -> None:
-    first = notification_id("event-1", RECEIVED)
-    assert first == notification_id("event-1", RECEIVED)
+def test_notification_ids_are_one_per_change_not_per_event() -> None:
+    first = notification_id(CODE, RECEIVED)
+    assert first == notification_id(CODE, RECEIVED)
     assert uuid.UUID(first).version == 5
-    assert first != notification_id("event-2", RECEIVED)
-    assert first != notification_id("event-1", REJECTED)
+    assert first != notification_id("000.00.04.H11-261125-0002", RECEIVED)
+    assert first != notification_id(CODE, REJECTED)
+    assert notification_id(CODE, FEE_REQUESTED, "PAY-1") != notification_id(CODE, FEE_REQUESTED, "PAY-2")
     with pytest.raises(ValueError, match="template"):
-        notification_id("event-1", "no_such_template")
+        notification_id(CODE, "no_such_template")
+
+
+def test_the_same_change_under_another_event_id_is_the_same_notice() -> None:
+    facts = facts_from_received(RECEIVED_RECORD, contact=CONTACT)
+    once = notice_for(EventTypes.DOSSIER_STATUS_CHANGED, status_changed("ACCEPTED"), facts)
+    again = notice_for(EventTypes.DOSSIER_STATUS_CHANGED, status_changed("ACCEPTED"), facts)
+    assert once is not None and again is not None
+    assert (
+        notification_event(facts, once, "event-1", AT)["notification_id"]
+        == (notification_event(facts, again, "event-2", AT)["notification_id"])
+    )
 
 
 def test_a_notice_is_remembered_and_its_redelivery_recognised() -> None:
-    first = notification_id("event-1", RECEIVED)
-    second = notification_id("event-2", FEE_REQUESTED)
+    first = notification_id(CODE, RECEIVED)
+    second = notification_id(CODE, FEE_REQUESTED, "PAY-1")
     already, state = remember(None, first)
     assert not already
     assert state == {"sent": [first]}
@@ -346,7 +358,7 @@ def test_the_notification_event_matches_its_contract(notify_by: str) -> None:
     local = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
     body = notification_event(facts, notice, "event-1", local)
     assert body["dossier_code"] == CODE
-    assert body["notification_id"] == notification_id("event-1", RECEIVED)
+    assert body["notification_id"] == notification_id(CODE, RECEIVED)
     assert body["channel"] == notify_by
     assert body["template"] == RECEIVED
     assert body["message"] == notice.message

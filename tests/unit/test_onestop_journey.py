@@ -249,3 +249,28 @@ def test_every_status_has_its_successors_and_terminal_ones_none() -> None:
         "STOPPED",
         "RESULT_RETURNED",
     }
+
+
+def test_the_time_the_citizen_takes_to_pay_does_not_count_against_the_deadline() -> None:
+    asked = JOURNEY.decided(accepted().state, decision(), LATER)  # Wednesday 25/11; due Monday 30/11
+    reference = asked.state["payment_reference"]
+    # Paid on Wednesday 2/12: five working days went by (26, 27, 30/11, 1, 2/12), so the deadline is 7/12.
+    paid = JOURNEY.fee_settled(
+        asked.state,
+        {"payment_reference": reference, "paid_online": True},
+        dt.datetime(2026, 12, 2, 3, tzinfo=dt.UTC),
+    )
+    assert paid.state["due_date"] == "2026-12-07"
+    [result] = [e.record for e in paid.emits if e.event_type == EventTypes.RESULT_RETURNED]
+    assert result["on_time"] is True
+
+
+def test_only_the_responsible_agency_may_ask_for_a_supplement() -> None:
+    request = {
+        "dossier_code": CODE,
+        "missing_items": ["x"],
+        "reason": "y",
+        "requested_by": {"code": "000.00.12.H11", "name": "x"},
+    }
+    with pytest.raises(InvalidTransition, match=r"asked for a supplement by 000\.00\.12\.H11"):
+        JOURNEY.supplement_requested(accepted().state, request, LATER)

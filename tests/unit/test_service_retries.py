@@ -15,16 +15,34 @@ def test_the_same_event_is_retried_until_the_broker_is_back(monkeypatch, tmp_pat
     monkeypatch.setattr(service_module, "RETRY_INITIAL_DELAY", 0.001)
     svc = Service("onestop", default_port=18099, settings=Settings(state_dir=tmp_path))
     attempts: list[object] = []
+    order: list[str] = []
 
-    async def flaky(spec, name, event, handler):  # type: ignore[no-untyped-def]
+    times: list[object] = []
+
+    async def flaky(spec, name, event, handler, takes, handled_at):  # type: ignore[no-untyped-def]
         attempts.append(event)
+        times.append(handled_at)
+        order.append(f"attempt {len(attempts)}")
         if len(attempts) < 3:
             raise KafkaConnectionError("broker away")
 
+    async def reply_for_the_same_key() -> None:
+        async with svc._key_locks.hold(b"d-1"):
+            order.append("reply")
+
+    async def scenario() -> None:
+        event = SimpleNamespace(message=SimpleNamespace(topic="t", partition=0, offset=7, key=b"d-1"))
+        handling = asyncio.create_task(svc._handle_with_retries(Topics.DOSSIERS, "h", event, handler=None))  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # the first attempt starts and fails; the back-off begins
+        reply = asyncio.create_task(reply_for_the_same_key())
+        await asyncio.gather(handling, reply)
+        assert attempts == [event, event, event]
+
     monkeypatch.setattr(svc, "_handle", flaky)
-    event = SimpleNamespace(message=SimpleNamespace(topic="t", partition=0, offset=7))
-    asyncio.run(svc._handle_with_retries(Topics.DOSSIERS, "h", event, handler=None))  # type: ignore[arg-type]
-    assert attempts == [event, event, event]
+    asyncio.run(scenario())
+    # The key stays held through the back-off: a reply its output caused waits for the retried event.
+    assert order == ["attempt 1", "attempt 2", "attempt 3", "reply"]
+    assert len(set(times)) == 1  # a retried step decides at the same business time as its first attempt
 
 
 def test_events_of_one_key_are_handled_one_at_a_time_and_other_keys_go_on() -> None:
@@ -65,3 +83,18 @@ def test_a_changelog_missing_from_the_metadata_is_waited_for_not_dead_lettered()
 
     assert is_retryable(PartitionsMismatch("the changelog topic has 0 partitions"))
     assert not is_retryable(ValueError("a bug"))
+
+
+def test_an_event_under_another_key_than_its_dossier_code_is_refused() -> None:
+    import pytest
+
+    from egov.runtime.serde import ContractError
+    from egov.runtime.service import _require_key
+
+    record = {"dossier_code": "000.00.04.H11-261125-0001"}
+    _require_key(Topics.DOSSIERS, b"000.00.04.H11-261125-0001", record)
+    with pytest.raises(ContractError, match="keyed by dossier_code, but this event has key 'other'"):
+        _require_key(Topics.DOSSIERS, b"other", record)
+    with pytest.raises(ContractError, match="has no key"):
+        _require_key(Topics.DOSSIERS, None, record)
+    _require_key(Topics.ONESTOP_INTAKE, b"000.00.04.H11", {"submission_id": "s"})  # keyed by no field
