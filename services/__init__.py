@@ -25,6 +25,8 @@ SERVICES: dict[str, int] = {
     "agency": 8084,
     "payment": 8085,
     "notify": 8086,
+    "documents": 8087,
+    "signing": 8088,
 }
 
 

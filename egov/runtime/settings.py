@@ -76,6 +76,16 @@ class Settings(BaseSettings):
         description="How the department stand-in behaves per procedure (YAML); default "
         "services/agency/profiles/default.yaml.",
     )
+    documents_profile: Path | None = Field(
+        default=None,
+        description="How long each agency takes over an incoming document (YAML); default "
+        "services/documents/profiles/default.yaml.",
+    )
+    ca_dir: Path | None = Field(
+        default=None,
+        description="The test CA of the signing service (default <state dir>/ca); its public/ folder is the "
+        "trust store the document system verifies signatures with.",
+    )
     agency_codes: str = Field(
         default="",
         description="Comma-separated agency codes the department stand-in serves; empty: every agency of the "
@@ -101,6 +111,10 @@ class Settings(BaseSettings):
         if self.clock_anchor is not None and self.clock_anchor.tzinfo is None:
             raise ValueError("EGOV_CLOCK_ANCHOR needs a UTC offset, e.g. 2026-11-24T08:00:00+00:00")
         return self
+
+    @property
+    def ca_directory(self) -> Path:
+        return self.ca_dir or self.state_dir / "ca"
 
     @property
     def clock(self) -> Clock:

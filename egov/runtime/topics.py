@@ -29,6 +29,15 @@ class EventTypes:
     POPULATION_LOOKUP_REQUESTED = "vn.egov.lgsp.PopulationLookupRequested"
     POPULATION_LOOKUP_ANSWERED = "vn.egov.lgsp.PopulationLookupAnswered"
     NOTIFICATION_SENT = "vn.egov.notify.NotificationSent"
+    DOCUMENT_DRAFTED = "vn.egov.document.DocumentDrafted"
+    DOCUMENT_REGISTERED = "vn.egov.document.DocumentRegistered"
+    DOCUMENT_APPROVED = "vn.egov.document.DocumentApproved"
+    SIGNATURE_REQUESTED = "vn.egov.document.SignatureRequested"
+    SIGNATURE_COMPLETED = "vn.egov.document.SignatureCompleted"
+    DOCUMENT_ISSUED = "vn.egov.document.DocumentIssued"
+    DOCUMENT_DELIVERED = "vn.egov.document.DocumentDelivered"
+    DOCUMENT_STATUS_PACKET = "vn.egov.document.DocumentStatusPacket"
+    DOCUMENT_RECALL_REQUESTED = "vn.egov.document.DocumentRecallRequested"
     DEAD_LETTER = "vn.egov.ops.DeadLetter"
     TIMER_FIRED = "vn.egov.ops.TimerFired"
 
@@ -162,15 +171,76 @@ class Topics:
         doc="Every message sent to a citizen, with the recipient masked.",
     )
 
+    DOCUMENT_DRAFTS = TopicSpec(
+        name="egov.documents.drafts.v1",
+        owner="documents",
+        key="issuing agency code",
+        events=(EventTypes.DOCUMENT_DRAFTED,),
+        doc="Outgoing documents submitted for registration, keyed by issuing agency, so that each agency's "
+        "register of outgoing documents is numbered by one writer.",
+        internal=True,
+    )
+    OUTGOING_DOCUMENTS = TopicSpec(
+        name="egov.documents.outgoing.v1",
+        owner="documents",
+        key="document_id",
+        events=(
+            EventTypes.DOCUMENT_REGISTERED,
+            EventTypes.DOCUMENT_APPROVED,
+            EventTypes.SIGNATURE_REQUESTED,
+            EventTypes.DOCUMENT_ISSUED,
+            EventTypes.DOCUMENT_RECALL_REQUESTED,
+        ),
+        doc="The life of each outgoing official document: registered, approved, sent for signature, issued, "
+        "recalled.",
+    )
+    DOCUMENT_STATUS = TopicSpec(
+        name="egov.documents.status-packets.v1",
+        owner="documents",
+        key="document_id",
+        events=(EventTypes.DOCUMENT_STATUS_PACKET,),
+        doc="edXML status packets the recipients of a document send to its sender, through the LGSP.",
+    )
+    SIGNATURES = TopicSpec(
+        name="egov.signing.signatures.v1",
+        owner="signing",
+        key="document_id",
+        events=(EventTypes.SIGNATURE_COMPLETED,),
+        doc="Detached CMS signatures made by the signing platform, with the signer's certificate chain.",
+    )
+    LGSP_DOCUMENTS = TopicSpec(
+        name="egov.lgsp.document-deliveries.v1",
+        owner="lgsp",
+        key="document_id",
+        events=(
+            EventTypes.DOCUMENT_ISSUED,
+            EventTypes.DOCUMENT_DELIVERED,
+            EventTypes.DOCUMENT_STATUS_PACKET,
+            EventTypes.DOCUMENT_RECALL_REQUESTED,
+        ),
+        doc="Documents, recalls and status packets the LGSP delivers between agencies, each checked against "
+        "the province's agency codes.",
+    )
+
     @classmethod
     def all(cls) -> list[TopicSpec]:
         return [v for v in vars(cls).values() if isinstance(v, TopicSpec)]
 
 
 #: The services whose dead-letter topics exist; each service owns its own.
-SERVICES_WITH_DEAD_LETTERS = ("portal", "onestop", "lgsp", "population", "agency", "payment", "notify")
+SERVICES_WITH_DEAD_LETTERS = (
+    "portal",
+    "onestop",
+    "lgsp",
+    "population",
+    "agency",
+    "payment",
+    "notify",
+    "documents",
+    "signing",
+)
 #: The services that keep durable timers (egov.runtime.timers), each on its own internal topic.
-SERVICES_WITH_TIMERS = ("onestop", "lgsp", "agency")
+SERVICES_WITH_TIMERS = ("onestop", "lgsp", "agency", "documents")
 
 
 def dead_letters(service: str) -> TopicSpec:

@@ -9,7 +9,8 @@ departments' case systems.
   answer comes back to the partition that holds the pending request; a durable timer per attempt gives the
   time-out, retries follow with back-off, and TIMEOUT is answered when every attempt went unanswered.
 - Deliveries between the one-stop system and the departments are relayed unchanged (bytes and headers) once
-  the agency code they name is checked.
+  the agency code they name is checked; so are official documents, recalls and status packets between
+  agencies, routed by agency code (106 AGENCY_ID_INCORRECT for a code the province does not have).
 
 Every message in is decoded and checked against its contract by the runtime; what fails is dead-lettered
 with 500 DATA_INCORRECT.
@@ -28,6 +29,7 @@ from services.lgsp.domain import (
     DATA_INCORRECT,
     DELIVER_CASE_EVENT,
     DELIVER_DOSSIER,
+    EXCHANGE_DOCUMENTS,
     VERIFY_IDENTITY,
     AccessPolicy,
     GiveUp,
@@ -46,7 +48,9 @@ app = service.app
 settings = service.settings
 policy = AccessPolicy.load(settings.lgsp_policy)
 agency_codes = frozenset(a.code for a in get_province(settings.province).agencies)
-service.writes(Topics.POPULATION_REQUESTS, Topics.LGSP_TO_ONESTOP, Topics.LGSP_TO_AGENCIES)
+service.writes(
+    Topics.POPULATION_REQUESTS, Topics.LGSP_TO_ONESTOP, Topics.LGSP_TO_AGENCIES, Topics.LGSP_DOCUMENTS
+)
 timers = Timers(service)
 DEADLINE, RETRY = "deadline", "retry"
 
@@ -181,13 +185,47 @@ async def deliver_case_event(event: IncomingEvent) -> None:
     await relay(event, agency["code"], Topics.LGSP_TO_ONESTOP)
 
 
-async def relay(event: IncomingEvent, agency_code: str, spec: TopicSpec) -> None:
+async def relay(event: IncomingEvent, agency_code: str | list[str], spec: TopicSpec) -> None:
+    """Forward an event unchanged once every agency code it names is one of the province's (else 106)."""
+    codes = [agency_code] if isinstance(agency_code, str) else agency_code
     try:
-        check_agency(agency_code, agency_codes)
+        for code in codes:
+            check_agency(code, agency_codes)
     except LgspError as exc:
         raise RejectedEvent(str(exc), code=exc.code) from exc
     await service.send_raw(spec, key=event.key, value=event.raw_value, headers=event.raw_headers)
-    service.log.info("lgsp.relayed", to=spec.name, agency_code=agency_code)
+    service.log.info("lgsp.relayed", to=spec.name, agency_codes=codes)
+
+
+async def route_document(event: IncomingEvent) -> None:
+    """An issued document or a recall goes to its recipients by agency code; each delivery is recorded."""
+    authorise(event, Topics.OUTGOING_DOCUMENTS, EXCHANGE_DOCUMENTS)
+    record = event.record
+    sender = record.get("issuing_agency") or record["sender"]
+    await relay(event, [sender["code"], *(r["code"] for r in record["recipients"])], Topics.LGSP_DOCUMENTS)
+    if event.type != EventTypes.DOCUMENT_ISSUED:
+        return
+    for recipient in record["recipients"]:
+        delivered = {
+            "document_id": record["document_id"],
+            "recipient": recipient,
+            "delivered_at": event.handled_at,
+        }
+        envelope = service.new_envelope(
+            EventTypes.DOCUMENT_DELIVERED,
+            subject=record["document_id"],
+            time=event.handled_at,
+            caused_by=event,
+            purpose=f"delivered/{recipient['code']}",
+        )
+        await service.publish(Topics.LGSP_DOCUMENTS, delivered, key=record["document_id"], envelope=envelope)
+
+
+async def route_status(event: IncomingEvent) -> None:
+    """A recipient's status packet goes back to the document's sender."""
+    authorise(event, Topics.DOCUMENT_STATUS, EXCHANGE_DOCUMENTS)
+    record = event.record
+    await relay(event, [record["sender"]["code"], record["response_for"]["organ_id"]], Topics.LGSP_DOCUMENTS)
 
 
 timers.on(DEADLINE, deadline_passed)
@@ -202,6 +240,12 @@ service.consume(
 )
 service.consume(Topics.CASE_EVENTS, deliver_case_event, name="from-agencies")
 service.consume(Topics.POPULATION_ANSWERS, population_answered, name="population-answers")
+service.consume(
+    Topics.OUTGOING_DOCUMENTS,
+    {EventTypes.DOCUMENT_ISSUED: route_document, EventTypes.DOCUMENT_RECALL_REQUESTED: route_document},
+    name="outgoing-documents",
+)
+service.consume(Topics.DOCUMENT_STATUS, route_status, name="status-packets")
 
 
 def main() -> None:

@@ -41,7 +41,8 @@ ERROR_NAMES = {
 VERIFY_IDENTITY = "population.verify-identity"
 DELIVER_DOSSIER = "agency.deliver-dossier"
 DELIVER_CASE_EVENT = "onestop.deliver-case-event"
-OPERATIONS = frozenset({VERIFY_IDENTITY, DELIVER_DOSSIER, DELIVER_CASE_EVENT})
+EXCHANGE_DOCUMENTS = "agencies.exchange-documents"
+OPERATIONS = frozenset({VERIFY_IDENTITY, DELIVER_DOSSIER, DELIVER_CASE_EVENT, EXCHANGE_DOCUMENTS})
 
 #: First back-off before a retry, in real seconds; doubled at each further attempt.
 BACKOFF_INITIAL = 0.5

@@ -13,6 +13,7 @@ from services.lgsp.domain import (
     DEFAULT_POLICY,
     DELIVER_CASE_EVENT,
     DELIVER_DOSSIER,
+    EXCHANGE_DOCUMENTS,
     VERIFY_IDENTITY,
     AccessPolicy,
     GiveUp,
@@ -52,6 +53,7 @@ def test_the_default_policy_lets_each_system_call_only_what_it_needs() -> None:
     assert POLICY.may_call == {
         "onestop": frozenset({VERIFY_IDENTITY, DELIVER_DOSSIER}),
         "agency": frozenset({DELIVER_CASE_EVENT}),
+        "documents": frozenset({EXCHANGE_DOCUMENTS}),
     }
     assert set(POLICY.may_call) <= set(SERVICES)
     POLICY.authorise(topic_owner="onestop", source="/egov/onestop", operation=VERIFY_IDENTITY)
