@@ -113,6 +113,7 @@ def service_env() -> dict[str, str]:
         "EGOV_AGENCY_PROFILE": str(DEMO_PROFILE),
         "EGOV_LGSP_TIMEOUT": "1.5",
         "EGOV_LGSP_ATTEMPTS": "2",
+        "EGOV_DOCUMENTS_URL": f"http://127.0.0.1:{service_port('documents')}",
     }
 
 

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         description="The test CA of the signing service (default <state dir>/ca); its public/ folder is the "
         "trust store the document system verifies signatures with.",
     )
+    documents_url: str | None = Field(
+        default=None,
+        description="Base URL of the document system's API: when set, the department stand-in issues each "
+        "approval as a signed decision document there, and the decision names it.",
+    )
     agency_codes: str = Field(
         default="",
         description="Comma-separated agency codes the department stand-in serves; empty: every agency of the "

@@ -2,17 +2,24 @@
 
 It takes the dossiers the LGSP delivers to the agencies it serves, keeps a case file per dossier, and when a
 durable timer says the department's working days have passed, writes a supplement request or its decision
-to its own topic, for the LGSP to deliver to the one-stop system. It uses only the public contracts.
+to its own topic, for the LGSP to deliver to the one-stop system. It uses only the public contracts, and,
+when `EGOV_DOCUMENTS_URL` is set, the document system's public API to issue each approval as a signed
+decision (the decision then names the document, and so do the result and the citizen's notice).
 """
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
 
 from egov.province import get_province
 from egov.runtime.service import IncomingEvent, RejectedEvent, Service
 from egov.runtime.timers import Timers
 from egov.runtime.topics import EventTypes, Topics
 from services import SERVICES
-from services.agency.domain import DECIDE, SUPPLEMENT, CaseDesk, Profile, official_of
+from services.agency.domain import DECIDE, SUPPLEMENT, CaseDesk, Profile, decision_document, official_of
 
 service = Service("agency", default_port=SERVICES["agency"])
 app = service.app
@@ -21,6 +28,11 @@ province = get_province(settings.province)
 served = frozenset(c.strip() for c in settings.agency_codes.split(",") if c.strip()) or frozenset(
     a.code for a in province.agencies
 )
+#: Where results are returned to citizens: the addressee of the department's signed decisions.
+centre = next(({"code": a.code, "name": a.name} for a in province.agencies if a.kind == "centre"), None) or {
+    "code": province.agencies[0].code,
+    "name": province.agencies[0].name,
+}
 desk = CaseDesk(Profile.load(settings.agency_profile), seed=settings.seed, timezone=province.timezone)
 service.writes(Topics.CASE_EVENTS)
 timers = Timers(service)
@@ -51,6 +63,8 @@ async def act(code: str, event: IncomingEvent) -> None:
         event_type = EventTypes.SUPPLEMENT_REQUESTED
     elif case["next"] == DECIDE:
         case, record = desk.decision(case, now, official_of(case["agency"]))
+        if record["decision"] == "APPROVED" and settings.documents_url:
+            record["document_id"] = await issue_signed_decision(case, event)
         event_type = EventTypes.AGENCY_DECISION_MADE
     else:
         return
@@ -58,6 +72,34 @@ async def act(code: str, event: IncomingEvent) -> None:
     await service.publish(Topics.CASE_EVENTS, record, key=code, envelope=envelope)
     cases[code] = case
     service.log.info("case.acted", dossier_code=code, event_type=event_type)
+
+
+async def issue_signed_decision(case: dict[str, Any], event: IncomingEvent) -> str:
+    """Issue the approval as a signed decision through the document system's API; its document id.
+
+    The draft's Idempotency-Key derives from the timer event, so a retry after a failure registers the same
+    document, never a second one. A document system that does not answer is an error that may pass: the
+    decision waits and is tried again."""
+    body = decision_document(case, official_of(case["agency"]), centre)
+    headers = {"Idempotency-Key": f"decision/{event.envelope.id}"}
+    async with httpx.AsyncClient(base_url=str(settings.documents_url), timeout=10.0) as client:
+        try:
+            answer = await client.post("/api/v1/documents", json=body, headers=headers)
+            if answer.status_code != 202:
+                raise RejectedEvent(
+                    f"the document system refused the decision: {answer.status_code} {answer.text}"
+                )
+            draft = answer.json()["draft_id"]
+            for _ in range(100):  # up to 20 s for the registration (each look-up is a round trip)
+                found = (await client.get(f"/api/v1/drafts/{draft}")).json().get("document_id")
+                if found:
+                    return str(found)
+                await asyncio.sleep(0.2)  # polling interval of the look-up above
+        except httpx.HTTPError as exc:
+            raise ConnectionError(
+                f"the document system at {settings.documents_url} did not answer: {exc}"
+            ) from exc
+    raise ConnectionError(f"the document system did not register decision draft {draft} within 20 s")
 
 
 timers.on(ACT, act)

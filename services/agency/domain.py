@@ -11,6 +11,7 @@ writes SupplementRequested and AgencyDecisionMade to its own topic, and uses not
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import random
 from collections.abc import Mapping
@@ -148,6 +149,30 @@ class CaseDesk:
             "decided_at": now,
         }
         return {**case, "next": "done", "decision": decision}, record
+
+
+def decision_document(
+    case: Mapping[str, Any], official: Mapping[str, Any], centre: Mapping[str, str]
+) -> dict[str, Any]:
+    """The body of `POST /api/v1/documents` that issues an approval as a signed decision (quyết định) of the
+    department, addressed to the public administration service centre that returns results to citizens."""
+    agency = case["agency"]
+    initials = "".join(word[0].upper() for word in agency["name"].split() if word != "và")
+    text = (
+        f"QUYẾT ĐỊNH\nVề việc giải quyết hồ sơ {case['dossier_code']} (thủ tục {case['procedure_code']}).\n"
+        f"{agency['name']} quyết định chấp thuận hồ sơ {case['dossier_code']}.\n"
+    )
+    return {
+        "issuing_agency": agency["code"],
+        "recipients": [centre["code"]],
+        "document_type": "Quyết định",
+        "symbol": f"QĐ-{initials}",
+        "summary": f"Về việc giải quyết hồ sơ {case['dossier_code']}",
+        "signer": {k: official[k] for k in ("official_id", "full_name", "position")},
+        "file_name": f"quyet-dinh-{case['dossier_code']}.txt",
+        "media_type": "text/plain; charset=utf-8",
+        "content_base64": base64.b64encode(text.encode()).decode(),
+    }
 
 
 def official_of(agency: Mapping[str, str]) -> dict[str, Any]:

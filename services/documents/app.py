@@ -75,6 +75,9 @@ registers = service.table("registers", help="Agency code → numbers issued in i
 documents = service.table("documents", help="Document id → the sender's and the recipients' states.")
 
 
+_IDEMPOTENCY = uuid.uuid5(uuid.NAMESPACE_URL, "urn:egov:documents:idempotency-key")
+
+
 def _error(view: View, status: int, errors: list[FieldError]) -> Response:
     return view.json(error_body(errors), status=status)
 
@@ -91,9 +94,16 @@ class DocumentIntake(View):
         except InvalidDraft as exc:
             return _error(self, 422, exc.errors)
         now = service.clock.now()
-        draft_id = str(uuid.uuid4())
+        # With an Idempotency-Key, a client that retries gets the same draft, hence the same number.
+        key = request.headers.get("Idempotency-Key")
+        draft_id = str(uuid.uuid5(_IDEMPOTENCY, key)) if key else str(uuid.uuid4())
         record = {**draft, "draft_id": draft_id, "drafted_at": now}
-        envelope = service.new_envelope(EventTypes.DOCUMENT_DRAFTED, subject=draft_id, time=now)
+        envelope = service.new_envelope(
+            EventTypes.DOCUMENT_DRAFTED,
+            subject=draft_id,
+            time=now,
+            id=str(uuid.uuid5(_IDEMPOTENCY, draft_id)),
+        )
         try:
             await service.publish(
                 Topics.DOCUMENT_DRAFTS, record, key=draft["issuing_agency"]["code"], envelope=envelope

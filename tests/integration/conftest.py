@@ -62,9 +62,12 @@ def run_stack(
         "EGOV_TEST_SESSION": str(os.getpid()),
         **(env or {}),
     }
+    ports = {name: free_port() for name in names}
+    if "documents" in ports:  # the department stand-in issues its decisions there, as with Docker
+        full_env.setdefault("EGOV_DOCUMENTS_URL", f"http://127.0.0.1:{ports['documents']}")
     processes = {
-        name: ServiceProcess(name, free_port(), settings.state_dir / "logs" / f"{name}.log", env=full_env)
-        for name in names
+        name: ServiceProcess(name, port, settings.state_dir / "logs" / f"{name}.log", env=full_env)
+        for name, port in ports.items()
     }
     with running(list(processes.values()), timeout=120):
         yield Stack(settings, processes)

@@ -188,6 +188,11 @@ def test_an_accepted_dossier_with_a_fee_gets_its_result(journey: Journey) -> Non
         assert contact["phone"] not in str(notice)
     [fee_notice] = [n for n in notices if n["template"] == "fee_requested"]
     assert "50.000 đồng" in fee_notice["message"]
+    # The department's approval is an issued, signed decision, and the citizen's notice says so.
+    document = view["result"]["document_id"]
+    assert document and document.startswith(f"{PROVINCE.procedure(FEE).responsible_agency},")  # type: ignore[union-attr]
+    [ready] = [n for n in notices if n["template"] == "result_ready"]
+    assert document in ready["message"]
 
 
 def test_an_identity_mismatch_is_refused_with_form_03(journey: Journey) -> None:
