@@ -92,10 +92,12 @@ def check_conforms(stack: Stack) -> None:
     assert report.rogue_consumers == [], report.render()
     assert report.unexpected_event_types == [], report.render()
     assert report.missing_topics == [], report.render()
-    # One dossier with a fee went through (its decision a signed document sent through the LGSP): every flow it
-    # took had traffic; the branches it did not take (a supplement, a late dossier, a recall) had none, and
-    # those are the only findings.
-    assert {f.flow for f in report.no_traffic} == {"supplements", "overdue", "document-recall"}, report.render()
+    # One dossier with a fee went through (its decision a signed document sent through the LGSP): every flow
+    # it took had traffic; the branches it did not take (a supplement, a late dossier, a recall) had none,
+    # and those are the only findings.
+    assert {f.flow for f in report.no_traffic} == {"supplements", "overdue", "document-recall"}, (
+        report.render()
+    )
     assert report.findings == report.no_traffic, report.render()
     assert report.groups_reading >= 9, report.render()  # the Faust group of every service
     assert report.records_sampled >= 3, report.render()
