@@ -31,8 +31,8 @@ class DemoError(RuntimeError):
     """The scenario did not go as it should; the message says where to look."""
 
 
-#: Real seconds per business day while the demo runs: a 20-working-day procedure plays out in ~15 s.
-DAY_SECONDS = 0.5
+#: Real seconds per business day while the demo runs: a 20-working-day procedure plays out in ~30 s.
+DAY_SECONDS = 1.0
 DEMO_PROFILE = REPO_ROOT / "services" / "agency" / "profiles" / "demo.yaml"
 FINAL = ("RESULT_RETURNED", "STOPPED", "NOT_ACCEPTED")
 

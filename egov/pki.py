@@ -470,8 +470,10 @@ def _check_validity(chain: Sequence[x509.Certificate], signing_time: dt.datetime
 def _check_revocation(
     chain: Sequence[x509.Certificate],
     crls: Sequence[x509.CertificateRevocationList],
-    signing_time: dt.datetime,
+    revoked_by: dt.datetime,
 ) -> None:
+    """Refuse a certificate its issuer's revocation list revoked at or before `revoked_by`."""
+    signing_time = revoked_by
     for cert, issuer in itertools.pairwise(chain):
         for crl in crls:
             if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
@@ -482,8 +484,32 @@ def _check_revocation(
                     "revoked",
                     f"certificate {_who(cert.subject)} (serial {cert.serial_number:#x}) was revoked on "
                     f"{_instant(entry.revocation_date_utc)} by {_who(issuer.subject)}'s revocation list, "
-                    f"before signing time {_instant(signing_time)}",
+                    f"not later than {_instant(signing_time)}",
                 )
+
+
+#: How far a stated signing time may lie after the verifier's clock (clocks drift; business time runs fast).
+SIGNING_TIME_SKEW = dt.timedelta(hours=1)
+
+
+def _check_signer_kind(signer: x509.Certificate) -> None:
+    """The signer must be an end entity allowed to sign documents, not a CA (openssl refuses those too)."""
+    try:
+        constraints = signer.extensions.get_extension_for_class(x509.BasicConstraints).value
+        is_ca = constraints.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    try:
+        usage = signer.extensions.get_extension_for_class(x509.KeyUsage).value
+        may_sign = usage.digital_signature or usage.content_commitment
+    except x509.ExtensionNotFound:
+        may_sign = False
+    if is_ca or not may_sign:
+        raise SignatureInvalid(
+            "untrusted",
+            f"certificate {_who(signer.subject)} may not sign documents "
+            f"({'a CA certificate' if is_ca else 'no digital-signature key usage'})",
+        )
 
 
 def verify(
@@ -492,9 +518,15 @@ def verify(
     *,
     trusted_roots: Sequence[x509.Certificate],
     crls: Sequence[x509.CertificateRevocationList] = (),
+    at: dt.datetime | None = None,
 ) -> Verified:
     """Check a detached CMS signature over `content`; return who signed and when, or raise `SignatureInvalid`
-    for the first check that fails (see the module's docstring for the order)."""
+    for the first check that fails (see the module's docstring for the order).
+
+    `at` is the verifier's own time (e.g. when the document arrived). The signing time is the signer's word:
+    with `at`, a signing time after it is refused, and a revocation dated at or before `at` counts, so a
+    backdated signature cannot escape a revocation (without a timestamp authority, nothing proves when a
+    signature was really made)."""
     if not signature:
         raise SignatureInvalid("unsigned", "the document is not signed: the signature is empty")
     parsed = _parse(signature)
@@ -516,9 +548,15 @@ def verify(
             f"the signature does not verify with the public key of {_who(parsed.signer.subject)} "
             f"(serial {parsed.signer.serial_number:#x})",
         ) from None
+    _check_signer_kind(parsed.signer)
     chain = _chain(parsed.signer, parsed.certificates, trusted_roots)
+    if at is not None and parsed.signing_time > at + SIGNING_TIME_SKEW:
+        raise SignatureInvalid(
+            "expired",
+            f"signing time {_instant(parsed.signing_time)} is after the verification time {_instant(at)}",
+        )
     _check_validity(chain, parsed.signing_time)
-    _check_revocation(chain, crls, parsed.signing_time)
+    _check_revocation(chain, crls, parsed.signing_time if at is None else max(at, parsed.signing_time))
     return Verified(signer=parsed.signer, chain=chain, signing_time=parsed.signing_time)
 
 

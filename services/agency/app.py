@@ -74,32 +74,37 @@ async def act(code: str, event: IncomingEvent) -> None:
     service.log.info("case.acted", dossier_code=code, event_type=event_type)
 
 
-async def issue_signed_decision(case: dict[str, Any], event: IncomingEvent) -> str:
-    """Issue the approval as a signed decision through the document system's API; its document id.
+async def issue_signed_decision(case: dict[str, Any], event: IncomingEvent) -> str | None:
+    """Issue the approval as a signed decision through the document system's API; its document id, or None
+    when the document system refuses it (the decision then goes without a document, and says so in the log).
 
-    The draft's Idempotency-Key derives from the timer event, so a retry after a failure registers the same
-    document, never a second one. A document system that does not answer is an error that may pass: the
+    The draft's Idempotency-Key derives from the timer event, so a retry registers the same document, never a
+    second one. A document system that does not answer, or answers 5xx/429, is an error that may pass: the
     decision waits and is tried again."""
     body = decision_document(case, official_of(case["agency"]), centre)
     headers = {"Idempotency-Key": f"decision/{event.envelope.id}"}
     async with httpx.AsyncClient(base_url=str(settings.documents_url), timeout=10.0) as client:
         try:
             answer = await client.post("/api/v1/documents", json=body, headers=headers)
+            if answer.status_code >= 500 or answer.status_code == 429:
+                raise ConnectionError(f"the document system answered {answer.status_code}")
             if answer.status_code != 202:
-                raise RejectedEvent(
-                    f"the document system refused the decision: {answer.status_code} {answer.text}"
+                service.log.warning(
+                    "decision.document_refused", status=answer.status_code, body=answer.text[:500]
                 )
+                return None
             draft = answer.json()["draft_id"]
-            for _ in range(100):  # up to 20 s for the registration (each look-up is a round trip)
+            for _ in range(50):  # up to 10 s for the registration (each look-up is a round trip)
                 found = (await client.get(f"/api/v1/drafts/{draft}")).json().get("document_id")
                 if found:
                     return str(found)
                 await asyncio.sleep(0.2)  # polling interval of the look-up above
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, ValueError) as exc:  # ValueError: a body that is not the JSON expected
             raise ConnectionError(
                 f"the document system at {settings.documents_url} did not answer: {exc}"
             ) from exc
-    raise ConnectionError(f"the document system did not register decision draft {draft} within 20 s")
+    service.log.warning("decision.document_not_registered", draft_id=draft)
+    return None
 
 
 timers.on(ACT, act)

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from aiokafka.errors import KafkaError
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from faust.web import Request, Response, View
 
 from egov.contracts.validation import FieldError
@@ -48,6 +50,7 @@ from services.documents.domain import (
     recall,
     record_status,
     registered,
+    signer_problem,
     validate_draft,
 )
 from services.portal.domain import error_body
@@ -155,8 +158,18 @@ class DocumentRecall(View):
             record = recall(entry.get("outgoing"), document, str(body.get("reason", "")), now)
         except DocumentRefused as exc:
             return _error(self, 409, [FieldError("document_id", "status", str(exc))])
-        envelope = service.new_envelope(EventTypes.DOCUMENT_RECALL_REQUESTED, subject=document, time=now)
-        await service.publish(Topics.OUTGOING_DOCUMENTS, record, key=document, envelope=envelope)
+        # One recall per document: asking again sends the same event, which recipients handle once.
+        recall_id = str(uuid.uuid5(_IDEMPOTENCY, f"recall/{document}"))
+        envelope = service.new_envelope(
+            EventTypes.DOCUMENT_RECALL_REQUESTED, subject=document, time=now, id=recall_id
+        )
+        try:
+            await service.publish(Topics.OUTGOING_DOCUMENTS, record, key=document, envelope=envelope)
+        except KafkaError as exc:
+            service.log.error("recall.not_recorded", document_id=document, error=repr(exc))
+            return _error(
+                self, 503, [FieldError("(service)", "unavailable", "the recall was not recorded; ask again")]
+            )
         return self.json({"document_id": document, "status": "RECALL_REQUESTED"}, status=202)
 
 
@@ -236,16 +249,29 @@ async def status_received(event: IncomingEvent) -> None:
 
 
 # -- the recipients' side ---------------------------------------------------------------------------------
-def check_signature(issued: dict[str, Any]) -> tuple[str, str] | None:
+def check_signature(issued: dict[str, Any], now: dt.datetime) -> tuple[str, str] | None:
+    """(kind, detail) of what is wrong with the file or the signature, judged at `now`; None if it holds."""
     problem = content_problem(issued)
     if problem is not None:
         return problem
     roots, crls = trust_store(settings.ca_directory / "public")
+    if not roots:  # the signing platform has not created its CA yet: wait, do not refuse
+        raise ConnectionError(f"no trusted root in {settings.ca_directory / 'public'} yet")
     try:
-        verify(issued["signature"], issued["content_data"], trusted_roots=roots, crls=crls)
+        verified = verify(issued["signature"], issued["content_data"], trusted_roots=roots, crls=crls, at=now)
     except SignatureInvalid as exc:
         return exc.kind, str(exc)
-    return None
+    subject = verified.signer.subject
+    return signer_problem(
+        _attribute(subject, NameOID.ORGANIZATIONAL_UNIT_NAME),
+        _attribute(subject, NameOID.TITLE),
+        issued["issuing_agency"]["code"],
+    )
+
+
+def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    found = name.get_attributes_for_oid(oid)
+    return str(found[0].value) if found else None
 
 
 def done_by(agency_code: str, arrived_at: dt.datetime) -> dt.datetime:
@@ -261,7 +287,7 @@ async def arrived(event: IncomingEvent) -> None:
     document = issued["document_id"]
     entry = dict(documents.get(document) or {})
     incoming = dict(entry.get("incoming") or {})
-    problem = check_signature(issued)
+    problem = check_signature(issued, event.handled_at)
     events: list[tuple[str, dict[str, Any]]] = []
     arrivals = []
     for recipient in issued["recipients"]:
@@ -303,9 +329,11 @@ async def recall_arrived(event: IncomingEvent) -> None:
         if answered is not None:
             incoming[recipient["code"]], reply = answered
             replies.append((EventTypes.DOCUMENT_STATUS_PACKET, reply))
-            timers.cancel(document, f"{COMPLETE}:{recipient['code']}")
     await publish_all(event, document, replies)
     documents[document] = {**entry, "incoming": incoming}
+    for recipient in request["recipients"]:  # a recalled document is not processed further
+        if (incoming.get(recipient["code"]) or {}).get("status") == "RECALL_ACCEPTED":
+            timers.cancel(document, f"{COMPLETE}:{recipient['code']}")
 
 
 timers.on(COMPLETE, completed)

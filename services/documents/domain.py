@@ -53,6 +53,7 @@ REFUSAL_REASONS = {
     "expired": "Chứng thư số không còn hiệu lực tại thời điểm ký.",
     "revoked": "Chứng thư số đã bị thu hồi trước thời điểm ký.",
     "no_content": "Văn bản không kèm tệp nội dung.",
+    "not_authorised": "Người ký không thuộc cơ quan ban hành hoặc không có thẩm quyền ký.",
 }
 
 
@@ -327,6 +328,21 @@ def content_problem(issued: Mapping[str, Any]) -> tuple[str, str] | None:
             "content_changed",
             f"SHA-256 of the file is {actual}, the document names {issued['content']['sha256']}",
         )
+    return None
+
+
+def signer_problem(
+    agency_code: str | None, position: str | None, issuing_code: str
+) -> tuple[str, str] | None:
+    """(kind, detail) when the certificate that signed is not that of an authorised official of the issuing
+    agency: a valid signature by someone else does not make the agency's document."""
+    if agency_code != issuing_code:
+        return (
+            "not_authorised",
+            f"signed by an official of {agency_code}, not of the issuing agency {issuing_code}",
+        )
+    if position not in AUTHORISED_POSITIONS:
+        return "not_authorised", f"signed by a {position}, who may not sign for the agency"
     return None
 
 

@@ -48,7 +48,7 @@ LATE = "1.009972.000.00.00.H11"  # 20 working days
 PROFILE = {
     "default": {"duration_days": 1, "supplement_chance": 0.0, "reject_chance": 0.0},
     "procedures": {
-        FEE: {"duration_days": 1},
+        FEE: {"duration_days": 0},  # decided the day it is assigned: on time with a wide margin
         SUPPLEMENT: {"duration_days": 2, "supplement_chance": 1.0},
         REFUSED: {"duration_days": 1, "reject_chance": 1.0},
         LATE: {"duration_days": 22},

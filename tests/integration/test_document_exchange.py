@@ -35,8 +35,8 @@ A = {"code": "000.00.04.H11", "name": "Sở Kế hoạch và Đầu tư"}
 B = {"code": "000.00.16.H11", "name": "Sở Xây dựng"}
 C = {"code": "000.00.17.H11", "name": "Sở Tài nguyên và Môi trường"}
 SIGNER = {"official_id": "000.00.04.H11/giam-doc", "full_name": "Trần Văn Minh", "position": "Giám đốc"}
-#: B completes an incoming document the day it arrives; C takes ten working days (a recall finds it busy).
-PROFILE = {"default_days": 1, "agencies": {B["code"]: 0, C["code"]: 10}}
+#: B completes an incoming document the day it arrives; C takes thirty working days (a recall finds it busy).
+PROFILE = {"default_days": 1, "agencies": {B["code"]: 0, C["code"]: 30}}
 THROUGH_06 = ["ARRIVED", "ACCEPTED", "ASSIGNED", "IN_PROGRESS", "COMPLETED"]
 
 
@@ -260,6 +260,13 @@ def test_documents_whose_signature_does_not_hold_are_refused_with_status_02_and_
     )
     rogue_sig = pki.sign_digest(hashlib.sha256(original).digest(), rogue, [], signing_time=now)
 
+    # Signed by a real official of the province, but of another agency than the one issuing it.
+    outsider = exchange.ca.official({**SIGNER, "official_id": "b/giam-doc", "agency": B}, now)
+    outsider_sig = pki.sign_digest(
+        hashlib.sha256(original).digest(), outsider, exchange.ca.chain(), signing_time=now
+    )
+    outsider_chain = [pki.pem(outsider.certificate), *(pki.pem(c) for c in exchange.ca.chain())]
+
     day = f"{now:%Y/%m/%d}"
     cases = {
         "changed": (
@@ -281,6 +288,10 @@ def test_documents_whose_signature_does_not_hold_are_refused_with_status_02_and_
         "unsigned": (
             issued_record(f"{A['code']},{day},9004/SKHĐT-KT", original, b"", [], now),
             ("không có chữ ký số", ""),
+        ),
+        "another agency's official": (
+            issued_record(f"{A['code']},{day},9005/SKHĐT-KT", original, outsider_sig, outsider_chain, now),
+            ("không thuộc cơ quan ban hành", f"not of the issuing agency {A['code']}"),
         ),
     }
     for record, _ in cases.values():

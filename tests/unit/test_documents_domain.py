@@ -28,6 +28,7 @@ from services.documents.domain import (
     recall,
     record_status,
     registered,
+    signer_problem,
     validate_draft,
 )
 
@@ -182,3 +183,12 @@ def test_the_sender_records_each_recipients_status_and_refuses_packets_for_unkno
     ]
     with pytest.raises(DocumentRefused, match="did not issue"):
         record_status(None, packet)
+
+
+def test_only_an_authorised_official_of_the_issuing_agency_makes_its_document() -> None:
+    assert signer_problem(A, "Giám đốc", A) is None
+    assert signer_problem(B, "Giám đốc", A) == (
+        "not_authorised",
+        f"signed by an official of {B}, not of the issuing agency {A}",
+    )
+    assert signer_problem(A, "Chuyên viên", A)[0] == "not_authorised"  # type: ignore[index]

@@ -239,3 +239,26 @@ def test_openssl_agrees_a_good_signature_verifies_and_changed_content_does_not(t
     )
     assert tampered.returncode != 0
     assert "content verify error" in tampered.stderr
+
+
+def test_a_ca_certificate_may_not_sign_a_document(ca: CA) -> None:
+    digest = hashlib.sha256(CONTENT).digest()
+    signature = pki.sign_digest(digest, ca.issuing, [], signing_time=ca.now)
+    assert "may not sign documents (a CA certificate)" in _invalid("untrusted", signature, ca)
+
+
+def test_with_the_verifiers_time_a_backdated_signature_cannot_escape_a_revocation(ca: CA) -> None:
+    signer = ca.signer()
+    revoked_on = ca.now + 10 * DAY
+    crl = pki.revocation_list(
+        ca.issuing,
+        [(signer.certificate.serial_number, revoked_on)],
+        this_update=revoked_on,
+        next_update=revoked_on + 7 * DAY,
+    )
+    backdated = ca.sign(signer, at=ca.now)  # signed after the revocation, dated before it
+    pki.verify(backdated, CONTENT, trusted_roots=[ca.root.certificate], crls=[crl])  # the signer's word alone
+    _invalid("revoked", backdated, ca, crls=[crl], at=revoked_on + DAY)
+    # … and a signing time after the verifier's clock is refused.
+    future = ca.sign(signer, at=ca.now + 5 * DAY)
+    assert "after the verification time" in _invalid("expired", future, ca, at=ca.now)
