@@ -136,6 +136,39 @@ def demo(count: int, seed: int, keep_broker: bool) -> None:
 
 
 @main.command()
+@click.argument("keys", nargs=-1, required=True)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to read the topics within.")
+def trace(keys: tuple[str, ...], timeout: float) -> None:
+    """Every event of a dossier (by code) or an official document (by id) across the layers, in time order:
+    the time, the time since the step before, the service that wrote it, its layer, the event, its status."""
+    from aiokafka.errors import KafkaError
+
+    from egov.architecture.model import get_model
+    from egov.province import get_province
+    from egov.runtime.admin import BrokerUnavailable
+    from egov.runtime.settings import get_settings
+    from egov.trace import journeys, layer_names, render
+    from services import SERVICES
+
+    settings = get_settings()
+    try:
+        found = journeys(settings, keys, timeout=timeout)
+    except (BrokerUnavailable, KafkaError, TimeoutError, LookupError, OSError) as exc:
+        raise click.ClickException(
+            f"cannot read the topics at {settings.kafka_bootstrap_servers}: {exc}"
+        ) from exc
+    layers = layer_names(get_model(), SERVICES)
+    zone = get_province(settings.province).timezone
+    for i, key in enumerate(keys):
+        click.echo(
+            "\n".join(render(key, found[key], timezone=zone, layers=layers))
+            + ("\n" if i < len(keys) - 1 else "")
+        )
+    if not all(found[key] for key in keys):
+        raise SystemExit(1)
+
+
+@main.command()
 @click.option("--count", default=3, show_default=True, help="How many people to print.")
 @click.option("--silent", is_flag=True, help="People the stand-in never answers for (the time-out path).")
 def people(count: int, silent: bool) -> None:

@@ -21,7 +21,7 @@ from egov.runtime.admin import ensure_topics
 from egov.runtime.settings import Settings, get_settings
 from egov.samples import submission
 from egov.stack import ServiceProcess, running
-from egov.trace import journeys, render
+from egov.trace import journeys, layer_names, render
 from services import SERVICES, service_port
 from services.agency.domain import Behaviour, Profile
 from services.population.domain import altered, get_register
@@ -214,11 +214,7 @@ def _report(settings: Settings, province: Province, dossiers: list[Dossier]) -> 
         on_time = {True: "on time", False: "late", None: "—"}[result.get("on_time")]
         status = f"{d.view['status']} ({d.view['status_code']})"
         click.echo(f"  {d.code:27} {status:21} {on_time:10} {d.path}")
-    model = get_model()
-    layers = {
-        service: next(layer.name_en for layer in model.layers if layer.id in model.layers_of(service))
-        for service in SERVICES
-    }
+    layers = layer_names(get_model(), SERVICES)
     click.echo(
         "\nEach dossier's journey across the layers (business time in the province; + days since submission):"
     )

@@ -1,4 +1,5 @@
-"""A dossier's journey across the layers, read back from the topics: every event about it, in time order.
+"""A dossier's (or an official document's) journey across the layers, read back from the topics: every event
+about it, in time order.
 
 Events about a dossier are keyed by its code on every topic, except the portal's submission (keyed by the
 submission id, which DossierReceived links to the code). What each line shows is taken from the event's own
@@ -37,6 +38,10 @@ JOURNEY_TOPICS: tuple[TopicSpec, ...] = (
     Topics.SUPPLEMENTS,
     Topics.SETTLEMENTS,
     Topics.NOTIFICATIONS,
+    Topics.OUTGOING_DOCUMENTS,
+    Topics.SIGNATURES,
+    Topics.DOCUMENT_STATUS,
+    Topics.LGSP_DOCUMENTS,
 )
 
 
@@ -102,6 +107,18 @@ def summary(event_type: str, record: dict[str, Any]) -> str:
             return f"request {record['request_id'][:8]}"
         case EventTypes.SUPPLEMENT_SUPPLIED:
             return f"{len(record['attachments'])} file(s)"
+        case EventTypes.DOCUMENT_REGISTERED:
+            return f"{record['document_type']} {record['number']}/{record['symbol']}: {record['summary']}"
+        case EventTypes.DOCUMENT_APPROVED:
+            return f"by {record['approved_by']['full_name']}, {record['approved_by']['position']}"
+        case EventTypes.SIGNATURE_REQUESTED | EventTypes.SIGNATURE_COMPLETED:
+            return f"{record['signer']['full_name']}, SHA-256 {record['content_sha256'][:12]}…"
+        case EventTypes.DOCUMENT_ISSUED | EventTypes.DOCUMENT_RECALL_REQUESTED:
+            return "to " + ", ".join(r["code"] for r in record["recipients"])
+        case EventTypes.DOCUMENT_DELIVERED:
+            return f"to {record['recipient']['code']}"
+        case EventTypes.DOCUMENT_STATUS_PACKET:
+            return f"{record['sender']['code']}: {record['status']} — {record['description']}"
     return ""
 
 
@@ -153,11 +170,12 @@ def journeys(settings: Settings, codes: Iterable[str], timeout: float = 60.0) ->
 
 
 def render(code: str, steps: list[TraceStep], *, timezone: str, layers: dict[str, str]) -> list[str]:
-    """Lines of text: local business time, time since the start, the writing service, its layer, the event."""
+    """Lines of text: local business time, time since the start and since the step before, the writing
+    service, its layer, the event."""
     if not steps:
         return [f"{code}: no events found"]
     zone = ZoneInfo(timezone)
-    start = steps[0].time
+    start = previous = steps[0].time
     lines = [code]
     width = max(len(layers.get(s.writer or s.service, "")) for s in steps)
     for step in steps:
@@ -165,7 +183,28 @@ def render(code: str, steps: list[TraceStep], *, timezone: str, layers: dict[str
         writer = step.writer or step.service
         via = f" (from {step.service})" if step.service != writer else ""
         lines.append(
-            f"  {step.time.astimezone(zone):%d/%m %H:%M}  +{elapsed:5.1f}d  "
+            f"  {step.time.astimezone(zone):%d/%m %H:%M}  +{elapsed:5.1f}d {_gap(step.time - previous):>7}  "
             f"{writer:10} {layers.get(writer, ''):{width}}  {step.short_type:29} {step.summary}{via}"
         )
+        previous = step.time
     return lines
+
+
+def _gap(delta: dt.timedelta) -> str:
+    """The time since the step before, in the unit that reads best."""
+    seconds = delta.total_seconds()
+    if seconds < 60:
+        return f"Δ{seconds:.0f}s"
+    if seconds < 3600:
+        return f"Δ{seconds / 60:.0f}m"
+    if seconds < 86400:
+        return f"Δ{seconds / 3600:.1f}h"
+    return f"Δ{seconds / 86400:.1f}d"
+
+
+def layer_names(model: Any, services: Iterable[str]) -> dict[str, str]:
+    """Each service's first layer in the architecture model, by English name (for `render`)."""
+    return {
+        service: next((layer.name_en for layer in model.layers if layer.id in model.layers_of(service)), "")
+        for service in services
+    }

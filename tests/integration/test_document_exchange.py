@@ -370,3 +370,34 @@ def test_bad_input_goes_to_the_dead_letters_and_the_service_goes_on(
     assert "single-object" in letter["reason"] or "marker" in letter["reason"]
     assert letter["original_value"] == b"not avro"
     assert exchange.stack.services[service].healthy()  # … and it goes on
+
+
+def test_egov_trace_shows_a_documents_journey_across_the_layers(exchange: Exchange) -> None:
+    from click.testing import CliRunner
+
+    from egov.cli import main
+    from egov.runtime.settings import get_settings
+
+    document = exchange.send("Về việc theo dõi", [B], "Công văn số ba.".encode())
+    exchange.poll(
+        lambda: exchange.statuses(document).get(B["code"], [])[-1:] == ["COMPLETED"], "completed by B"
+    )
+    env = {
+        "EGOV_KAFKA_BOOTSTRAP_SERVERS": exchange.bootstrap,
+        "EGOV_TOPIC_PREFIX": exchange.stack.settings.topic_prefix,
+    }
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["trace", document], env=env)
+        missing = CliRunner().invoke(main, ["trace", "000.00.04.H11,2020/01/01,1/KHONG-CO"], env=env)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == document
+    from services import SERVICES
+
+    order = [next(t for t in line.split() if t in SERVICES) for line in lines[1:]]  # who wrote each step
+    assert order[0] == "documents" and {"documents", "signing", "lgsp"} <= set(order)
+    assert "DocumentIssued" in result.output and "COMPLETED" in result.output and "Δ" in result.output
+    assert missing.exit_code == 1 and "no events found" in missing.output
