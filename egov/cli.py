@@ -6,12 +6,13 @@ import asyncio
 import importlib
 import json
 import sys
+from typing import Any
 
 import click
 
 from egov.architecture.cli import arch as arch_group
 from egov.contracts.cli import contracts as contracts_group
-from egov.localkafka import BrokerError, LocalBroker
+from egov.localkafka import BrokerError, LocalBroker, broker_answers
 from egov.runtime.settings import get_settings
 
 
@@ -133,6 +134,90 @@ def demo(count: int, seed: int, keep_broker: bool) -> None:
         run_demo(count=count, seed=seed, keep_broker=keep_broker)
     except (BrokerError, ServiceStartError, DemoError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _stack_processes() -> list[Any]:
+    from egov.runtime.settings import get_settings
+    from egov.stack import ServiceProcess
+    from services import SERVICES, service_port
+
+    logs = get_settings().state_dir / "logs"
+    # The department stand-in issues its approvals as signed documents in the document system.
+    env = {"EGOV_DOCUMENTS_URL": f"http://127.0.0.1:{service_port('documents')}"}
+    return [ServiceProcess(name, service_port(name), logs / f"{name}.log", env=env) for name in SERVICES]
+
+
+@main.command()
+@click.option(
+    "--timeout", default=120.0, show_default=True, help="Seconds to wait for every service to be healthy."
+)
+def up(timeout: float) -> None:
+    """Start the broker (unless one answers) and every service in the background, each logging to its own
+    file in the state folder; return once all answer healthy. `egov down` stops what this started."""
+    import asyncio
+
+    from egov.runtime.admin import ensure_topics
+    from egov.runtime.settings import get_settings
+    from egov.stack import ServiceStartError, start_detached
+
+    settings = get_settings()
+    marker = settings.state_dir / "stack" / "broker-started"
+    if broker_answers(settings.kafka_bootstrap_servers):
+        click.echo(f"Kafka broker answering at {settings.kafka_bootstrap_servers}")
+    else:
+        try:
+            _broker().start()
+        except BrokerError as exc:
+            raise click.ClickException(str(exc)) from exc
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("started by egov up\n")
+        click.echo(f"Kafka broker started at {settings.kafka_bootstrap_servers}")
+    asyncio.run(ensure_topics(settings))
+    services = _stack_processes()
+    try:
+        started, _ = start_detached(services, settings.state_dir, timeout=timeout)
+    except ServiceStartError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for svc in services:
+        how = "started" if svc.name in started else "already running"
+        click.echo(f"  {svc.name:11} {svc.url:24} {how:16} log {svc.log_file}")
+    click.echo("Stack up; `egov status` shows it, `egov down` stops it.")
+
+
+@main.command(name="status")
+def stack_status_command() -> None:
+    """Whether the broker answers and each service runs and answers healthy (exit 1 if anything is down)."""
+    from egov.runtime.settings import get_settings
+    from egov.stack import stack_status
+
+    settings = get_settings()
+    answers = broker_answers(settings.kafka_bootstrap_servers)
+    click.echo(f"  {'kafka':11} {settings.kafka_bootstrap_servers:24} {'answers' if answers else 'DOWN'}")
+    states = stack_status(_stack_processes(), settings.state_dir)
+    for state in states:
+        health = "healthy" if state.healthy else ("running, not healthy" if state.running else "DOWN")
+        pid = f"pid {state.pid}" if state.pid else ""
+        click.echo(f"  {state.name:11} {state.url:24} {health:21} {pid}")
+    if not answers or not all(s.healthy for s in states):
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--timeout", default=15.0, show_default=True, help="Seconds before SIGKILL.")
+def down(timeout: float) -> None:
+    """Stop every service `egov up` started, then the broker if `egov up` started it."""
+    from egov.runtime.settings import get_settings
+    from egov.stack import stop_detached
+    from services import SERVICES
+
+    settings = get_settings()
+    stopped = stop_detached(list(SERVICES), settings.state_dir, timeout=timeout)
+    click.echo(f"Stopped {', '.join(stopped)}" if stopped else "No service was running.")
+    marker = settings.state_dir / "stack" / "broker-started"
+    if marker.exists():
+        _broker().stop(timeout)
+        marker.unlink()
+        click.echo("Kafka broker stopped.")
 
 
 @main.command()

@@ -49,7 +49,7 @@ def _which(tool: str, env_home: str | None = None) -> str:
     return found
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -64,7 +64,7 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def _cmdline(pid: int) -> str:
+def process_cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -212,8 +212,8 @@ class LocalBroker:
         except (OSError, ValueError):
             return None
         # Ours: a Kafka broker started with this very configuration file (a reused pid is not).
-        cmdline = _cmdline(pid)
-        if _pid_alive(pid) and BROKER_MAIN in cmdline and str(self.config_file) in cmdline:
+        cmdline = process_cmdline(pid)
+        if pid_alive(pid) and BROKER_MAIN in cmdline and str(self.config_file) in cmdline:
             return pid
         self.pid_file.unlink(missing_ok=True)
         return None
@@ -349,7 +349,7 @@ def stop_process(pid: int, timeout: float) -> None:
         deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 10.0)
         while time.monotonic() < deadline:
             _reap(pid)
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 return
             time.sleep(0.1)
     raise BrokerError(f"Process {pid} did not stop after SIGKILL.")

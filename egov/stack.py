@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from egov.localkafka import stop_process
+from egov.localkafka import pid_alive, process_cmdline, stop_process
 
 
 class ServiceStartError(RuntimeError):
@@ -126,3 +126,92 @@ def stop_all(services: list[ServiceProcess], timeout: float = 15.0) -> None:
     finally:
         for svc in pending:
             svc.kill()
+
+
+# -- a stack left running: `egov up`, `egov status`, `egov down` -------------------------------------------
+@dataclass(frozen=True)
+class ServiceState:
+    """What `egov status` says of one service."""
+
+    name: str
+    pid: int | None
+    running: bool
+    healthy: bool
+    url: str
+    log_file: Path
+
+
+def _pid_file(state_dir: Path, name: str) -> Path:
+    return state_dir / "stack" / f"{name}.pid"
+
+
+def _ours(pid: int, name: str) -> bool:
+    """The pid is alive and runs `egov run <name>` (a pid file can outlive its process; pids are reused)."""
+    if not pid_alive(pid):
+        return False
+    cmdline = process_cmdline(pid)
+    return not cmdline or ("egov.cli run " + name) in cmdline  # no /proc (not Linux): trust the pid file
+
+
+def _recorded(state_dir: Path, name: str) -> int | None:
+    try:
+        pid = int(_pid_file(state_dir, name).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _ours(pid, name) else None
+
+
+def start_detached(
+    services: list[ServiceProcess], state_dir: Path, *, timeout: float = 90.0
+) -> tuple[list[str], list[str]]:
+    """Start the services that are not running yet as background processes (pid files in
+    `<state dir>/stack/`), and wait until every one answers its health endpoint; returns the names started
+    and those already running. If one does not become healthy, every service this call started is stopped."""
+    started: list[ServiceProcess] = []
+    already: list[str] = []
+    try:
+        for svc in services:
+            if _recorded(state_dir, svc.name) is not None:
+                already.append(svc.name)
+                continue
+            svc.start()
+            assert svc.process is not None
+            pid_file = _pid_file(state_dir, svc.name)
+            pid_file.parent.mkdir(parents=True, exist_ok=True)
+            pid_file.write_text(f"{svc.process.pid}\n")
+            started.append(svc)
+        for svc in started:
+            svc.wait_healthy(timeout)
+    except BaseException:
+        stop_all(started)
+        for svc in started:
+            _pid_file(state_dir, svc.name).unlink(missing_ok=True)
+        raise
+    return [s.name for s in started], already
+
+
+def stack_status(services: list[ServiceProcess], state_dir: Path) -> list[ServiceState]:
+    """Each service's pid (from its pid file), whether it runs, and whether it answers healthy."""
+    states = []
+    for svc in services:
+        pid = _recorded(state_dir, svc.name)
+        states.append(
+            ServiceState(
+                svc.name, pid, pid is not None, pid is not None and svc.healthy(), svc.url, svc.log_file
+            )
+        )
+    return states
+
+
+def stop_detached(names: list[str], state_dir: Path, *, timeout: float = 15.0) -> list[str]:
+    """SIGTERM every running service of `names` at once, SIGKILL those still up after `timeout`; returns the
+    names stopped. Pid files of processes that are gone are removed."""
+    running = {name: pid for name in names if (pid := _recorded(state_dir, name)) is not None}
+    for pid in running.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+    for pid in running.values():
+        stop_process(pid, timeout)
+    for name in names:
+        _pid_file(state_dir, name).unlink(missing_ok=True)
+    return list(running)
