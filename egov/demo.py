@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from egov.runtime.admin import ensure_topics
 from egov.runtime.settings import Settings, get_settings
 from egov.samples import submission
 from egov.stack import ServiceProcess, running
-from egov.trace import journeys, layer_names, render
+from egov.trace import TraceStep, journeys, layer_names, render
 from services import SERVICES, service_port
 from services.agency.domain import Behaviour, Profile
 from services.population.domain import altered, get_register
@@ -207,6 +208,29 @@ def _follow(client: httpx.Client, dossier: Dossier) -> None:
             raise DemoError(f"the supplement of {dossier.code} was refused: {answer.text}")
 
 
+def summary(dossiers: list[Dossier], traced: dict[str, list[TraceStep]]) -> list[str]:
+    """Dossiers by final status, the on-time rate of the results returned, and the signed documents issued."""
+    by_status = Counter(f"{d.view['status']} ({d.view['status_code']})" for d in dossiers)
+    results = [d.view["result"] for d in dossiers if d.view.get("result")]
+    on_time = sum(1 for r in results if r["on_time"])
+    documents = sum(
+        1
+        for steps in traced.values()
+        for s in steps
+        if s.short_type == "AgencyDecisionMade" and s.writer == "agency"
+    )
+    signed = sum(1 for r in results if r.get("document_id"))
+    lines = ["", "Summary: " + ", ".join(f"{n} {status}" for status, n in by_status.most_common())]
+    if results:
+        lines.append(
+            f"  on time or early: {on_time} of {len(results)} results ({100 * on_time / len(results):.0f} %)"
+        )
+    lines.append(
+        f"  department decisions: {documents}; results carried by a signed, issued document: {signed}"
+    )
+    return lines
+
+
 def _report(settings: Settings, province: Province, dossiers: list[Dossier]) -> None:
     click.echo(f"\n  {'dossier code':27} {'final status':21} {'result':10} path")
     for d in dossiers:
@@ -214,11 +238,13 @@ def _report(settings: Settings, province: Province, dossiers: list[Dossier]) -> 
         on_time = {True: "on time", False: "late", None: "—"}[result.get("on_time")]
         status = f"{d.view['status']} ({d.view['status_code']})"
         click.echo(f"  {d.code:27} {status:21} {on_time:10} {d.path}")
+    traced = journeys(settings, [d.code for d in dossiers])
+    for line in summary(dossiers, traced):
+        click.echo(line)
     layers = layer_names(get_model(), SERVICES)
     click.echo(
         "\nEach dossier's journey across the layers (business time in the province; + days since submission):"
     )
-    traced = journeys(settings, [d.code for d in dossiers])
     for d in dossiers:
         click.echo("")
         procedure = province.procedure(d.view["procedure_code"])
