@@ -186,3 +186,15 @@ def test_dockerfile_sets_egov_home_and_only_known_egov_variables() -> None:
     unknown = sorted(variables - _setting_variables() - NON_SETTINGS_VARIABLES)
     assert not unknown, f"Dockerfile sets {unknown}, which are not fields of egov Settings"
     assert re.search(r"^\s*USER\s+(?!root\b|0\b)\S+", text, re.MULTILINE), "Dockerfile does not drop root"
+
+
+def test_the_scale_out_example_runs_two_workers_of_an_existing_service() -> None:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!reset", lambda loader, node: loader.construct_sequence(node))  # type: ignore[arg-type]
+    override = yaml.load((DOCKER_DIR / "scale-out.yaml").read_text(encoding="utf-8"), Loader=Loader)
+    [(name, service)] = override["services"].items()
+    assert name in SERVICES and name in _services()
+    assert service["deploy"]["replicas"] == 2
+    assert service["ports"] == []  # two containers cannot publish the same host port
