@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -104,6 +105,39 @@ def topics_create() -> None:
 
 main.add_command(contracts_group)
 main.add_command(arch_group)
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log of every event."""
+
+
+@audit.command(name="verify")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    help="The audit log's folder (default: <state dir>/audit).",
+)
+def audit_verify(directory: Path | None) -> None:
+    """Check the hash chain and the signed checkpoints of every topic partition; name the first altered,
+    missing or reordered entry of each (exit 1), else say how much was checked."""
+    from egov.audit import verify
+
+    folder = directory or get_settings().state_dir / "audit"
+    if not (folder / "checkpoint-key.pub.pem").exists():
+        raise click.ClickException(
+            f"no audit log in {folder} (no checkpoint key): is the audit service running?"
+        )
+    result = verify(folder)
+    for problem in result.problems:
+        click.echo(str(problem))
+    if not result.ok:
+        raise SystemExit(1)
+    click.echo(
+        f"audit log intact: {result.entries} entries in {result.partitions} partitions, "
+        f"{result.checkpoints} signed checkpoints ({folder})"
+    )
 
 
 # -- services ---------------------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ class LocalBroker:
     host: str = "127.0.0.1"
     port: int = 9092
     controller_port: int | None = None
-    heap: str = "512m"
+    heap: str = "1g"
     infra_dir: Path = KAFKA_INFRA_DIR
 
     @classmethod

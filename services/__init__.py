@@ -27,6 +27,7 @@ SERVICES: dict[str, int] = {
     "notify": 8086,
     "documents": 8087,
     "signing": 8088,
+    "audit": 8089,
 }
 
 

@@ -91,6 +91,7 @@ class Rule(_Frozen):
     separated_components: tuple[str, ...] = ()
     reader_layers: tuple[str, ...] = ()
     forbidden_owner_layers: tuple[str, ...] = ()
+    observer_layers: tuple[str, ...] = ()
 
 
 class ArchitectureModel(_Frozen):

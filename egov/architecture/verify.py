@@ -234,7 +234,12 @@ def _check_edge(model: ArchitectureModel, edge: _Edge, report: Report) -> None:
             in_layer = not model.layers_of(service).isdisjoint(lgsp.separated_layers)
             return in_layer or any(c.id in lgsp.separated_components for c in model.components_of(service))
 
-        if (separated(edge.writer) or separated(edge.reader)) and lgsp.via not in (edge.writer, edge.reader):
+        observer = not model.layers_of(edge.reader).isdisjoint(lgsp.observer_layers)
+        if (
+            not observer
+            and (separated(edge.writer) or separated(edge.reader))
+            and lgsp.via not in (edge.writer, edge.reader)
+        ):
             report.add("through-lgsp", f"{edge.arrow} bypasses the {lgsp.via.upper()}: {lgsp.text}")
     data = model.rule("access-channels-not-data")
     if data is not None:

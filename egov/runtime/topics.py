@@ -238,6 +238,7 @@ SERVICES_WITH_DEAD_LETTERS = (
     "notify",
     "documents",
     "signing",
+    "audit",
 )
 #: The services that keep durable timers (egov.runtime.timers), each on its own internal topic.
 SERVICES_WITH_TIMERS = ("onestop", "lgsp", "agency", "documents")

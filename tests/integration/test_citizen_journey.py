@@ -419,3 +419,32 @@ def test_the_journey_of_a_dossier_reads_back_across_every_layer(journey: Journey
     lines = render(code, steps, timezone=PROVINCE.timezone, layers={"lgsp": "Integration platform (LGSP)"})
     assert lines[0] == code and len(lines) == len(steps) + 1
     assert journey.bodies["fee"]["applicant"]["id_number"] not in "\n".join(lines)
+
+
+def test_the_audit_log_holds_every_event_and_verifies(journey: Journey) -> None:
+    from click.testing import CliRunner
+
+    from egov.audit import verify
+    from egov.cli import main
+
+    journey.wait_status("fee", FINAL)
+    code = journey.code("fee")
+    wanted = {r.headers["ce_id"] for r in journey.events(Topics.DOSSIERS, code)}
+    folder = journey.stack.settings.state_dir / "audit"
+
+    def logged() -> set[str]:
+        found = set()
+        for path in (folder / Topics.DOSSIERS.name).glob("[0-9]*.jsonl"):
+            if not path.name.endswith(".checkpoints.jsonl"):
+                found |= {json.loads(line)["ce_id"] for line in path.read_text(encoding="utf-8").splitlines()}
+        return found
+
+    deadline = time.monotonic() + 60
+    while not (wanted <= logged() and folder.exists() and verify(folder).checkpoints > 0):
+        assert time.monotonic() < deadline, "the audit log did not catch up within 60s"
+        time.sleep(0.5)
+    result = CliRunner().invoke(main, ["audit", "verify", "--dir", str(folder)])
+    assert result.exit_code == 0 and "audit log intact" in result.output, result.output
+    text = "\n".join(p.read_text(encoding="utf-8") for p in folder.glob("*/*.jsonl"))
+    for body in journey.bodies.values():  # no ID number and no phone number in clear
+        assert body["applicant"]["id_number"] not in text and body["contact"]["phone"] not in text

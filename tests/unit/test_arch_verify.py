@@ -58,7 +58,8 @@ def test_a_service_reading_a_topic_the_model_does_not_give_it() -> None:
     onestop = wiring["onestop"]
     wiring["onestop"] = replace(onestop, consumes=onestop.consumes | {Topics.CASE_EVENTS.name})
     assert messages(check(wiring=wiring), "wiring") == [
-        "service onestop reads egov.agency.case-events.v1, which the model does not give it (readers: lgsp)"
+        "service onestop reads egov.agency.case-events.v1, which the model does not give it "
+        "(readers: lgsp, audit)"
     ]
 
 

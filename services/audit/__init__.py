@@ -1,0 +1,1 @@
+"""The tamper-evident audit log (nhật ký kiểm toán) of every event on every topic."""
