@@ -119,7 +119,12 @@ def audit() -> None:
     type=click.Path(path_type=Path),
     help="The audit log's folder (default: <state dir>/audit).",
 )
-def audit_verify(directory: Path | None) -> None:
+@click.option(
+    "--public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The checkpoint key's public half, kept apart from the log (default: the copy in the log's folder).",
+)
+def audit_verify(directory: Path | None, public_key: Path | None) -> None:
     """Check the hash chain and the signed checkpoints of every topic partition; name the first altered,
     missing or reordered entry of each (exit 1), else say how much was checked."""
     from egov.audit import verify

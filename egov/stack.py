@@ -149,8 +149,9 @@ def _ours(pid: int, name: str) -> bool:
     """The pid is alive and runs `egov run <name>` (a pid file can outlive its process; pids are reused)."""
     if not pid_alive(pid):
         return False
-    cmdline = process_cmdline(pid)
-    return not cmdline or ("egov.cli run " + name) in cmdline  # no /proc (not Linux): trust the pid file
+    if not Path("/proc").is_dir():
+        return True  # no /proc (not Linux): the pid file is all there is to go by
+    return ("egov.cli run " + name) in process_cmdline(pid)
 
 
 def _recorded(state_dir: Path, name: str) -> int | None:
@@ -175,11 +176,11 @@ def start_detached(
                 already.append(svc.name)
                 continue
             svc.start()
+            started.append(svc)
             assert svc.process is not None
             pid_file = _pid_file(state_dir, svc.name)
             pid_file.parent.mkdir(parents=True, exist_ok=True)
             pid_file.write_text(f"{svc.process.pid}\n")
-            started.append(svc)
         for svc in started:
             svc.wait_healthy(timeout)
     except BaseException:
@@ -208,10 +209,18 @@ def stop_detached(names: list[str], state_dir: Path, *, timeout: float = 15.0) -
     names stopped. Pid files of processes that are gone are removed."""
     running = {name: pid for name in names if (pid := _recorded(state_dir, name)) is not None}
     for pid in running.values():
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
-    for pid in running.values():
-        stop_process(pid, timeout)
-    for name in names:
+    stopped = []
+    for name, pid in running.items():
+        try:
+            stop_process(pid, timeout)
+        except (RuntimeError, PermissionError) as exc:  # one that will not stop must not keep the others up
+            print(f"could not stop {name} (pid {pid}): {exc}", file=sys.stderr)
+            continue
+        stopped.append(name)
         _pid_file(state_dir, name).unlink(missing_ok=True)
-    return list(running)
+    for name in names:
+        if name not in running:
+            _pid_file(state_dir, name).unlink(missing_ok=True)  # stale: its process is gone
+    return stopped

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from egov.runtime.admin import read_to_end
 from egov.runtime.clock import to_millis
-from egov.runtime.envelope import Envelope, EnvelopeError
+from egov.runtime.envelope import Envelope, EnvelopeError, decode_headers
 from egov.runtime.serde import ContractError, get_registry
 from egov.runtime.service import SOURCE_PREFIX, WRITER_HEADER
 from egov.runtime.settings import Settings
@@ -142,7 +142,7 @@ def journeys(settings: Settings, codes: Iterable[str], timeout: float = 60.0) ->
             contract, record = registry.decode(message.value)
         except (ContractError, EnvelopeError):
             continue  # not an event of the journey (a dead letter says why)
-        writer = dict(message.headers).get(WRITER_HEADER, b"").decode()
+        writer = decode_headers(message.headers).get(WRITER_HEADER, "")
         if (envelope.id, writer) in seen:
             continue  # the same event on two of its writer's topics (onestop: its stream and the LGSP's)
         seen.add((envelope.id, writer))

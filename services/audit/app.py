@@ -8,6 +8,8 @@ forced to disk. `egov audit verify` checks the log (egov/audit.py).
 
 from __future__ import annotations
 
+import asyncio
+
 import faust
 
 from egov.audit import AuditLog, checkpoint_key, new_entry
@@ -50,7 +52,17 @@ def audit(spec: TopicSpec) -> None:
 
     async def agent(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            record(event.message)
+            # Never let an error escape the agent (Faust would acknowledge the record unlogged): a failed
+            # write (disk full) is cut back and tried again until it succeeds.
+            delay = 0.5
+            while True:
+                try:
+                    record(event.message)
+                    break
+                except OSError as exc:
+                    service.log.error("audit.write_failed", error=repr(exc), retry_in_s=delay)
+                    await asyncio.sleep(delay)  # back-off before writing the same record again
+                    delay = min(delay * 2, 30.0)
 
     app.agent(service.topic(spec), name=f"audit.{spec.name}")(agent)
 

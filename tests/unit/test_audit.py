@@ -126,3 +126,26 @@ def test_the_command_says_so_and_exits_accordingly(tmp_path: Path, intact: bool)
         )
     else:
         assert result.exit_code == 1 and f"{TOPIC}[0] line 2: missing" in result.output
+
+
+def test_deleted_entries_and_odd_characters_are_not_mistaken(tmp_path: Path) -> None:
+    write_log(tmp_path)
+    (tmp_path / TOPIC / "0.jsonl").unlink()  # the entries go, the signed checkpoints stay
+    [problem] = verify(tmp_path).problems
+    assert problem.kind == "missing" and "checkpoint at offset 3" in problem.message
+    other = tmp_path / "other"
+    log = AuditLog(other)
+    checkpoint_key(other)
+    entry = new_entry(
+        topic=TOPIC,
+        partition=1,
+        offset=0,
+        timestamp_ms=None,
+        key=None,
+        value=b"x",
+        headers={"ce_type": "odd\u2028type".encode()},
+        prev=GENESIS,
+    )
+    log.append(entry)
+    result = verify(other)
+    assert result.ok and result.unsigned == [f"{TOPIC}[1]"]  # intact, but not yet signed
