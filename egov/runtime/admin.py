@@ -112,7 +112,11 @@ async def read_to_end(bootstrap: str, topics: Iterable[str], timeout: float = 60
     """Every record of `topics` from the beginning up to their ends as they are now (aiokafka
     ConsumerRecords, per partition in offset order), without joining a consumer group or committing."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    await consumer.start()
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()  # release what the failed start opened
+        raise
     try:
         # A consumer's metadata covers only what it subscribed to, and aiokafka has no public call for the
         # partitions of another topic: ask the cluster.
