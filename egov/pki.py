@@ -229,6 +229,23 @@ def revocation_list(
     return builder.sign(issuer.key, hashes.SHA256())
 
 
+#: The trust store a CA publishes in its public folder: the root, and the issuing CA's revocation list.
+ROOT_FILE = "root.pem"
+CRL_FILE = "crl.pem"
+
+
+def trust_store(
+    public_directory: Path,
+) -> tuple[list[x509.Certificate], list[x509.CertificateRevocationList]]:
+    """What a verifier loads from a CA's public folder: the trusted root (none when the CA has not published
+    it yet) and the revocation list if one has been published."""
+    root_path = public_directory / ROOT_FILE
+    roots = load_pem_chain([root_path.read_text(encoding="ascii")]) if root_path.exists() else []
+    crl_path = public_directory / CRL_FILE
+    crls = [x509.load_pem_x509_crl(crl_path.read_bytes())] if crl_path.exists() else []
+    return roots, crls
+
+
 def pem(cert: x509.Certificate) -> str:
     """`cert` as PEM text."""
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")

@@ -20,7 +20,7 @@ import binascii
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, Union
@@ -58,6 +58,12 @@ class FieldError:
 
     def __str__(self) -> str:
         return f"{self.path or '(record)'}: {self.message} [{self.rule}]"
+
+
+def error_body(errors: Sequence[FieldError]) -> dict[str, Any]:
+    """The JSON answer of an HTTP API to a refused request: one entry per wrong field (every service's API
+    answers this way)."""
+    return {"errors": [{"field": e.path, "message": e.message, "rule": e.rule} for e in errors]}
 
 
 # -- rules --------------------------------------------------------------------------------------------------

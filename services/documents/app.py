@@ -26,9 +26,9 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from faust.web import Request, Response, View
 
-from egov.contracts.validation import FieldError
+from egov.contracts.validation import FieldError, error_body
 from egov.paths import REPO_ROOT
-from egov.pki import SignatureInvalid, verify
+from egov.pki import SignatureInvalid, trust_store, verify
 from egov.province import get_province
 from egov.regulations.workdays import WorkingCalendar
 from egov.runtime.service import IncomingEvent, RejectedEvent, Service
@@ -53,8 +53,6 @@ from services.documents.domain import (
     signer_problem,
     validate_draft,
 )
-from services.portal.domain import error_body
-from services.signing.ca import trust_store
 
 service = Service("documents", default_port=SERVICES["documents"])
 app = service.app

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 
-from egov.contracts.validation import FieldError
+from egov.contracts.validation import FieldError, error_body
 from egov.province import get_province
 from egov.regulations.codes import CodeError, parse_dossier_code
 from egov.runtime.serde import ContractError
@@ -30,7 +30,6 @@ from services import SERVICES
 from services.portal.domain import (
     InvalidSubmission,
     apply_event,
-    error_body,
     public_view,
     submission_event,
     submission_identity,

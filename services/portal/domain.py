@@ -49,11 +49,6 @@ def validate_submission(body: Any, *, today: dt.date, catalogue: Collection[str]
     return record
 
 
-def error_body(errors: Sequence[FieldError]) -> dict[str, Any]:
-    """The JSON answer for a refused request: one entry per wrong field."""
-    return {"errors": [{"field": e.path, "message": e.message, "rule": e.rule} for e in errors]}
-
-
 def submission_identity(idempotency_key: str | None) -> tuple[str, str | None]:
     """The submission id and event id of a POST. With an `Idempotency-Key` header both derive from it, so a
     client that retries after a time-out gets the same submission, never a second dossier."""

@@ -106,17 +106,6 @@ def _same_key(certificate: x509.Certificate, key: ec.EllipticCurvePrivateKey) ->
     return certificate.public_key() == key.public_key()
 
 
-def trust_store(
-    public_directory: Path,
-) -> tuple[list[x509.Certificate], list[x509.CertificateRevocationList]]:
-    """What a verifier loads from the CA's public directory: the trusted root, and the revocation list if
-    one has been published."""
-    roots = pki.load_pem_chain([(public_directory / "root.pem").read_text(encoding="ascii")])
-    crl_path = public_directory / "crl.pem"
-    crls = [x509.load_pem_x509_crl(crl_path.read_bytes())] if crl_path.exists() else []
-    return roots, crls
-
-
 class CertificateAuthority:
     """The test CA kept in `directory`; `ensure(now)` creates or loads it before anything else."""
 
@@ -154,7 +143,7 @@ class CertificateAuthority:
                 ca=True,
             ),
         )
-        if not (self._public / "crl.pem").exists():
+        if not (self._public / pki.CRL_FILE).exists():
             self._write_crl([], this_update=now, number=1)
 
     def _make_directories(self) -> None:
@@ -185,7 +174,7 @@ class CertificateAuthority:
     def _loaded(self) -> tuple[pki.Identity, pki.Identity]:
         if self._root is None or self._issuing is None:
             files = [self._private / "root.key", self._private / "issuing.key"]
-            files += [self._public / "root.pem", self._public / "issuing.pem"]
+            files += [self._public / pki.ROOT_FILE, self._public / "issuing.pem"]
             if not all(path.exists() for path in files):
                 raise RuntimeError(f"there is no complete CA in {self.directory}: call ensure(now) first")
             self._root = pki.Identity(
@@ -258,7 +247,7 @@ class CertificateAuthority:
 
     def crl(self) -> x509.CertificateRevocationList:
         """The issuing CA's current revocation list."""
-        path = self._public / "crl.pem"
+        path = self._public / pki.CRL_FILE
         if not path.exists():
             raise RuntimeError(f"there is no revocation list in {self._public}: call ensure(now) first")
         return x509.load_pem_x509_crl(path.read_bytes())
@@ -286,4 +275,4 @@ class CertificateAuthority:
             next_update=this_update + dt.timedelta(days=CRL_DAYS),
             number=number,
         )
-        _write_atomically(self._public / "crl.pem", crl.public_bytes(serialization.Encoding.PEM))
+        _write_atomically(self._public / pki.CRL_FILE, crl.public_bytes(serialization.Encoding.PEM))

@@ -178,9 +178,7 @@ def test_a_signed_document_reaches_two_agencies_and_the_sender_sees_every_status
 
 
 def trust_store(exchange: Exchange) -> tuple[list[x509.Certificate], list[x509.CertificateRevocationList]]:
-    from services.signing.ca import trust_store as load
-
-    return load(exchange.stack.settings.state_dir / "ca" / "public")
+    return pki.trust_store(exchange.stack.settings.state_dir / "ca" / "public")
 
 
 def issued_record(

@@ -262,3 +262,8 @@ def test_with_the_verifiers_time_a_backdated_signature_cannot_escape_a_revocatio
     # … and a signing time after the verifier's clock is refused.
     future = ca.sign(signer, at=ca.now + 5 * DAY)
     assert "after the verification time" in _invalid("expired", future, ca, at=ca.now)
+
+
+def test_a_trust_store_not_yet_published_is_empty_not_an_error(tmp_path: Path) -> None:
+    # The document system then waits for the signing platform instead of refusing what arrives.
+    assert pki.trust_store(tmp_path) == ([], [])

@@ -11,8 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from egov import pki
+from egov.pki import trust_store
 from services.signing import ca as ca_module
-from services.signing.ca import CertificateAuthority, trust_store
+from services.signing.ca import CertificateAuthority
 
 NOW = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
