@@ -87,6 +87,12 @@ class Province(BaseModel):
         return next((a for a in self.agencies if a.code == code), None)
 
 
+def initials(agency_name: str) -> str:
+    """An agency's abbreviation in document symbols: the initials of its name (Sở Kế hoạch và Đầu tư →
+    SKHĐT), as in QĐ-SKHĐT."""
+    return "".join(word[0].upper() for word in agency_name.split() if word != "và")
+
+
 def load_province(slug_or_path: str | Path, provinces_dir: Path = PROVINCES_DIR) -> Province:
     path = Path(slug_or_path)
     if not path.suffix:

@@ -6,12 +6,14 @@ code, the century/sex digit and year agreeing with the birth date and sex) but r
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import random
 from collections.abc import Sequence
 from typing import Any
 
+from egov.province import Province, initials
 from egov.regulations.identity import Sex, century_sex_digit
 
 FAMILY_NAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Võ", "Đặng", "Bùi")
@@ -60,4 +62,39 @@ def submission(
                 "sha256": hashlib.sha256(content).hexdigest(),
             }
         ],
+    }
+
+
+#: What the departments write to each other about, in the scenario's letters (công văn).
+LETTER_SUBJECTS = (
+    "Về việc phối hợp thẩm định hồ sơ dự án đầu tư",
+    "Về việc góp ý dự thảo quy hoạch sử dụng đất",
+    "Về việc cung cấp thông tin phục vụ cấp phép xây dựng",
+    "Về việc báo cáo kết quả giải quyết thủ tục hành chính",
+    "Về việc rà soát danh mục thủ tục hành chính",
+)
+
+
+def official_document(rng: random.Random, province: Province) -> dict[str, Any]:
+    """A JSON body for the document system's `POST /api/v1/documents`: a letter (công văn) from one
+    department to one or two others, signed by the chief of its office."""
+    departments = [a for a in province.agencies if a.kind == "department"]
+    issuer, *recipients = rng.sample(departments, 1 + rng.choice((1, 2)))
+    subject = rng.choice(LETTER_SUBJECTS)
+    signer = citizen(rng)["full_name"]
+    text = f"CÔNG VĂN\n{issuer.name}\n{subject}.\nNgười ký: {signer}, Chánh Văn phòng.\n"
+    return {
+        "issuing_agency": issuer.code,
+        "recipients": [a.code for a in recipients],
+        "document_type": "Công văn",
+        "symbol": f"{initials(issuer.name)}-VP",
+        "summary": subject,
+        "signer": {
+            "official_id": f"{issuer.code}/chanh-van-phong",
+            "full_name": signer,
+            "position": "Chánh Văn phòng",
+        },
+        "file_name": "cong-van.txt",
+        "media_type": "text/plain; charset=utf-8",
+        "content_base64": base64.b64encode(text.encode()).decode(),
     }

@@ -28,6 +28,7 @@ SERVICES: dict[str, int] = {
     "documents": 8087,
     "signing": 8088,
     "audit": 8089,
+    "reporting": 8090,
 }
 
 

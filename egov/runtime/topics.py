@@ -239,6 +239,7 @@ SERVICES_WITH_DEAD_LETTERS = (
     "documents",
     "signing",
     "audit",
+    "reporting",
 )
 #: The services that keep durable timers (egov.runtime.timers), each on its own internal topic.
 SERVICES_WITH_TIMERS = ("onestop", "lgsp", "agency", "documents")

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from egov.paths import REPO_ROOT
+from egov.province import initials
 from egov.regulations.workdays import WorkingCalendar
 
 DEFAULT_PROFILE = REPO_ROOT / "services" / "agency" / "profiles" / "default.yaml"
@@ -157,7 +158,6 @@ def decision_document(
     """The body of `POST /api/v1/documents` that issues an approval as a signed decision (quyết định) of the
     department, addressed to the public administration service centre that returns results to citizens."""
     agency = case["agency"]
-    initials = "".join(word[0].upper() for word in agency["name"].split() if word != "và")
     text = (
         f"QUYẾT ĐỊNH\nVề việc giải quyết hồ sơ {case['dossier_code']} (thủ tục {case['procedure_code']}).\n"
         f"{agency['name']} quyết định chấp thuận hồ sơ {case['dossier_code']}.\n"
@@ -166,7 +166,7 @@ def decision_document(
         "issuing_agency": agency["code"],
         "recipients": [centre["code"]],
         "document_type": "Quyết định",
-        "symbol": f"QĐ-{initials}",
+        "symbol": f"QĐ-{initials(agency['name'])}",
         "summary": f"Về việc giải quyết hồ sơ {case['dossier_code']}",
         "signer": {k: official[k] for k in ("official_id", "full_name", "position")},
         "file_name": f"quyet-dinh-{case['dossier_code']}.txt",

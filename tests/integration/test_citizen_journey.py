@@ -335,6 +335,7 @@ BAD_INPUT = {
     "agency": (Topics.LGSP_TO_AGENCIES, EventTypes.DOSSIER_ASSIGNED),
     "payment": (Topics.DOSSIERS, EventTypes.FEE_REQUESTED),
     "notify": (Topics.DOSSIERS, EventTypes.DOSSIER_RECEIVED),
+    "reporting": (Topics.SETTLEMENTS, EventTypes.FEE_SETTLED),
 }
 
 

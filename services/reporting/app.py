@@ -1,0 +1,125 @@
+"""reporting wiring: fold the dossiers, settlements and outgoing documents into facts, and serve the
+indicators computed from them.
+
+- `GET /api/v1/indicators?by=procedure,agency,month&procedure=…&agency=…&month=YYYY-MM`: the indicators in
+  total and per group (`by=` with nothing after it: the totals only), with their definitions;
+- `GET /`: the dashboard, a page that draws the same JSON as charts and refreshes itself.
+
+The facts live in changelog-backed tables keyed like the topics they come from; the indicators are computed
+from them on each request, so they are always those of the events read so far. The tables are partitioned like
+the topics, so the report is whole when one worker holds every partition: reporting runs as one worker
+(a second worker would report on its own partitions only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from faust.web import Request, Response, View
+
+from egov.contracts.validation import error_body
+from egov.paths import REPO_ROOT
+from egov.province import get_province
+from egov.runtime.service import IncomingEvent, RejectedEvent, Service
+from egov.runtime.topics import EventTypes, Topics
+from services import SERVICES
+from services.reporting.domain import (
+    InvalidQuery,
+    document_facts,
+    dossier_facts,
+    parse_query,
+    report,
+    settlement_facts,
+)
+
+service = Service("reporting", default_port=SERVICES["reporting"])
+app = service.app
+province = get_province(service.settings.province)
+zone = ZoneInfo(province.timezone)
+agency_names = {a.code: a.name for a in province.agencies}
+dashboard = (REPO_ROOT / "services" / "reporting" / "dashboard.html").read_text(encoding="utf-8")
+
+#: Dossier code → procedure, responsible agency, channel, receipt, result, final status.
+dossiers = service.table("dossier-facts", help="Dossier code → what the indicators count of it.")
+#: Dossier code → payment reference → paid online or not, and when.
+settlements = service.table("settlement-facts", help="Dossier code → fees settled, online or not.")
+#: Document id → issuing agency, registration time, issued with a signature or not.
+documents = service.table("document-facts", help="Document id → issuing agency, registration, signature.")
+
+
+def _fold(table: Any, event: IncomingEvent, facts: dict[str, Any]) -> None:
+    key = event.key or ""
+    if facts != table.get(key):
+        table[key] = facts
+        service.log.info("reporting.counted", event_id=event.envelope.id, event_type=event.type, key=key)
+
+
+async def dossier_event(event: IncomingEvent) -> None:
+    try:
+        facts = dossier_facts(dossiers.get(event.key), event.type, event.record)
+    except (KeyError, ValueError) as exc:
+        raise RejectedEvent(f"cannot count {event.type}: {exc}") from exc
+    _fold(dossiers, event, facts)
+
+
+async def fee_settled(event: IncomingEvent) -> None:
+    try:
+        facts = settlement_facts(settlements.get(event.key), event.record)
+    except (KeyError, ValueError) as exc:
+        raise RejectedEvent(f"cannot count {event.type}: {exc}") from exc
+    _fold(settlements, event, facts)
+
+
+async def document_event(event: IncomingEvent) -> None:
+    try:
+        facts = document_facts(documents.get(event.key), event.type, event.record)
+    except (KeyError, ValueError) as exc:
+        raise RejectedEvent(f"cannot count {event.type}: {exc}") from exc
+    _fold(documents, event, facts)
+
+
+service.consume(
+    Topics.DOSSIERS,
+    {
+        EventTypes.DOSSIER_RECEIVED: dossier_event,
+        EventTypes.DOSSIER_STATUS_CHANGED: dossier_event,
+        EventTypes.RESULT_RETURNED: dossier_event,
+    },
+    name="count-dossiers",
+)
+service.consume(Topics.SETTLEMENTS, {EventTypes.FEE_SETTLED: fee_settled}, name="count-settlements")
+service.consume(
+    Topics.OUTGOING_DOCUMENTS,
+    {EventTypes.DOCUMENT_REGISTERED: document_event, EventTypes.DOCUMENT_ISSUED: document_event},
+    name="count-documents",
+)
+
+
+@app.page("/api/v1/indicators")
+class Indicators(View):
+    async def get(self, request: Request) -> Response:
+        try:
+            query = parse_query(dict(request.query))
+        except InvalidQuery as exc:
+            return self.json(error_body(exc.errors), status=400)
+        body = report(
+            list(dossiers.items()),
+            dict(settlements.items()),
+            list(documents.values()),
+            query,
+            zone=zone,
+            agency_names=agency_names,
+            generated_at=service.clock.now(),
+        )
+        return self.json(body)
+
+
+@app.page("/")
+class Dashboard(View):
+    async def get(self, request: Request) -> Response:
+        return self.html(dashboard)
+
+
+def main() -> None:
+    service.run()

@@ -1,0 +1,339 @@
+"""The indicators on the real broker: a stack plays a small scenario (citizens' dossiers over the catalogue
+and a few letters between departments), then the reporting service's JSON is checked against what the test
+submitted and what the events say, and the dashboard, in headless Chromium, against the JSON.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from egov.province import get_province
+from egov.runtime.topics import EventTypes, Topics
+from egov.samples import official_document, submission
+from services.population.domain import get_register
+from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack
+from tests.integration.kafka_helpers import read_all
+
+pytestmark = pytest.mark.integration
+
+PROVINCE = get_province("binh-thuan")
+NAMES = ("portal", "onestop", "lgsp", "population", "agency", "payment", "documents", "signing", "reporting")
+FEE = "1.001612.000.00.00.H11"  # 3 working days: the department takes 5, so these results are late
+REFUSED = "2.000488.000.00.00.H11"
+PROFILE = {
+    "default": {"duration_days": 1, "supplement_chance": 0.0, "reject_chance": 0.0},
+    "procedures": {FEE: {"duration_days": 5}, REFUSED: {"duration_days": 1, "reject_chance": 1.0}},
+}
+FINAL = ("RESULT_RETURNED", "STOPPED", "NOT_ACCEPTED")
+DOSSIERS = 14
+LETTERS = 3
+#: How Debian's Chromium is started headless on a machine with no network but loopback.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Scenario:
+    stack: Stack
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+
+    @property
+    def reporting(self) -> httpx.Client:
+        return httpx.Client(base_url=self.stack.services["reporting"].url, timeout=10.0)
+
+    def indicators(self, **params: str) -> dict[str, Any]:
+        with self.reporting as client:
+            answer = client.get("/api/v1/indicators", params=params)
+            answer.raise_for_status()
+            return dict(answer.json())
+
+    def events(self, spec: Any) -> list[tuple[str, dict[str, Any]]]:
+        records = read_all(self.stack.settings.kafka_bootstrap_servers, self.stack.topic(spec))
+        return [(r.headers["ce_type"], r.decoded()) for r in records]
+
+
+def poll(check: Callable[[], Any], what: str, timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"{what} within {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def scenario(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    folder = tmp_path_factory.mktemp("reporting")
+    settings = new_settings(kafka_bootstrap, folder / "state")
+    profile = folder / "agency-profile.yaml"
+    profile.write_text(yaml.safe_dump(PROFILE), encoding="utf-8")
+    env = {**fast_clock_env(1.0), "EGOV_AGENCY_PROFILE": str(profile)}
+    with run_stack(settings, NAMES, env=env) as stack:
+        played = Scenario(stack)
+        rng = random.Random(766)
+        people = get_register().answering()
+        catalogue = [p.code for p in PROVINCE.procedures]
+        with stack.portal as portal:
+            for i in range(DOSSIERS):
+                body = submission(rng, [FEE, REFUSED] if i < 4 else catalogue)
+                # Everyone is in the register but the last, whose dossier is refused at intake (not found).
+                if i < DOSSIERS - 1:
+                    body["applicant"] = people[20 + i].as_citizen()
+                answer = portal.post("/api/v1/dossiers", json=body)
+                assert answer.status_code == 202, answer.text
+                played.bodies.append(body | {"submission_id": answer.json()["submission_id"]})
+            for body in played.bodies:
+                played.codes.append(
+                    poll(
+                        lambda b=body: (
+                            portal.get(f"/api/v1/submissions/{b['submission_id']}").json().get("dossier_code")
+                        ),
+                        "a dossier code",
+                    )
+                )
+        with httpx.Client(base_url=stack.services["documents"].url, timeout=10.0) as documents:
+            for _ in range(LETTERS):
+                answer = documents.post("/api/v1/documents", json=official_document(rng, PROVINCE))
+                assert answer.status_code == 202, answer.text
+                draft = answer.json()["draft_id"]
+                played.documents.append(
+                    poll(
+                        lambda d=draft: documents.get(f"/api/v1/drafts/{d}").json()["document_id"],
+                        "registered",
+                    )
+                )
+        yield played
+
+
+def at_rest(scenario: Scenario) -> None:
+    """Every dossier at its final status and every letter issued."""
+    with scenario.stack.portal as portal:
+        for code in scenario.codes:
+            poll(
+                lambda c=code: portal.get(f"/api/v1/dossiers/{c}").json()["status"] in FINAL, f"{code} final"
+            )
+    with httpx.Client(base_url=scenario.stack.services["documents"].url, timeout=10.0) as documents:
+        for document in scenario.documents:
+            poll(
+                lambda d=document: (
+                    documents.get("/api/v1/documents/by-id", params={"id": d})
+                    .json()
+                    .get("outgoing", {})
+                    .get("status")
+                    == "issued"
+                ),
+                f"{document} issued",
+            )
+
+
+def expected_by_procedure(scenario: Scenario) -> dict[str, dict[str, tuple[float, int]]]:
+    """(numerator, denominator) of each dossier indicator per procedure: the channels from what the test
+    submitted, the results and settlements from the events the one-stop system and payment published."""
+    procedure_of = {
+        code: body["procedure_code"] for code, body in zip(scenario.codes, scenario.bodies, strict=True)
+    }
+    expected: dict[str, dict[str, list[float]]] = {}
+
+    def add(code: str, indicator: str, numerator: float) -> None:
+        figures = expected.setdefault(procedure_of[code], {}).setdefault(indicator, [0.0, 0])
+        figures[0] += numerator
+        figures[1] += 1
+
+    received_at = {}
+    for event_type, record in scenario.events(Topics.DOSSIERS):
+        code = record["dossier_code"]
+        if event_type == EventTypes.DOSSIER_RECEIVED:
+            received_at[code] = record["received_at"]
+            add(code, "online_share", record["channel"] == "ONLINE")
+        elif event_type == EventTypes.RESULT_RETURNED:
+            add(code, "on_time_rate", record["on_time"])
+            add(code, "electronic_result_share", record["electronic"])
+            add(
+                code,
+                "average_processing_days",
+                (record["returned_at"] - received_at[code]).total_seconds() / 86400,
+            )
+    for _, record in scenario.events(Topics.SETTLEMENTS):
+        add(record["dossier_code"], "online_payment_share", record["paid_online"])
+    return {p: {i: (f[0], int(f[1])) for i, f in by.items()} for p, by in expected.items()}
+
+
+def test_the_indicators_count_the_journey(scenario: Scenario) -> None:
+    at_rest(scenario)
+    channels = Counter(body["procedure_code"] for body in scenario.bodies if body["channel"] == "ONLINE")
+    expected = expected_by_procedure(scenario)
+    assert {p: int(e["online_share"][0]) for p, e in expected.items() if e["online_share"][0]} == dict(
+        channels
+    )
+    late = sum(e["on_time_rate"][1] - e["on_time_rate"][0] for e in expected.values() if "on_time_rate" in e)
+    assert late >= 1 and any("online_payment_share" in e for e in expected.values())
+
+    def matches() -> dict[str, Any] | None:
+        report = scenario.indicators(by="procedure")
+        got = {g["procedure"]["code"]: g for g in report["groups"] if g["procedure"] is not None}
+        for procedure, indicators in expected.items():
+            if procedure not in got:
+                return None
+            for indicator, (numerator, denominator) in indicators.items():
+                found = got[procedure]["indicators"][indicator]
+                if found["denominator"] != denominator or abs(found["numerator"] - numerator) > 0.01:
+                    return None
+        return report if set(got) == set(expected) else None
+
+    report = poll(matches, "the indicators per procedure matching the events", timeout=60)
+    totals = report["totals"]
+    assert totals["counts"]["received"] == DOSSIERS
+    assert totals["counts"]["not_accepted"] == 1
+    assert totals["counts"]["stopped"] == sum(
+        1 for b in scenario.bodies[: DOSSIERS - 1] if b["procedure_code"] == REFUSED
+    )
+    results = totals["indicators"]["on_time_rate"]["denominator"]
+    assert results == totals["counts"]["results"] == DOSSIERS - 1 - totals["counts"]["stopped"]
+    assert totals["indicators"]["on_time_rate"]["value"] == round((results - late) / results, 4)
+
+    # Outgoing documents: the letters and the departments' signed decisions, each issued with a signature.
+    def documents_counted() -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        events = scenario.events(Topics.OUTGOING_DOCUMENTS)
+        registered = [r for t, r in events if t == EventTypes.DOCUMENT_REGISTERED]
+        issued = [r for t, r in events if t == EventTypes.DOCUMENT_ISSUED]
+        report = scenario.indicators(by="agency")
+        signed = report["totals"]["indicators"]["signed_document_share"]
+        done = len(issued) == len(registered) == signed["denominator"] == signed["numerator"]
+        return (report, issued) if done else None
+
+    by_agency, issued = poll(documents_counted, "every outgoing document issued and counted", timeout=60)
+    assert set(scenario.documents) <= {r["document_id"] for r in issued}
+    assert by_agency["totals"]["indicators"]["signed_document_share"]["value"] == 1.0
+    issuers = Counter(r["issuing_agency"]["code"] for r in issued)
+    documents = {
+        g["agency"]["code"]: g["counts"]["documents"] for g in by_agency["groups"] if g["counts"]["documents"]
+    }
+    assert documents == dict(issuers) and len(issuers) >= 2
+
+    # The months add up to the totals, and a filter keeps its group only.
+    by_month = scenario.indicators(by="month")
+    assert sum(g["counts"]["received"] for g in by_month["groups"]) == DOSSIERS
+    month = by_month["groups"][0]["month"]
+    only = scenario.indicators(by="month", month=month)
+    assert [g["month"] for g in only["groups"]] == [month]
+    assert only["totals"] == {k: by_month["groups"][0][k] for k in ("indicators", "counts")}
+
+
+def test_a_wrong_query_is_refused_naming_the_parameter(scenario: Scenario) -> None:
+    with scenario.reporting as client:
+        answer = client.get("/api/v1/indicators", params={"by": "district", "month": "11/2026"})
+    assert answer.status_code == 400
+    assert {e["field"] for e in answer.json()["errors"]} == {"by", "month"}
+
+
+def chromium() -> str:
+    path = os.environ.get("EGOV_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        message = (
+            "no Chromium: install the OS package (Debian: apt-get install chromium) or set EGOV_CHROMIUM"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def shown(text: str) -> float | None:
+    """The number a figure shows: '83.3 %' → 0.833, '4.52 ngày' → 4.52, '—' → None."""
+    if text.strip() == "—":
+        return None
+    number = float(re.match(r"[\d.]+", text.strip()).group())  # type: ignore[union-attr]
+    return number / 100 if text.strip().endswith("%") else number
+
+
+def test_the_dashboard_shows_the_figures_of_the_json(scenario: Scenario, tmp_path: Any) -> None:
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium()
+    at_rest(scenario)
+    # The figures have stopped moving: two answers in a row agree.
+    poll(
+        lambda: scenario.indicators()["groups"] == scenario.indicators()["groups"],
+        "the indicators at rest",
+        timeout=30,
+    )
+    reports = {by: scenario.indicators(by=by) for by in ("agency", "month", "procedure")}
+    definitions = {d["id"]: d for d in reports["agency"]["definitions"]}
+
+    def in_json(group: str, indicator: str) -> dict[str, Any]:
+        if group == "total":
+            return dict(reports["agency"]["totals"]["indicators"][indicator])
+        dimension, _, value = group.partition("=")
+        for g in reports[dimension]["groups"]:
+            key = g[dimension] if dimension == "month" else (g[dimension] or {}).get("code", "")
+            if (key or "") == value:
+                return dict(g["indicators"][indicator])
+        raise AssertionError(f"the page shows group {group}, which the JSON does not have")
+
+    def check(figures: list[dict[str, str]]) -> None:
+        for figure in figures:
+            expected = in_json(figure["group"], figure["indicator"])
+            where = f"{figure['group']} / {figure['indicator']}: page {figure['text']!r}, JSON {expected}"
+            assert figure["numerator"] == str(expected["numerator"]).removesuffix(".0"), where
+            assert figure["denominator"] == str(expected["denominator"]), where
+            value = shown(figure["text"])
+            if expected["value"] is None:
+                assert value is None, where
+            else:
+                # Shown to 0.1 % or 0.01 day: at most half of that away from the exact quotient.
+                exact = expected["numerator"] / expected["denominator"]
+                half_step = 0.005 if definitions[figure["indicator"]]["unit"] == "days" else 0.0005
+                assert value is not None and abs(value - exact) <= half_step + 1e-9, where
+
+    read_figures = """els => els.map(e => ({group: e.dataset.group, indicator: e.dataset.indicator,
+        numerator: e.dataset.numerator, denominator: e.dataset.denominator, text: e.textContent}))"""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(scenario.stack.services["reporting"].url + "/")
+            page.wait_for_selector("body[data-generated-at]", timeout=15000)
+            assert page.inner_text("#error") == ""
+            tiles = page.eval_on_selector_all("#totals [data-figure]", read_figures)
+            assert [t["indicator"] for t in tiles] == list(definitions)
+            check(tiles)
+            cells = page.eval_on_selector_all("#by-procedure [data-figure]", read_figures)
+            assert len(cells) == len(definitions) * len(reports["procedure"]["groups"])
+            check(cells)
+            for indicator in definitions:
+                page.select_option("#indicator", indicator)
+                page.wait_for_selector(f"body[data-indicator='{indicator}']")
+                for dimension in ("agency", "month"):
+                    bars = page.eval_on_selector_all(f"#by-{dimension} [data-figure]", read_figures)
+                    with_data = [
+                        g for g in reports[dimension]["groups"] if g["indicators"][indicator]["denominator"]
+                    ]
+                    assert len(bars) == len(with_data), (dimension, indicator)
+                    assert {b["indicator"] for b in bars} <= {indicator}
+                    check(bars)
+            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+        finally:
+            browser.close()
