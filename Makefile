@@ -8,7 +8,7 @@ EGOV   := $(BIN)/egov
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test unit integration lint format typecheck kafka-start kafka-stop kafka-status clean
+.PHONY: help install browser demo test unit integration lint format typecheck kafka-start kafka-stop kafka-status clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -23,10 +23,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create the virtual environment and install the project with its dev tools
 	$(EGOV) kafka fetch
 
-demo: install ## Start a local Kafka broker and every service, play each path of the citizen journey, print it, stop
+browser: ## Headless Chromium from the OS packages, for the dashboard test (installed if root may apt-get)
+	@infra/browser/ensure-chromium.sh
+
+demo: install ## Start a local Kafka broker and every service, play the scenario, print the summary, stop
 	$(EGOV) demo
 
-test: install ## Lint and type-check, then the whole suite (unit tests, integration tests on a real broker)
+test: install browser ## Lint and type-check, then the whole suite (unit tests, integration tests on a real broker)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -35,7 +38,7 @@ test: install ## Lint and type-check, then the whole suite (unit tests, integrat
 unit: $(STAMP) ## Only the fast tests that need no broker
 	$(BIN)/python -m pytest tests/unit
 
-integration: install ## Only the tests that talk to a real broker
+integration: install browser ## Only the tests that talk to a real broker
 	$(BIN)/python -m pytest tests/integration
 
 lint: $(STAMP) ## ruff lint and format check

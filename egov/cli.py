@@ -161,16 +161,24 @@ def run(service: str) -> None:
 @click.option(
     "--count", default=3, show_default=True, help="Citizens to add to the scenario's one dossier per path."
 )
-@click.option("--seed", default=2017, show_default=True, help="Seed of the sample citizens and procedures.")
+@click.option(
+    "--letters", "letter_count", default=3, show_default=True, help="Letters to send between departments."
+)
+@click.option(
+    "--seed", default=2017, show_default=True, help="Seed of the sample citizens, procedures, letters."
+)
 @click.option("--keep-broker", is_flag=True, help="Leave a broker this command started running afterwards.")
-def demo(count: int, seed: int, keep_broker: bool) -> None:
-    """Start the broker and the services, play every path of the citizen journey, print each dossier's
-    journey across the layers, stop what it started."""
+@click.option(
+    "--hold", is_flag=True, help="Keep the stack running after the summary (the dashboard) until Ctrl-C."
+)
+def demo(count: int, letter_count: int, seed: int, keep_broker: bool, hold: bool) -> None:
+    """Start the broker and the services, play every path of the citizen journey and a few letters between
+    departments, print a summary with the indicators and each dossier's journey, stop what it started."""
     from egov.demo import DemoError, run_demo
     from egov.stack import ServiceStartError
 
     try:
-        run_demo(count=count, seed=seed, keep_broker=keep_broker)
+        run_demo(count=count, seed=seed, letter_count=letter_count, keep_broker=keep_broker, hold=hold)
     except (BrokerError, ServiceStartError, DemoError) as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from egov.paths import REPO_ROOT
 from egov.province import Procedure, Province, get_province
 from egov.runtime.admin import ensure_topics
 from egov.runtime.settings import Settings, get_settings
-from egov.samples import submission
+from egov.samples import official_document, submission
 from egov.stack import ServiceProcess, running
 from egov.trace import TraceStep, journeys, layer_names, render
 from services import SERVICES, service_port
@@ -80,6 +81,30 @@ def scenario(province: Province, *, count: int, seed: int) -> list[Dossier]:
     return dossiers
 
 
+@dataclass
+class Letter:
+    """One official document the scenario sends from a department to others, through the LGSP."""
+
+    body: dict[str, Any]
+    document_id: str = ""
+    draft_id: str = ""
+    statuses: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        """Every recipient has finished with it: completed (06) or refused (02)."""
+        recipients = self.body["recipients"]
+        return len(self.statuses) == len(recipients) and all(
+            history and history[-1] in ("COMPLETED", "REFUSED") for history in self.statuses.values()
+        )
+
+
+def letters(province: Province, *, count: int, seed: int) -> list[Letter]:
+    """`count` letters (công văn) between the province's departments, reproducible from `seed`."""
+    rng = random.Random(f"letters-{seed}")
+    return [Letter(official_document(rng, province)) for _ in range(count)]
+
+
 def path_procedures(province: Province, profile: Profile) -> tuple[str, str, str, str, str]:
     """Procedures of the catalogue that, under the demo's department profile, take each path: approved with
     a fee on time, a supplement first, refused, late, approved without a fee."""
@@ -118,7 +143,20 @@ def service_env() -> dict[str, str]:
     }
 
 
-def run_demo(*, count: int, seed: int, keep_broker: bool) -> None:
+def run_demo(*, count: int, seed: int, letter_count: int, keep_broker: bool, hold: bool) -> None:
+    """Everything the demo starts is stopped on the way out: at the end, on Ctrl-C, and on SIGTERM."""
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        _run_demo(count=count, seed=seed, letter_count=letter_count, keep_broker=keep_broker, hold=hold)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _run_demo(*, count: int, seed: int, letter_count: int, keep_broker: bool, hold: bool) -> None:
     settings = get_settings()
     province = get_province(settings.province)
     broker = LocalBroker.from_settings(settings)
@@ -137,13 +175,16 @@ def run_demo(*, count: int, seed: int, keep_broker: bool) -> None:
         ]
         click.echo("Starting services: " + ", ".join(f"{s.name} ({s.url})" for s in services))
         with running(services):
-            portal = services[0]
-            click.echo(f"Portal answering at {portal.url}  (logs in {logs})")
+            urls = {s.name: s.url for s in services}
+            click.echo(f"Portal answering at {urls['portal']}  (logs in {logs})")
+            click.echo(f"Indicators dashboard at {urls['reporting']}/")
             click.echo(
                 f"Business time runs {86400 / DAY_SECONDS:,.0f}× faster: one day every {DAY_SECONDS} s.\n"
             )
-            dossiers = _play(portal.url, province, count=count, seed=seed)
-            _report(settings, province, dossiers)
+            dossiers, sent = _play(urls, province, count=count, letter_count=letter_count, seed=seed)
+            _report(settings, province, dossiers, sent, urls["reporting"])
+            if hold:
+                _hold(urls["reporting"])
         click.echo("\nServices stopped.")
     finally:
         if started_broker and not keep_broker:
@@ -152,10 +193,19 @@ def run_demo(*, count: int, seed: int, keep_broker: bool) -> None:
 
 
 def _play(
-    portal_url: str, province: Province, *, count: int, seed: int, timeout: float = 180.0
-) -> list[Dossier]:
+    urls: dict[str, str],
+    province: Province,
+    *,
+    count: int,
+    letter_count: int,
+    seed: int,
+    timeout: float = 180.0,
+) -> tuple[list[Dossier], list[Letter]]:
     rng = random.Random(seed)
-    with httpx.Client(base_url=portal_url, timeout=10.0) as client:
+    with (
+        httpx.Client(base_url=urls["portal"], timeout=10.0) as client,
+        httpx.Client(base_url=urls["documents"], timeout=10.0) as documents,
+    ):
         bad = submission(rng, [p.code for p in province.procedures])
         bad["applicant"]["id_number"] = "060" + "9" + bad["applicant"]["id_number"][4:]
         answer = client.post("/api/v1/dossiers", json=bad)
@@ -169,24 +219,60 @@ def _play(
             answer = client.post("/api/v1/dossiers", json=dossier.body)
             answer.raise_for_status()
             dossier.submission_id = answer.json()["submission_id"]
-        click.echo(f"Submitted {len(dossiers)} dossiers; following them to the end of their journey …")
+        sent = letters(province, count=letter_count, seed=seed)
+        for letter in sent:
+            answer = documents.post("/api/v1/documents", json=letter.body)
+            answer.raise_for_status()
+            letter.draft_id = answer.json()["draft_id"]
+        click.echo(
+            f"Submitted {len(dossiers)} dossiers and sent {len(sent)} letters between departments; "
+            "following them to the end …"
+        )
         deadline = time.monotonic() + timeout
-        while not all(d.done for d in dossiers):
-            if time.monotonic() > deadline:
-                waiting = ", ".join(
-                    f"{d.code or d.submission_id} ({d.view.get('status', 'no code')})"
-                    for d in dossiers
-                    if not d.done
-                )
-                logs = get_settings().state_dir / "logs"
-                raise DemoError(
-                    f"not finished within {timeout:.0f}s: {waiting}; the services' logs are in {logs}"
-                )
-            for dossier in dossiers:
-                if not dossier.done:
-                    _follow(client, dossier)
-            time.sleep(0.3)
-    return dossiers
+        with click.progressbar(
+            length=len(dossiers) + len(sent), label="Finished", show_pos=True, width=30
+        ) as progress:
+            finished = 0
+            while True:
+                for dossier in dossiers:
+                    if not dossier.done:
+                        _follow(client, dossier)
+                for letter in sent:
+                    if not letter.done:
+                        _follow_letter(documents, letter)
+                now_finished = sum(d.done for d in dossiers) + sum(letter.done for letter in sent)
+                progress.update(now_finished - finished)
+                finished = now_finished
+                if finished == len(dossiers) + len(sent):
+                    break
+                if time.monotonic() > deadline:
+                    waiting = [
+                        f"{d.code or d.submission_id} ({d.view.get('status', 'no code')})"
+                        for d in dossiers
+                        if not d.done
+                    ] + [f"{x.document_id or x.draft_id} ({x.statuses})" for x in sent if not x.done]
+                    logs = get_settings().state_dir / "logs"
+                    raise DemoError(
+                        f"not finished within {timeout:.0f}s: {', '.join(waiting)}; "
+                        f"the services' logs are in {logs}"
+                    )
+                time.sleep(0.3)
+    return dossiers, sent
+
+
+def _follow_letter(documents: httpx.Client, letter: Letter) -> None:
+    """Look the letter up at its sender's document system: its number, then its recipients' statuses."""
+    if not letter.document_id:
+        letter.document_id = (
+            documents.get(f"/api/v1/drafts/{letter.draft_id}").json().get("document_id") or ""
+        )
+        if not letter.document_id:
+            return
+    view = documents.get("/api/v1/documents/by-id", params={"id": letter.document_id}).json()
+    outgoing = view.get("outgoing") or {}
+    letter.statuses = {
+        code: [step["status"] for step in history] for code, history in outgoing.get("statuses", {}).items()
+    }
 
 
 def _follow(client: httpx.Client, dossier: Dossier) -> None:
@@ -208,39 +294,94 @@ def _follow(client: httpx.Client, dossier: Dossier) -> None:
             raise DemoError(f"the supplement of {dossier.code} was refused: {answer.text}")
 
 
-def summary(dossiers: list[Dossier], traced: dict[str, list[TraceStep]]) -> list[str]:
-    """Dossiers by final status, the on-time rate of the results returned, and the signed documents issued."""
+def summary(
+    dossiers: list[Dossier],
+    traced: dict[str, list[TraceStep]],
+    sent: list[Letter],
+    indicators: dict[str, Any] | None,
+) -> list[str]:
+    """Dossiers by final status, the on-time rate of the results returned, the documents exchanged, and the
+    indicators as the reporting service computed them."""
     by_status = Counter(f"{d.view['status']} ({d.view['status_code']})" for d in dossiers)
     results = [d.view["result"] for d in dossiers if d.view.get("result")]
     on_time = sum(1 for r in results if r["on_time"])
-    documents = sum(
+    decisions = sum(
         1
         for steps in traced.values()
         for s in steps
         if s.short_type == "AgencyDecisionMade" and s.writer == "agency"
     )
     signed = sum(1 for r in results if r.get("document_id"))
+    answers = Counter(history[-1] for letter in sent for history in letter.statuses.values() if history)
     lines = ["", "Summary: " + ", ".join(f"{n} {status}" for status, n in by_status.most_common())]
     if results:
         lines.append(
             f"  on time or early: {on_time} of {len(results)} results ({100 * on_time / len(results):.0f} %)"
         )
     lines.append(
-        f"  department decisions: {documents}; results carried by a signed, issued document: {signed}"
+        f"  department decisions: {decisions}; results carried by a signed, issued decision: {signed}"
     )
+    recipients = sum(len(letter.body["recipients"]) for letter in sent)
+    lines.append(
+        f"  documents exchanged through the LGSP: {signed} signed decisions to the service centre, "
+        f"{len(sent)} letters between departments to {recipients} recipients ("
+        + ", ".join(f"{n} {status}" for status, n in sorted(answers.items()))
+        + ")"
+    )
+    if indicators is not None:
+        lines.append("Indicators (reporting service: every dossier and document on this broker, all months):")
+        totals = indicators["totals"]["indicators"]
+        for definition in indicators["definitions"]:
+            figures = totals[definition["id"]]
+            lines.append(
+                f"  {definition['name_en']:45} {_shown(definition['unit'], figures['value']):>10}"
+                f"   ({figures['numerator']} / {figures['denominator']})"
+            )
     return lines
 
 
-def _report(settings: Settings, province: Province, dossiers: list[Dossier]) -> None:
+def _shown(unit: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.2f} days" if unit == "days" else f"{100 * value:.1f} %"
+
+
+def indicators_when_counted(
+    reporting_url: str, dossiers: list[Dossier], timeout: float = 15.0
+) -> dict[str, Any] | None:
+    """The reporting service's totals once it has counted every dossier and result of the scenario (it reads
+    the same events a moment later than the portal); None if it does not within `timeout`."""
+    results = sum(1 for d in dossiers if d.view.get("result"))
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=reporting_url, timeout=10.0) as client:
+        while time.monotonic() < deadline:
+            report = dict(client.get("/api/v1/indicators", params={"by": ""}).json())
+            counts = report["totals"]["counts"]
+            if counts["received"] >= len(dossiers) and counts["results"] >= results:
+                return report
+            time.sleep(0.3)
+    return None
+
+
+def _report(
+    settings: Settings, province: Province, dossiers: list[Dossier], sent: list[Letter], reporting_url: str
+) -> None:
     click.echo(f"\n  {'dossier code':27} {'final status':21} {'result':10} path")
     for d in dossiers:
         result = d.view.get("result") or {}
         on_time = {True: "on time", False: "late", None: "—"}[result.get("on_time")]
         status = f"{d.view['status']} ({d.view['status_code']})"
         click.echo(f"  {d.code:27} {status:21} {on_time:10} {d.path}")
+    click.echo(f"\n  {'letter':45} {'to':14} statuses")
+    for letter in sent:
+        for code, history in letter.statuses.items():
+            click.echo(f"  {letter.document_id:45} {code:14} {' → '.join(history)}")
     traced = journeys(settings, [d.code for d in dossiers])
-    for line in summary(dossiers, traced):
+    indicators = indicators_when_counted(reporting_url, dossiers)
+    for line in summary(dossiers, traced, sent, indicators):
         click.echo(line)
+    if indicators is None:
+        click.echo(f"  (the reporting service had not counted every dossier; see {reporting_url}/)")
     layers = layer_names(get_model(), SERVICES)
     click.echo(
         "\nEach dossier's journey across the layers (business time in the province; + days since submission):"
@@ -251,3 +392,15 @@ def _report(settings: Settings, province: Province, dossiers: list[Dossier]) -> 
         click.echo(f"{d.path} — {procedure.name if procedure else d.view['procedure_code']}")
         for line in render(d.code, traced[d.code], timezone=province.timezone, layers=layers):
             click.echo(line)
+
+
+def _hold(reporting_url: str) -> None:
+    """Keep the stack up for a look at the dashboard, until Ctrl-C."""
+    click.echo(
+        f"\nThe stack keeps running: the dashboard is at {reporting_url}/ and its JSON at "
+        f"{reporting_url}/api/v1/indicators. Press Ctrl-C to stop everything."
+    )
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        click.echo("")

@@ -175,18 +175,22 @@ def render(code: str, steps: list[TraceStep], *, timezone: str, layers: dict[str
     if not steps:
         return [f"{code}: no events found"]
     zone = ZoneInfo(timezone)
-    start = previous = steps[0].time
+
+    def at(step: TraceStep) -> dt.datetime:  # to the millisecond, the order `journeys` sorts them in
+        return step.time.replace(microsecond=step.time.microsecond // 1000 * 1000)
+
+    start = previous = at(steps[0])
     lines = [code]
     width = max(len(layers.get(s.writer or s.service, "")) for s in steps)
     for step in steps:
-        elapsed = (step.time - start).total_seconds() / 86400
+        elapsed = (at(step) - start).total_seconds() / 86400
         writer = step.writer or step.service
         via = f" (from {step.service})" if step.service != writer else ""
         lines.append(
-            f"  {step.time.astimezone(zone):%d/%m %H:%M}  +{elapsed:5.1f}d {_gap(step.time - previous):>7}  "
+            f"  {step.time.astimezone(zone):%d/%m %H:%M}  +{elapsed:5.1f}d {_gap(at(step) - previous):>7}  "
             f"{writer:10} {layers.get(writer, ''):{width}}  {step.short_type:29} {step.summary}{via}"
         )
-        previous = step.time
+        previous = at(step)
     return lines
 
 

@@ -371,6 +371,7 @@ def report(
 
     return {
         "generated_at": generated_at.isoformat(),
+        "time_zone": zone.key,
         "group_by": list(query.by),
         "filters": {d: getattr(query, d) for d in DIMENSIONS if getattr(query, d) is not None},
         "definitions": [i.as_dict() for i in INDICATORS],

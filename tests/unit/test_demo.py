@@ -1,0 +1,65 @@
+"""The demo's scenario and summary, without a broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from egov.demo import Dossier, Letter, letters, scenario, summary
+from egov.province import get_province
+
+PROVINCE = get_province("binh-thuan")
+
+
+def test_the_scenario_is_the_same_for_a_seed_and_its_letters_go_between_departments() -> None:
+    first, again = letters(PROVINCE, count=3, seed=7), letters(PROVINCE, count=3, seed=7)
+    assert [x.body for x in first] == [x.body for x in again]
+    assert [x.body for x in letters(PROVINCE, count=3, seed=8)] != [x.body for x in first]
+    departments = {a.code for a in PROVINCE.agencies if a.kind == "department"}
+    for letter in first:
+        body = letter.body
+        assert body["issuing_agency"] in departments and set(body["recipients"]) <= departments
+        assert body["issuing_agency"] not in body["recipients"] and 1 <= len(body["recipients"]) <= 2
+        assert body["signer"]["position"] == "Chánh Văn phòng"
+    dossiers = scenario(PROVINCE, count=2, seed=7)
+    assert [d.body for d in dossiers] == [d.body for d in scenario(PROVINCE, count=2, seed=7)]
+    assert len(dossiers) == 7 + 2
+
+
+def test_a_letter_is_done_when_every_recipient_completed_or_refused_it() -> None:
+    letter = Letter({"recipients": ["A", "B"]})
+    assert not letter.done
+    letter.statuses = {"A": ["ARRIVED", "ACCEPTED"], "B": []}
+    assert not letter.done
+    letter.statuses = {"A": ["ARRIVED", "REFUSED"], "B": ["ARRIVED", "ACCEPTED", "COMPLETED"]}
+    assert letter.done
+
+
+def test_the_summary_counts_statuses_documents_and_prints_the_indicators() -> None:
+    def done(status: str, code: int, result: dict[str, Any] | None = None) -> Dossier:
+        return Dossier("path", {}, view={"status": status, "status_code": code, "result": result})
+
+    dossiers = [
+        done("RESULT_RETURNED", 10, {"on_time": True, "document_id": "D1"}),
+        done("RESULT_RETURNED", 10, {"on_time": False, "document_id": None}),
+        done("STOPPED", 8),
+    ]
+    letter = Letter({"recipients": ["A", "B"]}, statuses={"A": ["COMPLETED"], "B": ["REFUSED"]})
+    indicators = {
+        "definitions": [
+            {"id": "on_time_rate", "name_en": "On-time or early rate", "unit": "ratio"},
+            {"id": "average_processing_days", "name_en": "Average processing time (days)", "unit": "days"},
+        ],
+        "totals": {
+            "indicators": {
+                "on_time_rate": {"numerator": 1, "denominator": 2, "value": 0.5},
+                "average_processing_days": {"numerator": 0, "denominator": 0, "value": None},
+            }
+        },
+    }
+    text = "\n".join(summary(dossiers, {}, [letter], indicators))
+    assert "Summary: 2 RESULT_RETURNED (10), 1 STOPPED (8)" in text
+    assert "on time or early: 1 of 2 results (50 %)" in text
+    assert "1 signed decisions to the service centre, 1 letters between departments to 2 recipients" in text
+    assert "(1 COMPLETED, 1 REFUSED)" in text
+    assert "50.0 %   (1 / 2)" in text and "—   (0 / 0)" in text
+    assert "Indicators" not in "\n".join(summary(dossiers, {}, [letter], None))
