@@ -144,15 +144,20 @@ def service_env() -> dict[str, str]:
 
 
 def run_demo(*, count: int, seed: int, letter_count: int, keep_broker: bool, hold: bool) -> None:
-    """Everything the demo starts is stopped on the way out: at the end, on Ctrl-C, and on SIGTERM."""
-    previous = signal.signal(signal.SIGTERM, _interrupted)
+    """Everything the demo starts is stopped on the way out: at the end, on Ctrl-C, and on SIGTERM or SIGHUP
+    (a closed terminal: the services run in sessions of their own and would outlive it)."""
+    stops = (signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, _interrupted) for signum in stops}
     try:
         _run_demo(count=count, seed=seed, letter_count=letter_count, keep_broker=keep_broker, hold=hold)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _interrupted(signum: int, frame: object) -> None:
+    """Stop as on Ctrl-C, once: the same signal again must not interrupt the clean-up it starts."""
+    signal.signal(signum, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -181,8 +186,9 @@ def _run_demo(*, count: int, seed: int, letter_count: int, keep_broker: bool, ho
             click.echo(
                 f"Business time runs {86400 / DAY_SECONDS:,.0f}× faster: one day every {DAY_SECONDS} s.\n"
             )
+            before = _indicators(urls["reporting"])  # the broker may hold earlier runs
             dossiers, sent = _play(urls, province, count=count, letter_count=letter_count, seed=seed)
-            _report(settings, province, dossiers, sent, urls["reporting"])
+            _report(settings, province, dossiers, sent, urls["reporting"], before)
             if hold:
                 _hold(urls["reporting"])
         click.echo("\nServices stopped.")
@@ -334,37 +340,71 @@ def summary(
         for definition in indicators["definitions"]:
             figures = totals[definition["id"]]
             lines.append(
-                f"  {definition['name_en']:45} {_shown(definition['unit'], figures['value']):>10}"
+                f"  {definition['name_en']:45} {_shown(definition['unit'], figures):>10}"
                 f"   ({figures['numerator']} / {figures['denominator']})"
             )
     return lines
 
 
-def _shown(unit: str, value: float | None) -> str:
-    if value is None:
+def _shown(unit: str, figures: dict[str, Any]) -> str:
+    """A figure as the dashboard shows it: from the exact quotient, to 0.1 % or 0.01 day."""
+    if not figures["denominator"]:
         return "—"
+    value = figures["numerator"] / figures["denominator"]
     return f"{value:.2f} days" if unit == "days" else f"{100 * value:.1f} %"
 
 
+def _indicators(reporting_url: str) -> dict[str, Any] | None:
+    """The reporting service's totals, or None if it does not answer with them."""
+    try:
+        with httpx.Client(base_url=reporting_url, timeout=10.0) as client:
+            answer = client.get("/api/v1/indicators", params={"by": ""})
+            answer.raise_for_status()
+            return dict(answer.json())
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
 def indicators_when_counted(
-    reporting_url: str, dossiers: list[Dossier], timeout: float = 15.0
+    reporting_url: str,
+    before: dict[str, Any] | None,
+    dossiers: list[Dossier],
+    sent: list[Letter],
+    timeout: float = 20.0,
 ) -> dict[str, Any] | None:
-    """The reporting service's totals once it has counted every dossier and result of the scenario (it reads
-    the same events a moment later than the portal); None if it does not within `timeout`."""
-    results = sum(1 for d in dossiers if d.view.get("result"))
+    """The reporting service's totals once they count this run (it reads the same events a moment after the
+    portal does): `before` the run plus its dossiers, results, fees and issued documents; None if they do not
+    within `timeout`."""
+    results = [d.view["result"] for d in dossiers if d.view.get("result")]
+    added = {
+        "received": len(dossiers),
+        "results": len(results),
+        "fees_settled": sum(
+            1 for d in dossiers if any(step["status_code"] == 6 for step in d.view.get("history", []))
+        ),
+        "documents_issued": len(sent) + sum(1 for r in results if r.get("document_id")),
+    }
+    base = before["totals"]["counts"] if before else {}
+    wanted = {name: base.get(name, 0) + n for name, n in added.items()}
     deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=reporting_url, timeout=10.0) as client:
-        while time.monotonic() < deadline:
-            report = dict(client.get("/api/v1/indicators", params={"by": ""}).json())
+    while True:
+        report = _indicators(reporting_url)
+        if report is not None:
             counts = report["totals"]["counts"]
-            if counts["received"] >= len(dossiers) and counts["results"] >= results:
+            if all(counts[name] >= n for name, n in wanted.items()):
                 return report
-            time.sleep(0.3)
-    return None
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.3)
 
 
 def _report(
-    settings: Settings, province: Province, dossiers: list[Dossier], sent: list[Letter], reporting_url: str
+    settings: Settings,
+    province: Province,
+    dossiers: list[Dossier],
+    sent: list[Letter],
+    reporting_url: str,
+    before: dict[str, Any] | None,
 ) -> None:
     click.echo(f"\n  {'dossier code':27} {'final status':21} {'result':10} path")
     for d in dossiers:
@@ -377,7 +417,7 @@ def _report(
         for code, history in letter.statuses.items():
             click.echo(f"  {letter.document_id:45} {code:14} {' → '.join(history)}")
     traced = journeys(settings, [d.code for d in dossiers])
-    indicators = indicators_when_counted(reporting_url, dossiers)
+    indicators = indicators_when_counted(reporting_url, before, dossiers, sent)
     for line in summary(dossiers, traced, sent, indicators):
         click.echo(line)
     if indicators is None:

@@ -79,7 +79,9 @@ def official_document(rng: random.Random, province: Province) -> dict[str, Any]:
     """A JSON body for the document system's `POST /api/v1/documents`: a letter (công văn) from one
     department to one or two others, signed by the chief of its office."""
     departments = [a for a in province.agencies if a.kind == "department"]
-    issuer, *recipients = rng.sample(departments, 1 + rng.choice((1, 2)))
+    if len(departments) < 2:
+        raise ValueError(f"{province.name} has {len(departments)} department(s): a letter needs two")
+    issuer, *recipients = rng.sample(departments, 1 + min(rng.choice((1, 2)), len(departments) - 1))
     subject = rng.choice(LETTER_SUBJECTS)
     signer = citizen(rng)["full_name"]
     text = f"CÔNG VĂN\n{issuer.name}\n{subject}.\nNgười ký: {signer}, Chánh Văn phòng.\n"

@@ -100,7 +100,7 @@ service.consume(
 class Indicators(View):
     async def get(self, request: Request) -> Response:
         try:
-            query = parse_query(dict(request.query))
+            query = parse_query(request.query.items())
         except InvalidQuery as exc:
             return self.json(error_body(exc.errors), status=400)
         body = report(

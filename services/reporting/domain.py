@@ -22,6 +22,7 @@ responsible for resolving it; the agency of a document is the one issuing it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,9 @@ from egov.contracts.validation import FieldError
 
 DIMENSIONS = ("procedure", "agency", "month")
 ONLINE = "ONLINE"
+#: Where a dossier can end without a result: refused at intake (3), stopped by the department (8).
+FINAL_WITHOUT_RESULT = ("NOT_ACCEPTED", "STOPPED")
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "Tỷ lệ hồ sơ nộp trực tuyến",
         "Share of dossiers submitted online",
         "ratio",
-        "dossiers received through the online channel",
-        "dossiers received",
+        "dossiers accepted at intake that came through the online channel",
+        "dossiers accepted at intake (received, not refused at the identity check)",
         "receipt",
         f"{DTI}, digital-government headline metric; {QD_766}, online services (dossiers by channel)",
     ),
@@ -154,8 +158,8 @@ def dossier_facts(
             electronic=bool(record["electronic"]),
         )
     elif short == "DossierStatusChanged":
-        if record["to_status"] in ("STOPPED", "NOT_ACCEPTED"):
-            facts["final_status"] = record["to_status"]
+        if record["to_status"] in FINAL_WITHOUT_RESULT:
+            facts.update(final_status=record["to_status"], final_at=_instant(record["changed_at"]))
     else:
         raise ValueError(f"reporting does not count {event_type}")
     return facts
@@ -216,12 +220,18 @@ class Query:
         )
 
 
-def parse_query(params: Mapping[str, str]) -> Query:
-    """The query string of `GET /api/v1/indicators`; every wrong parameter is named."""
+def parse_query(pairs: Iterable[tuple[str, str]]) -> Query:
+    """The query string of `GET /api/v1/indicators`, as its (name, value) pairs; every wrong parameter is
+    named."""
     errors: list[FieldError] = []
-    unknown = sorted(set(params) - {"by", *DIMENSIONS})
-    for name in unknown:
-        errors.append(FieldError(name, "parameter", f"is not a parameter (use by, {', '.join(DIMENSIONS)})"))
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in ("by", *DIMENSIONS):
+            message = f"is not a parameter (use by, {', '.join(DIMENSIONS)})"
+            errors.append(FieldError(name, "parameter", message))
+        elif name in params:
+            errors.append(FieldError(name, "unique", "is given more than once"))
+        params[name] = value
     by: tuple[str, ...] = DIMENSIONS
     if "by" in params:
         by = tuple(part for part in (p.strip() for p in params["by"].split(",")) if part)
@@ -233,11 +243,8 @@ def parse_query(params: Mapping[str, str]) -> Query:
         elif len(set(by)) != len(by):
             errors.append(FieldError("by", "unique", "names a dimension twice"))
     month = params.get("month")
-    if month is not None:
-        try:
-            dt.datetime.strptime(month, "%Y-%m")
-        except ValueError:
-            errors.append(FieldError("month", "format", f"{month!r} is not a month as YYYY-MM"))
+    if month is not None and not MONTH.fullmatch(month):
+        errors.append(FieldError("month", "format", f"{month!r} is not a month as YYYY-MM"))
     if errors:
         raise InvalidQuery(errors)
     ordered = tuple(d for d in DIMENSIONS if d in by)
@@ -265,7 +272,7 @@ class _Tally:
             num, den = self.numerators[ident], self.denominators[ident]
             digits = 2 if _UNITS[ident] == "days" else 4
             indicators[ident] = {
-                "numerator": round(num, 2) if _UNITS[ident] == "days" else int(num),
+                "numerator": round(num, 4) if _UNITS[ident] == "days" else int(num),
                 "denominator": den,
                 "value": round(num / den, digits) if den else None,
             }
@@ -292,11 +299,12 @@ def _dossier_contributions(
     procedure, agency = facts["procedure_code"], facts["agency_code"]
     received = (procedure, agency, _month(facts["received_at"], zone))
     yield received, "received", None
-    yield received, "online_share", 1.0 if facts["channel"] == ONLINE else 0.0
-    if facts.get("final_status") == "STOPPED":
-        yield received, "stopped", None
-    if facts.get("final_status") == "NOT_ACCEPTED":
-        yield received, "not_accepted", None
+    final = facts.get("final_status")
+    if final is not None:
+        ended = facts.get("final_at", facts["received_at"])
+        yield (procedure, agency, _month(ended, zone)), final.lower(), None
+    if final != "NOT_ACCEPTED":
+        yield received, "online_share", 1.0 if facts["channel"] == ONLINE else 0.0
     if "returned_at" in facts:
         resolved = (procedure, agency, _month(facts["returned_at"], zone))
         yield resolved, "results", None

@@ -44,7 +44,23 @@ def mutated() -> dict[str, Any]:
 def test_the_code_conforms_to_the_model() -> None:
     report = check()
     assert report.violations == []
-    assert any("planned: reporting" in n for n in report.notices)
+    assert report.notices == []  # every component with a service is implemented
+
+
+def test_a_planned_component_without_a_service_is_a_notice_not_a_violation() -> None:
+    model = mutated()
+    model["layers"][3]["components"].append(
+        {
+            "id": "e-archive",
+            "name": "Lưu trữ điện tử",
+            "name_en": "E-archive",
+            "status": "planned",
+            "service": "archive",
+        }
+    )
+    report = check(model=model)
+    assert report.notices == ["planned: e-archive (archive) has no service yet"]
+    assert report.violations == []
 
 
 def test_the_command_passes_and_says_what_it_checked() -> None:

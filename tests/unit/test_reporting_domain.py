@@ -58,7 +58,9 @@ def dossier(
         record = {"returned_at": returned, "on_time": on_time, "electronic": electronic}
         facts = dossier_facts(facts, RESULT, record)
     if final is not None:
-        facts = dossier_facts(facts, CHANGED, {"to_status": final})
+        facts = dossier_facts(
+            facts, CHANGED, {"to_status": final, "changed_at": received + dt.timedelta(days=1)}
+        )
     return facts
 
 
@@ -100,7 +102,7 @@ def test_each_indicator_is_its_numerator_over_its_denominator() -> None:
         ),
     }
     totals = run(dossiers, settlements)["totals"]
-    assert figures(totals, "online_share") == (3, 4, 0.75)
+    assert figures(totals, "online_share") == (3, 4, 0.75)  # D was stopped, but it was accepted at intake
     assert figures(totals, "on_time_rate") == (2, 3, 0.6667)
     assert figures(totals, "electronic_result_share") == (2, 3, 0.6667)
     assert figures(totals, "average_processing_days") == (9.0, 3, 3.0)  # 2 + 6 + 1 days
@@ -162,7 +164,9 @@ def test_a_redelivered_event_changes_no_fact() -> None:
         "P1", PKH, "ONLINE", at("2026-11-02"), returned=record["returned_at"], electronic=record["electronic"]
     )
     assert dossier_facts(facts, RESULT, record) == facts
-    assert dossier_facts(facts, CHANGED, {"to_status": "IN_PROGRESS"}) == facts
+    assert (
+        dossier_facts(facts, CHANGED, {"to_status": "IN_PROGRESS", "changed_at": at("2026-11-03")}) == facts
+    )
     settled = {"payment_reference": "PAY-A", "paid_online": True, "settled_at": at("2026-11-03")}
     once = settlement_facts(None, settled)
     assert settlement_facts(once, settled) == once
@@ -213,15 +217,22 @@ def test_every_indicator_has_a_definition_and_a_source() -> None:
 
 
 def test_the_query_string_is_read_and_every_wrong_parameter_is_named() -> None:
-    assert parse_query({}) == Query()
-    assert parse_query({"by": "month,agency", "agency": PKH}) == Query(by=("agency", "month"), agency=PKH)
-    assert parse_query({"by": ""}) == Query(by=())
+    assert parse_query([]) == Query()
+    assert parse_query([("by", "month,agency"), ("agency", PKH)]) == Query(by=("agency", "month"), agency=PKH)
+    assert parse_query([("by", "")]) == Query(by=())
+    assert parse_query([("month", "2026-01")]).month == "2026-01"
     with pytest.raises(InvalidQuery) as refused:
-        parse_query({"by": "district", "month": "2026-13", "colour": "red"})
+        parse_query([("by", "district"), ("month", "2026-13"), ("colour", "red")])
     assert {e.path for e in refused.value.errors} == {"by", "month", "colour"}
+    for wrong in ("2026-1", "11/2026", "2026-00", " 2026-01"):
+        with pytest.raises(InvalidQuery, match="month"):
+            parse_query([("month", wrong)])
     with pytest.raises(InvalidQuery) as twice:
-        parse_query({"by": "month,month"})
+        parse_query([("by", "month,month")])
     assert [e.path for e in twice.value.errors] == ["by"]
+    with pytest.raises(InvalidQuery) as repeated:
+        parse_query([("month", "2026-01"), ("month", "2026-02")])
+    assert [(e.path, e.rule) for e in repeated.value.errors] == [("month", "unique")]
 
 
 def test_a_time_without_a_zone_is_refused() -> None:
@@ -229,3 +240,17 @@ def test_a_time_without_a_zone_is_refused() -> None:
         settlement_facts(
             None, {"payment_reference": "P", "paid_online": True, "settled_at": "2026-11-03T03:00"}
         )
+
+
+def test_a_dossier_refused_at_intake_counts_as_received_but_not_in_the_channel_share() -> None:
+    dossiers = {
+        "A": dossier("P1", PKH, "ONLINE", at("2026-11-02")),
+        "B": dossier("P1", PKH, "ONLINE", at("2026-11-30"), final="NOT_ACCEPTED"),  # refused on 1 December
+        "C": dossier("P1", PKH, "IN_PERSON", at("2026-11-03"), final="STOPPED"),
+    }
+    result = run(dossiers, query=Query(by=("month",)))
+    assert figures(result["totals"], "online_share") == (1, 2, 0.5)
+    assert result["totals"]["counts"]["received"] == 3
+    november, december = result["groups"]
+    assert (november["counts"]["not_accepted"], december["counts"]["not_accepted"]) == (0, 1)
+    assert (november["counts"]["stopped"], november["counts"]["received"]) == (1, 3)
