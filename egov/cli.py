@@ -228,6 +228,8 @@ def up(timeout: float) -> None:
     for svc in services:
         how = "started" if svc.name in started else "already running"
         click.echo(f"  {svc.name:11} {svc.url:24} {how:16} log {svc.log_file}")
+    urls = {svc.name: svc.url for svc in services}
+    click.echo(f"Portal API at {urls['portal']}/api/v1/dossiers; dashboard at {urls['reporting']}/")
     click.echo("Stack up; `egov status` shows it, `egov down` stops it.")
 
 

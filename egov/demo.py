@@ -61,7 +61,7 @@ def scenario(province: Province, *, count: int, seed: int) -> list[Dossier]:
     people = rng.sample(register.answering(), 5 + count)
     fee, supplement, refused, late, free = path_procedures(province, Profile.load(DEMO_PROFILE))
     paths = [
-        ("accepted, fee paid, result on time", fee, people[0].as_citizen()),
+        ("accepted online, fee paid, result on time", fee, people[0].as_citizen()),
         ("identity mismatch: refused (form 03)", fee, altered(people[1], "full_name")),
         ("unknown ID number: refused (form 03)", fee, register.stranger(rng)),
         ("supplement asked (form 02), then supplied", supplement, people[2].as_citizen()),
@@ -78,6 +78,7 @@ def scenario(province: Province, *, count: int, seed: int) -> list[Dossier]:
         body = submission(rng, [procedure])
         body["applicant"] = applicant
         dossiers.append(Dossier(path, body))
+    dossiers[0].body["channel"] = "ONLINE"  # the happy path shows the electronic result; the rest as drawn
     return dossiers
 
 

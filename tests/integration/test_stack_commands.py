@@ -41,6 +41,7 @@ def test_up_status_down(kafka_bootstrap: str, tmp_path: Path) -> None:
         pids = {name: int((state / "stack" / f"{name}.pid").read_text()) for name in SERVICES}
         assert all(pid_alive(pid) for pid in pids.values())
         assert {p.stem for p in (state / "logs").glob("*.log")} == set(SERVICES)  # a log file per service
+        assert f"dashboard at http://127.0.0.1:{env['EGOV_REPORTING_PORT']}/" in started.stdout
 
         status = egov("status", env=env)
         assert status.returncode == 0, status.stdout
