@@ -13,6 +13,7 @@ the topics, so the report is whole when one worker holds every partition: report
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ from faust.web import Request, Response, View
 from egov.contracts.validation import error_body
 from egov.paths import REPO_ROOT
 from egov.province import get_province
-from egov.runtime.service import IncomingEvent, RejectedEvent, Service
+from egov.runtime.service import Handler, IncomingEvent, RejectedEvent, Service
 from egov.runtime.topics import EventTypes, Topics
 from services import SERVICES
 from services.reporting.domain import (
@@ -48,50 +49,43 @@ settlements = service.table("settlement-facts", help="Dossier code → fees sett
 documents = service.table("document-facts", help="Document id → issuing agency, registration, signature.")
 
 
-def _fold(table: Any, event: IncomingEvent, facts: dict[str, Any]) -> None:
-    key = event.key or ""
-    if facts != table.get(key):
-        table[key] = facts
-        service.log.info("reporting.counted", event_id=event.envelope.id, event_type=event.type, key=key)
+def counter(table: Any, fold: Callable[[Any, str, dict[str, Any]], dict[str, Any]]) -> Handler:
+    """A handler that folds each event into the facts `table` keeps under the event's key."""
+
+    async def count(event: IncomingEvent) -> None:
+        key = event.key or ""
+        try:
+            facts = fold(table.get(key), event.type, event.record)
+        except (KeyError, ValueError) as exc:
+            raise RejectedEvent(f"cannot count {event.type}: {exc}") from exc
+        if facts != table.get(key):
+            table[key] = facts
+            service.log.info("reporting.counted", event_id=event.envelope.id, event_type=event.type, key=key)
+
+    return count
 
 
-async def dossier_event(event: IncomingEvent) -> None:
-    try:
-        facts = dossier_facts(dossiers.get(event.key), event.type, event.record)
-    except (KeyError, ValueError) as exc:
-        raise RejectedEvent(f"cannot count {event.type}: {exc}") from exc
-    _fold(dossiers, event, facts)
-
-
-async def fee_settled(event: IncomingEvent) -> None:
-    try:
-        facts = settlement_facts(settlements.get(event.key), event.record)
-    except (KeyError, ValueError) as exc:
-        raise RejectedEvent(f"cannot count {event.type}: {exc}") from exc
-    _fold(settlements, event, facts)
-
-
-async def document_event(event: IncomingEvent) -> None:
-    try:
-        facts = document_facts(documents.get(event.key), event.type, event.record)
-    except (KeyError, ValueError) as exc:
-        raise RejectedEvent(f"cannot count {event.type}: {exc}") from exc
-    _fold(documents, event, facts)
+count_dossier = counter(dossiers, dossier_facts)
+count_document = counter(documents, document_facts)
 
 
 service.consume(
     Topics.DOSSIERS,
     {
-        EventTypes.DOSSIER_RECEIVED: dossier_event,
-        EventTypes.DOSSIER_STATUS_CHANGED: dossier_event,
-        EventTypes.RESULT_RETURNED: dossier_event,
+        EventTypes.DOSSIER_RECEIVED: count_dossier,
+        EventTypes.DOSSIER_STATUS_CHANGED: count_dossier,
+        EventTypes.RESULT_RETURNED: count_dossier,
     },
     name="count-dossiers",
 )
-service.consume(Topics.SETTLEMENTS, {EventTypes.FEE_SETTLED: fee_settled}, name="count-settlements")
+service.consume(
+    Topics.SETTLEMENTS,
+    {EventTypes.FEE_SETTLED: counter(settlements, settlement_facts)},
+    name="count-settlements",
+)
 service.consume(
     Topics.OUTGOING_DOCUMENTS,
-    {EventTypes.DOCUMENT_REGISTERED: document_event, EventTypes.DOCUMENT_ISSUED: document_event},
+    {EventTypes.DOCUMENT_REGISTERED: count_document, EventTypes.DOCUMENT_ISSUED: count_document},
     name="count-documents",
 )
 

@@ -165,8 +165,12 @@ def dossier_facts(
     return facts
 
 
-def settlement_facts(state: Mapping[str, Any] | None, record: Mapping[str, Any]) -> dict[str, Any]:
+def settlement_facts(
+    state: Mapping[str, Any] | None, event_type: str, record: Mapping[str, Any]
+) -> dict[str, Any]:
     """The fees settled for a dossier, by payment reference (a settlement seen again replaces itself)."""
+    if event_type.rsplit(".", 1)[-1] != "FeeSettled":
+        raise ValueError(f"reporting does not count {event_type}")
     facts = dict(state or {})
     facts[record["payment_reference"]] = {
         "paid_online": bool(record["paid_online"]),

@@ -26,6 +26,7 @@ NAMES = {PKH: "Sở Kế hoạch và Đầu tư", XD: "Sở Xây dựng"}
 RECEIVED = "vn.egov.dossier.DossierReceived"
 RESULT = "vn.egov.dossier.ResultReturned"
 CHANGED = "vn.egov.dossier.DossierStatusChanged"
+SETTLED = "vn.egov.dossier.FeeSettled"
 
 
 def at(day: str, hour: int = 3) -> dt.datetime:
@@ -95,10 +96,12 @@ def test_each_indicator_is_its_numerator_over_its_denominator() -> None:
     }
     settlements = {
         "A": settlement_facts(
-            None, {"payment_reference": "PAY-A", "paid_online": True, "settled_at": at("2026-11-03")}
+            None, SETTLED, {"payment_reference": "PAY-A", "paid_online": True, "settled_at": at("2026-11-03")}
         ),
         "B": settlement_facts(
-            None, {"payment_reference": "PAY-B", "paid_online": False, "settled_at": at("2026-11-05")}
+            None,
+            SETTLED,
+            {"payment_reference": "PAY-B", "paid_online": False, "settled_at": at("2026-11-05")},
         ),
     }
     totals = run(dossiers, settlements)["totals"]
@@ -168,8 +171,8 @@ def test_a_redelivered_event_changes_no_fact() -> None:
         dossier_facts(facts, CHANGED, {"to_status": "IN_PROGRESS", "changed_at": at("2026-11-03")}) == facts
     )
     settled = {"payment_reference": "PAY-A", "paid_online": True, "settled_at": at("2026-11-03")}
-    once = settlement_facts(None, settled)
-    assert settlement_facts(once, settled) == once
+    once = settlement_facts(None, SETTLED, settled)
+    assert settlement_facts(once, SETTLED, settled) == once
 
 
 def test_events_before_the_receipt_count_once_the_receipt_is_known() -> None:
@@ -238,8 +241,10 @@ def test_the_query_string_is_read_and_every_wrong_parameter_is_named() -> None:
 def test_a_time_without_a_zone_is_refused() -> None:
     with pytest.raises(ValueError, match="no time zone"):
         settlement_facts(
-            None, {"payment_reference": "P", "paid_online": True, "settled_at": "2026-11-03T03:00"}
+            None, SETTLED, {"payment_reference": "P", "paid_online": True, "settled_at": "2026-11-03T03:00"}
         )
+    with pytest.raises(ValueError, match="does not count"):
+        settlement_facts(None, "vn.egov.dossier.FeeRequested", {"payment_reference": "P"})
 
 
 def test_a_dossier_refused_at_intake_counts_as_received_but_not_in_the_channel_share() -> None:
