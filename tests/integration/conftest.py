@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -21,6 +23,7 @@ from egov.stack import ServiceProcess, running
 from services import SERVICES
 
 pytestmark = pytest.mark.integration
+T = TypeVar("T")
 
 
 @dataclass
@@ -34,6 +37,23 @@ class Stack:
 
     def topic(self, spec) -> str:  # type: ignore[no-untyped-def]
         return spec.full_name(self.settings.topic_prefix)
+
+    @property
+    def logs(self) -> Path:
+        return self.settings.state_dir / "logs"
+
+
+def wait_until(check: Callable[[], T], failure: str, timeout: float, *, logs: Path | None = None) -> T:
+    """`check()` until it returns something true, which is returned; after `timeout` seconds an AssertionError
+    saying `failure` (and where the services' logs are)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    where = f"; logs in {logs}" if logs is not None else ""
+    raise AssertionError(f"{failure} within {timeout}s{where}")
 
 
 def new_settings(kafka_bootstrap: str, state_dir: Path) -> Settings:

@@ -30,7 +30,7 @@ from egov.samples import submission
 from egov.trace import journeys, render
 from services import load_services
 from services.population.domain import altered, get_register
-from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack
+from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack, wait_until
 from tests.integration.kafka_helpers import Record, collect, produce, read_all, wait_committed_past
 
 pytestmark = pytest.mark.integration
@@ -116,14 +116,8 @@ class Journey:
         return self.poll(reached, timeout, f"{name} ({code}) did not reach {statuses}")
 
     def poll(self, check: Callable[[httpx.Client], Any], timeout: float, failure: str) -> Any:
-        deadline = time.monotonic() + timeout
         with self.stack.portal as client:
-            while time.monotonic() < deadline:
-                found = check(client)
-                if found:
-                    return found
-                time.sleep(0.2)
-        raise AssertionError(f"{failure} within {timeout}s; logs in {self.stack.settings.state_dir / 'logs'}")
+            return wait_until(lambda: check(client), failure, timeout, logs=self.stack.logs)
 
     def events(self, spec: TopicSpec, key: str) -> list[Record]:
         return [r for r in read_all(self.bootstrap, self.stack.topic(spec)) if r.key == key.encode()]

@@ -8,7 +8,6 @@ import base64
 import datetime as dt
 import hashlib
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from egov.runtime.serde import get_registry
 from egov.runtime.service import APP_ID_PREFIX
 from egov.runtime.topics import EventTypes, Topics, dead_letters
 from services.signing.ca import CertificateAuthority
-from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack
+from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack, wait_until
 from tests.integration.kafka_helpers import collect, produce, read_all, wait_committed_past
 
 pytestmark = pytest.mark.integration
@@ -80,15 +79,7 @@ class Exchange:
         }
 
     def poll(self, check: Any, what: str, timeout: float = 60.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = check()
-            if found:
-                return found
-            time.sleep(0.2)
-        raise AssertionError(
-            f"not {what} within {timeout}s; logs in {self.stack.settings.state_dir / 'logs'}"
-        )
+        return wait_until(check, f"not {what}", timeout, logs=self.stack.logs)
 
     def inject(self, record: dict[str, Any]) -> None:
         """Issue a document as a sender's system would, bypassing the signing platform."""

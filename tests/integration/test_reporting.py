@@ -9,7 +9,6 @@ import os
 import random
 import re
 import shutil
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from egov.province import get_province
 from egov.runtime.topics import EventTypes, Topics
 from egov.samples import official_document, submission
 from services.population.domain import get_register
-from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack
+from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack, wait_until
 from tests.integration.kafka_helpers import read_all
 
 pytestmark = pytest.mark.integration
@@ -69,19 +68,12 @@ class Scenario:
             answer.raise_for_status()
             return dict(answer.json())
 
+    def poll(self, check: Callable[[], Any], what: str, timeout: float = 120.0) -> Any:
+        return wait_until(check, what, timeout, logs=self.stack.logs)
+
     def events(self, spec: Any) -> list[tuple[str, dict[str, Any]]]:
         records = read_all(self.stack.settings.kafka_bootstrap_servers, self.stack.topic(spec))
         return [(r.headers["ce_type"], r.decoded()) for r in records]
-
-
-def poll(check: Callable[[], Any], what: str, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"{what} within {timeout}s")
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +99,7 @@ def scenario(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
                 played.bodies.append(body | {"submission_id": answer.json()["submission_id"]})
             for body in played.bodies:
                 played.codes.append(
-                    poll(
+                    played.poll(
                         lambda b=body: (
                             portal.get(f"/api/v1/submissions/{b['submission_id']}").json().get("dossier_code")
                         ),
@@ -120,7 +112,7 @@ def scenario(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
                 assert answer.status_code == 202, answer.text
                 draft = answer.json()["draft_id"]
                 played.documents.append(
-                    poll(
+                    played.poll(
                         lambda d=draft: documents.get(f"/api/v1/drafts/{d}").json()["document_id"],
                         "registered",
                     )
@@ -132,12 +124,12 @@ def at_rest(scenario: Scenario) -> None:
     """Every dossier at its final status and every letter issued."""
     with scenario.stack.portal as portal:
         for code in scenario.codes:
-            poll(
+            scenario.poll(
                 lambda c=code: portal.get(f"/api/v1/dossiers/{c}").json()["status"] in FINAL, f"{code} final"
             )
     with httpx.Client(base_url=scenario.stack.services["documents"].url, timeout=10.0) as documents:
         for document in scenario.documents:
-            poll(
+            scenario.poll(
                 lambda d=document: (
                     documents.get("/api/v1/documents/by-id", params={"id": d})
                     .json()
@@ -216,7 +208,7 @@ def counted(scenario: Scenario) -> Counted:
                     return None
         return report
 
-    by_procedure = poll(matches, "the indicators per procedure matching the events", timeout=60)
+    by_procedure = scenario.poll(matches, "the indicators per procedure matching the events", timeout=60)
 
     def documents_counted() -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         events = scenario.events(Topics.OUTGOING_DOCUMENTS)
@@ -227,7 +219,9 @@ def counted(scenario: Scenario) -> Counted:
         done = len(issued) == len(registered) == signed["denominator"] == signed["numerator"]
         return (report, issued) if done else None
 
-    by_agency, issued = poll(documents_counted, "every outgoing document issued and counted", timeout=60)
+    by_agency, issued = scenario.poll(
+        documents_counted, "every outgoing document issued and counted", timeout=60
+    )
     return Counted(by_procedure, by_agency, expected, issued)
 
 
