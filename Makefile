@@ -29,21 +29,22 @@ browser: ## Headless Chromium from the OS packages, for the dashboard test (inst
 demo: install ## Start a local Kafka broker and every service, play the scenario, print the summary, stop
 	$(EGOV) demo
 
-test: install browser ## Lint and type-check, then the whole suite (unit tests, integration tests on a real broker)
+test: install browser ## Lint and type-check, then the whole suite (unit, handler and integration tests; a real broker)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-unit: $(STAMP) ## Only the fast tests that need no broker
-	$(BIN)/python -m pytest tests/unit
+unit: $(STAMP) ## Only the fast tests that need no broker (unit tests, and handler tests on the fake runtime)
+	$(BIN)/python -m pytest tests/unit tests/handlers
 
 integration: install browser ## Only the tests that talk to a real broker
 	$(BIN)/python -m pytest tests/integration
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check, and the import layers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .

@@ -10,8 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from egov.localkafka import LocalBroker, stop_process
 from egov.paths import default_state_dir
+from egov.tools.localkafka import LocalBroker, stop_process
 
 MARKER = b"EGOV_TEST_SESSION="
 
@@ -22,7 +22,10 @@ def test_workers() -> list[int]:
         if not proc.name.isdigit():
             continue
         try:
-            if b"egov.cli" in (proc / "cmdline").read_bytes() and MARKER in (proc / "environ").read_bytes():
+            if (
+                b"egov.tools.cli" in (proc / "cmdline").read_bytes()
+                and MARKER in (proc / "environ").read_bytes()
+            ):
                 pids.append(int(proc.name))
         except OSError:
             continue

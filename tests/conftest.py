@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from egov.localkafka import BrokerError, LocalBroker, broker_answers, free_port
 from egov.paths import default_state_dir
+from egov.tools.localkafka import BrokerError, LocalBroker, broker_answers, free_port
 
 
 def _docker_answers() -> bool:

@@ -20,7 +20,7 @@ import binascii
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, Union
@@ -37,6 +37,8 @@ from pydantic import (
     create_model,
 )
 
+from egov.contracts.errors import FieldError
+from egov.contracts.serde import ContractRegistry, get_registry
 from egov.regulations.codes import (
     CodeError,
     agency_code_problems,
@@ -45,25 +47,6 @@ from egov.regulations.codes import (
 )
 from egov.regulations.identity import id_number_problems
 from egov.regulations.workdays import PROVINCE_TZ_DEFAULT
-from egov.runtime.serde import ContractRegistry, get_registry
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """One way a payload breaks its contract."""
-
-    path: str
-    rule: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path or '(record)'}: {self.message} [{self.rule}]"
-
-
-def error_body(errors: Sequence[FieldError]) -> dict[str, Any]:
-    """The JSON answer of an HTTP API to a refused request: one entry per wrong field (every service's API
-    answers this way)."""
-    return {"errors": [{"field": e.path, "message": e.message, "rule": e.rule} for e in errors]}
 
 
 # -- rules --------------------------------------------------------------------------------------------------
@@ -319,7 +302,7 @@ class ContractValidator:
 
     def validate_event(self, name: str, record: Mapping[str, Any]) -> list[FieldError]:
         """Structure (Avro) and rules of a decoded or about-to-be-encoded event."""
-        from egov.runtime.serde import ContractError
+        from egov.contracts.serde import ContractError
 
         try:
             self.registry.validate(name, record)

@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from egov.contracts.topics import TopicSpec
 from egov.runtime.settings import Settings
-from egov.runtime.topics import TopicSpec, all_topics
 
 
 class BrokerUnavailable(RuntimeError):
@@ -50,14 +50,15 @@ COMPACTED = {"cleanup.policy": "compact"}
 
 async def ensure_topics(
     settings: Settings,
-    specs: Iterable[TopicSpec] | None = None,
+    specs: Iterable[TopicSpec],
     *,
     changelogs: Iterable[str] = (),
 ) -> list[str]:
-    """Create the topics that do not exist yet, and the named table changelogs (compacted); returns the names
-    created. Creating a service's changelogs before its worker starts spares the worker a window in which its
-    tables have no changelog in the broker's metadata yet."""
-    wanted = {s.full_name(settings.topic_prefix) for s in (specs if specs is not None else all_topics())}
+    """Create the topics of `specs` that do not exist yet (`services.all_topics()` is every topic), and the
+    named table changelogs (compacted); returns the names created. Creating a service's changelogs before its
+    worker starts spares the worker a window in which its tables have no changelog in the broker's metadata
+    yet."""
+    wanted = {s.full_name(settings.topic_prefix) for s in specs}
     compacted = set(changelogs)
     async with admin_client(settings) as admin:
         existing = set(await admin.list_topics())

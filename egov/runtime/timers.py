@@ -25,9 +25,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from egov.contracts.topics import EventTypes, timers
 from egov.runtime.clock import to_millis
-from egov.runtime.service import IncomingEvent, RejectedEvent, Service, is_retryable
-from egov.runtime.topics import EventTypes, timers
+from egov.runtime.events import IncomingEvent, RejectedEvent
+from egov.runtime.retries import is_retryable
+from egov.runtime.service import Service
 
 #: Called with the timer's key and the TimerFired event (as the cause of whatever the handler publishes; its
 #: record holds the full purpose).
@@ -57,7 +59,7 @@ class Timers:
         self._in_flight: set[tuple[str, str, str]] = set()
         service.consume(self.spec, self._on_fired, name="timers")
         every = interval or service.settings.timer_interval
-        service.app.timer(every, name=f"{service.name}.timers-check")(self.fire_due)
+        service.every(every, self.fire_due, name="timers-check")
 
     def on(self, purpose: str, handler: TimerHandler) -> None:
         """Run `handler` when a timer of `purpose` comes due."""

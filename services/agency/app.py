@@ -14,102 +14,111 @@ from typing import Any
 
 import httpx
 
-from egov.province import get_province
+from egov.contracts.topics import EventTypes, Topics
+from egov.platform.province import get_province
+from egov.runtime.engine import Engine
 from egov.runtime.service import IncomingEvent, RejectedEvent, Service
+from egov.runtime.settings import Settings
 from egov.runtime.timers import Timers
-from egov.runtime.topics import EventTypes, Topics
 from services import SERVICES
 from services.agency.domain import DECIDE, SUPPLEMENT, CaseDesk, Profile, decision_document, official_of
 
-service = Service("agency", default_port=SERVICES["agency"])
-app = service.app
-settings = service.settings
-province = get_province(settings.province)
-served = frozenset(c.strip() for c in settings.agency_codes.split(",") if c.strip()) or frozenset(
-    a.code for a in province.agencies
-)
-#: Where results are returned to citizens: the addressee of the department's signed decisions.
-centre = next(({"code": a.code, "name": a.name} for a in province.agencies if a.kind == "centre"), None) or {
-    "code": province.agencies[0].code,
-    "name": province.agencies[0].name,
-}
-desk = CaseDesk(Profile.load(settings.agency_profile), seed=settings.seed, timezone=province.timezone)
-service.writes(Topics.CASE_EVENTS)
-timers = Timers(service)
+#: The purpose of the timer that makes the department act on a dossier.
 ACT = "act"
 
-#: Dossier code → the department's case file (its plan, what it does next).
-cases = service.table("cases", help="Dossier code → the department's case file.")
 
+def build(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    documents_transport: httpx.AsyncBaseTransport | None = None,
+) -> Service:
+    """The department stand-in; `documents_transport` carries its calls to the document system's API (the
+    network by default; handler tests give a fake one)."""
+    service = Service("agency", default_port=SERVICES["agency"].port, settings=settings, engine=engine)
+    province = get_province(settings.province)
+    served = frozenset(c.strip() for c in settings.agency_codes.split(",") if c.strip()) or frozenset(
+        a.code for a in province.agencies
+    )
+    #: Where results are returned to citizens: the addressee of the department's signed decisions.
+    centre = next(
+        ({"code": a.code, "name": a.name} for a in province.agencies if a.kind == "centre"), None
+    ) or {
+        "code": province.agencies[0].code,
+        "name": province.agencies[0].name,
+    }
+    desk = CaseDesk(Profile.load(settings.agency_profile), seed=settings.seed, timezone=province.timezone)
+    service.writes(Topics.CASE_EVENTS)
+    timers = Timers(service)
 
-async def assigned(event: IncomingEvent) -> None:
-    record = event.record
-    if record["agency"]["code"] not in served:
-        return  # another department's dossier
-    code = record["dossier_code"]
-    case, action, at = desk.assigned(cases.get(code), record, event.handled_at)
-    cases[code] = case
-    timers.set(code, ACT, at)
-    service.log.info("case.opened", dossier_code=code, next=action, at=at.isoformat())
+    #: Dossier code → the department's case file (its plan, what it does next).
+    cases = service.table("cases", help="Dossier code → the department's case file.")
 
+    async def assigned(event: IncomingEvent) -> None:
+        record = event.record
+        if record["agency"]["code"] not in served:
+            return  # another department's dossier
+        code = record["dossier_code"]
+        case, action, at = desk.assigned(cases.get(code), record, event.handled_at)
+        cases[code] = case
+        timers.set(code, ACT, at)
+        service.log.info("case.opened", dossier_code=code, next=action, at=at.isoformat())
 
-async def act(code: str, event: IncomingEvent) -> None:
-    case = cases.get(code)
-    if case is None:
-        raise RejectedEvent(f"no case file for {code}")
-    now = event.handled_at
-    if case["next"] == SUPPLEMENT:
-        case, record = desk.supplement_request(case, now)
-        event_type = EventTypes.SUPPLEMENT_REQUESTED
-    elif case["next"] == DECIDE:
-        case, record = desk.decision(case, now, official_of(case["agency"]))
-        if record["decision"] == "APPROVED" and settings.documents_url:
-            record["document_id"] = await issue_signed_decision(case, event)
-        event_type = EventTypes.AGENCY_DECISION_MADE
-    else:
-        return
-    envelope = service.new_envelope(event_type, subject=code, time=now, caused_by=event)
-    await service.publish(Topics.CASE_EVENTS, record, key=code, envelope=envelope)
-    cases[code] = case
-    service.log.info("case.acted", dossier_code=code, event_type=event_type)
+    async def act(code: str, event: IncomingEvent) -> None:
+        case = cases.get(code)
+        if case is None:
+            raise RejectedEvent(f"no case file for {code}")
+        now = event.handled_at
+        if case["next"] == SUPPLEMENT:
+            case, record = desk.supplement_request(case, now)
+            event_type = EventTypes.SUPPLEMENT_REQUESTED
+        elif case["next"] == DECIDE:
+            case, record = desk.decision(case, now, official_of(case["agency"]))
+            if record["decision"] == "APPROVED" and settings.documents_url:
+                record["document_id"] = await issue_signed_decision(case, event)
+            event_type = EventTypes.AGENCY_DECISION_MADE
+        else:
+            return
+        envelope = service.new_envelope(event_type, subject=code, time=now, caused_by=event)
+        await service.publish(Topics.CASE_EVENTS, record, key=code, envelope=envelope)
+        cases[code] = case
+        service.log.info("case.acted", dossier_code=code, event_type=event_type)
 
+    async def issue_signed_decision(case: dict[str, Any], event: IncomingEvent) -> str | None:
+        """Issue the approval as a signed decision through the document system's API; its document id, or
+        None when the document system refuses it (the decision then goes without a document, and says so in
+        the log).
 
-async def issue_signed_decision(case: dict[str, Any], event: IncomingEvent) -> str | None:
-    """Issue the approval as a signed decision through the document system's API; its document id, or None
-    when the document system refuses it (the decision then goes without a document, and says so in the log).
+        The draft's Idempotency-Key derives from the timer event, so a retry registers the same document,
+        never a second one. A document system that does not answer, or answers 5xx/429, is an error that may
+        pass: the decision waits and is tried again."""
+        body = decision_document(case, official_of(case["agency"]), centre)
+        headers = {"Idempotency-Key": f"decision/{event.envelope.id}"}
+        async with httpx.AsyncClient(
+            base_url=str(settings.documents_url), timeout=10.0, transport=documents_transport
+        ) as client:
+            try:
+                answer = await client.post("/api/v1/documents", json=body, headers=headers)
+                if answer.status_code >= 500 or answer.status_code == 429:
+                    raise ConnectionError(f"the document system answered {answer.status_code}")
+                if answer.status_code != 202:
+                    service.log.warning(
+                        "decision.document_refused", status=answer.status_code, body=answer.text[:500]
+                    )
+                    return None
+                draft = answer.json()["draft_id"]
+                for _ in range(50):  # up to 10 s for the registration (each look-up is a round trip)
+                    found = (await client.get(f"/api/v1/drafts/{draft}")).json().get("document_id")
+                    if found:
+                        return str(found)
+                    await asyncio.sleep(0.2)  # polling interval of the look-up above
+            except (httpx.HTTPError, ValueError) as exc:  # ValueError: a body that is not the JSON expected
+                raise ConnectionError(
+                    f"the document system at {settings.documents_url} did not answer: {exc}"
+                ) from exc
+        service.log.warning("decision.document_not_registered", draft_id=draft)
+        return None
 
-    The draft's Idempotency-Key derives from the timer event, so a retry registers the same document, never a
-    second one. A document system that does not answer, or answers 5xx/429, is an error that may pass: the
-    decision waits and is tried again."""
-    body = decision_document(case, official_of(case["agency"]), centre)
-    headers = {"Idempotency-Key": f"decision/{event.envelope.id}"}
-    async with httpx.AsyncClient(base_url=str(settings.documents_url), timeout=10.0) as client:
-        try:
-            answer = await client.post("/api/v1/documents", json=body, headers=headers)
-            if answer.status_code >= 500 or answer.status_code == 429:
-                raise ConnectionError(f"the document system answered {answer.status_code}")
-            if answer.status_code != 202:
-                service.log.warning(
-                    "decision.document_refused", status=answer.status_code, body=answer.text[:500]
-                )
-                return None
-            draft = answer.json()["draft_id"]
-            for _ in range(50):  # up to 10 s for the registration (each look-up is a round trip)
-                found = (await client.get(f"/api/v1/drafts/{draft}")).json().get("document_id")
-                if found:
-                    return str(found)
-                await asyncio.sleep(0.2)  # polling interval of the look-up above
-        except (httpx.HTTPError, ValueError) as exc:  # ValueError: a body that is not the JSON expected
-            raise ConnectionError(
-                f"the document system at {settings.documents_url} did not answer: {exc}"
-            ) from exc
-    service.log.warning("decision.document_not_registered", draft_id=draft)
-    return None
-
-
-timers.on(ACT, act)
-service.consume(Topics.LGSP_TO_AGENCIES, assigned, name="assignments")
-
-
-def main() -> None:
-    service.run()
+    timers.on(ACT, act)
+    service.consume(Topics.LGSP_TO_AGENCIES, assigned, name="assignments")
+    return service

@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from egov.paths import REPO_ROOT
-from egov.province import initials
+from egov.platform.province import initials
 from egov.regulations.workdays import WorkingCalendar
 
 DEFAULT_PROFILE = REPO_ROOT / "services" / "agency" / "profiles" / "default.yaml"

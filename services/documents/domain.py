@@ -22,9 +22,11 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from egov.contracts.validation import FieldError
-from egov.province import Province
+from egov.contracts.errors import FieldError
+from egov.platform.province import Province
+from egov.regulations.workdays import WorkingCalendar
 
 #: Positions allowed to approve and sign an outgoing document on behalf of an agency (thẩm quyền ký).
 AUTHORISED_POSITIONS = frozenset(
@@ -43,7 +45,8 @@ ARRIVED, REFUSED, ACCEPTED, ASSIGNED, IN_PROGRESS, COMPLETED = (
 )
 RECALL_ACCEPTED, RECALL_REFUSED = "RECALL_ACCEPTED", "RECALL_REFUSED"
 
-#: Why a document is refused (status 02), by the kind of signature problem (egov.pki.SignatureInvalid).
+#: Why a document is refused (status 02), by the kind of signature problem
+#: (egov.platform.pki.SignatureInvalid).
 REFUSAL_REASONS = {
     "unsigned": "Văn bản không có chữ ký số.",
     "malformed": "Chữ ký số không đúng định dạng (CMS).",
@@ -291,6 +294,20 @@ def record_status(state: Mapping[str, Any] | None, packet: Mapping[str, Any]) ->
 
 
 # -- incoming ---------------------------------------------------------------------------------------------
+def completion_due(
+    profile: Mapping[str, Any],
+    agency_code: str,
+    arrived_at: dt.datetime,
+    calendar: WorkingCalendar,
+    zone: ZoneInfo,
+) -> dt.datetime:
+    """When an agency completes an incoming document: the working days its profile gives it (the profile's
+    `agencies`, else `default_days`, else 2) after arrival, at 16:00 in the province."""
+    days = int((profile.get("agencies") or {}).get(agency_code, profile.get("default_days", 2)))
+    day = calendar.add_working_days(arrived_at.astimezone(zone).date(), days)
+    return max(arrived_at, dt.datetime.combine(day, dt.time(16, 0), tzinfo=zone).astimezone(dt.UTC))
+
+
 def packet(
     issued: Mapping[str, Any],
     recipient: Mapping[str, str],
@@ -354,7 +371,7 @@ def arrival(
     now: dt.datetime,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A document arrives at `recipient`: its incoming state and the packets for the sender. `problem` is
-    (kind, detail) when the file or the signature does not hold (egov.pki.SignatureInvalid.kind)."""
+    (kind, detail) when the file or the signature does not hold (egov.platform.pki.SignatureInvalid.kind)."""
     packets = [packet(issued, recipient, ARRIVED, "Văn bản đã đến.", now)]
     state = {
         "document_id": issued["document_id"],

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
+from egov.contracts.envelope import SOURCE_PREFIX
 from egov.paths import REPO_ROOT
-from egov.runtime.service import SOURCE_PREFIX
 
 DEFAULT_POLICY = REPO_ROOT / "architecture" / "lgsp-access-policy.yaml"
 

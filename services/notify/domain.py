@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from egov.runtime.topics import EventTypes
+from egov.contracts.topics import EventTypes
 
 # -- templates ----------------------------------------------------------------------------------------------
 #: The dossier was received (được tiếp nhận), with its appointment date.

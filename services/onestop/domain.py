@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from egov.province import Procedure, Province
+from egov.platform.province import Procedure, Province
 from egov.regulations.codes import DOSSIER_SEQUENCE_MAX, CodeError, format_dossier_code
 from egov.regulations.workdays import WorkingCalendar
 

@@ -1,7 +1,8 @@
 """A dossier's journey through the one-stop system after receipt: the status machine and what each step
-emits. Pure: the state is a JSON-compatible dict (kept in a table by the app), time comes in as an argument,
-and every function returns a `Step` (the new state, the events to publish, the timers to set) or raises
-`InvalidTransition`, which the app refuses and logs: an invalid transition is never applied.
+emits. Pure: the state is a `DossierState` (kept in a table by the app as its JSON-compatible `as_dict`),
+time comes in as an argument, and every function returns a `Step` (the new state, the events to publish, the
+timers to set) or raises `InvalidTransition`, which the app refuses and logs: an invalid transition is never
+applied.
 
 Statuses are those synchronised with the National Public Service Portal (codes 1–10, the DossierStatus
 contract). The journey:
@@ -27,6 +28,7 @@ Choices where the sources are silent (docs/adr/0005-citizen-journey.md):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import uuid
@@ -35,9 +37,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from egov.province import Province
+from egov.contracts.topics import EventTypes
+from egov.platform.province import Province
 from egov.regulations.workdays import WorkingCalendar
-from egov.runtime.topics import EventTypes
 
 NEWLY_REGISTERED = "NEWLY_REGISTERED"
 ACCEPTED = "ACCEPTED"
@@ -91,11 +93,91 @@ class Emit:
 
 
 @dataclass(frozen=True)
+class DossierState:
+    """What the one-stop system knows of a dossier in its journey."""
+
+    dossier_code: str
+    procedure_code: str
+    responsible_agency_code: str
+    channel: str
+    status: str
+    #: Every status the dossier has been in, in order.
+    history: tuple[str, ...]
+    received_at: dt.datetime
+    #: The date promised to the citizen (moved by a supplement's or the fee's wait, or by an apology).
+    appointment_date: dt.date
+    #: The deadline on-time is judged against (moved by the citizen's waits only, never by an apology).
+    due_date: dt.date
+    #: The identity check asked of the LGSP, whose answer the dossier waits for.
+    request_id: str
+    #: While the clock stands still (a supplement or the fee awaited): the day it stopped.
+    paused_on: dt.date | None = None
+    supplements: int = 0
+    apologies: int = 0
+    document_id: str | None = None
+    payment_reference: str | None = None
+    paid_online: bool | None = None
+    on_time: bool | None = None
+
+    def moved(self, **changes: Any) -> DossierState:
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The state as the app's table keeps it: JSON-compatible, dates as ISO strings, and the optional
+        facts only once they are known."""
+        data: dict[str, Any] = {
+            "dossier_code": self.dossier_code,
+            "procedure_code": self.procedure_code,
+            "responsible_agency_code": self.responsible_agency_code,
+            "channel": self.channel,
+            "status": self.status,
+            "history": list(self.history),
+            "received_at": self.received_at.isoformat(),
+            "appointment_date": self.appointment_date.isoformat(),
+            "due_date": self.due_date.isoformat(),
+            "request_id": self.request_id,
+        }
+        optional = {
+            "paused_on": self.paused_on.isoformat() if self.paused_on else None,
+            "supplements": self.supplements or None,
+            "apologies": self.apologies or None,
+            "document_id": self.document_id,
+            "payment_reference": self.payment_reference,
+            "paid_online": self.paid_online,
+            "on_time": self.on_time,
+        }
+        return data | {k: v for k, v in optional.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DossierState:
+        paused = data.get("paused_on")
+        return cls(
+            dossier_code=data["dossier_code"],
+            procedure_code=data["procedure_code"],
+            responsible_agency_code=data["responsible_agency_code"],
+            channel=data["channel"],
+            status=data["status"],
+            history=tuple(data.get("history", ())),
+            received_at=dt.datetime.fromisoformat(data["received_at"]),
+            appointment_date=dt.date.fromisoformat(data["appointment_date"]),
+            due_date=dt.date.fromisoformat(data["due_date"]),
+            request_id=data["request_id"],
+            paused_on=dt.date.fromisoformat(paused) if paused else None,
+            supplements=int(data.get("supplements") or 0),
+            apologies=int(data.get("apologies") or 0),
+            document_id=data.get("document_id"),
+            payment_reference=data.get("payment_reference"),
+            paid_online=data.get("paid_online"),
+            on_time=data.get("on_time"),
+        )
+
+
+@dataclass(frozen=True)
 class Step:
     """The outcome of one event: the dossier's new state, what to publish, and the overdue timer's new due
     time (None: no overdue timer now)."""
 
-    state: dict[str, Any]
+    state: DossierState
     emits: list[Emit] = field(default_factory=list)
     overdue_at: dt.datetime | None = None
 
@@ -122,56 +204,58 @@ class Journey:
         return {"code": code, "name": agency.name if agency else code}
 
     @staticmethod
-    def _move(state: dict[str, Any], to: str, now: dt.datetime, reason: str | None = None) -> Emit:
-        """Apply a status change to `state` (in place) and return its DossierStatusChanged."""
-        current = state["status"]
+    def _move(
+        state: DossierState, to: str, now: dt.datetime, reason: str | None = None
+    ) -> tuple[DossierState, Emit]:
+        """The state after a status change, and its DossierStatusChanged."""
+        current = state.status
         if to not in TRANSITIONS[current]:
-            raise InvalidTransition(f"{state['dossier_code']}: {current} → {to} is not allowed")
-        state["status"] = to
-        state["history"] = [*state.get("history", []), to]
-        return Emit(
+            raise InvalidTransition(f"{state.dossier_code}: {current} → {to} is not allowed")
+        changed = Emit(
             EventTypes.DOSSIER_STATUS_CHANGED,
             {
-                "dossier_code": state["dossier_code"],
+                "dossier_code": state.dossier_code,
                 "from_status": current,
                 "to_status": to,
                 "reason": reason,
                 "changed_at": now,
             },
         )
+        return state.moved(status=to, history=(*state.history, to)), changed
 
     @staticmethod
-    def _require(state: Mapping[str, Any] | None, *statuses: str, event: str) -> dict[str, Any]:
+    def _require(state: DossierState | None, *statuses: str, event: str) -> DossierState:
         if state is None:
             raise InvalidTransition(f"{event} for a dossier the one-stop system has not received")
-        if state["status"] not in statuses:
+        if state.status not in statuses:
             raise InvalidTransition(
-                f"{state['dossier_code']}: {event} is not allowed in status {state['status']} "
+                f"{state.dossier_code}: {event} is not allowed in status {state.status} "
                 f"(only in {', '.join(statuses)})"
             )
-        return dict(state)
+        return state
 
     @staticmethod
-    def _require_responsible(state: Mapping[str, Any], agency_code: str, did: str) -> None:
-        if agency_code != state["responsible_agency_code"]:
+    def _require_responsible(state: DossierState, agency_code: str, did: str) -> None:
+        if agency_code != state.responsible_agency_code:
             raise InvalidTransition(
-                f"{state['dossier_code']}: {did} by {agency_code}, "
-                f"but the responsible agency is {state['responsible_agency_code']}"
+                f"{state.dossier_code}: {did} by {agency_code}, "
+                f"but the responsible agency is {state.responsible_agency_code}"
             )
 
-    def _resume(self, state: dict[str, Any], now: dt.datetime) -> dt.date:
-        """The clock restarts: move the deadline and the appointment by the working days it stood still
-        (since `paused_on`); returns the new appointment date."""
-        paused = self.calendar.working_days_between(
-            dt.date.fromisoformat(state.pop("paused_on")), self.today(now)
+    def _resume(self, state: DossierState, now: dt.datetime) -> DossierState:
+        """The clock restarts: the deadline and the appointment move by the working days it stood still
+        (since `paused_on`)."""
+        if state.paused_on is None:
+            raise InvalidTransition(f"{state.dossier_code}: the clock was not stopped")
+        paused = self.calendar.working_days_between(state.paused_on, self.today(now))
+        return state.moved(
+            paused_on=None,
+            due_date=self.calendar.add_working_days(state.due_date, paused),
+            appointment_date=self.calendar.add_working_days(state.appointment_date, paused),
         )
-        due = self.calendar.add_working_days(dt.date.fromisoformat(state["due_date"]), paused)
-        appointment = self.calendar.add_working_days(dt.date.fromisoformat(state["appointment_date"]), paused)
-        state["due_date"], state["appointment_date"] = due.isoformat(), appointment.isoformat()
-        return appointment
 
     # -- the steps ----------------------------------------------------------------------------------------
-    def start(self, state: Mapping[str, Any] | None, received: Mapping[str, Any]) -> Step:
+    def start(self, state: DossierState | None, received: Mapping[str, Any]) -> Step:
         """DossierReceived: remember the dossier and ask the LGSP to check the applicant's identity."""
         if state is not None:
             raise InvalidTransition(f"{received['dossier_code']} was already received")
@@ -179,21 +263,21 @@ class Journey:
             raise InvalidTransition(f"{received['dossier_code']}: DossierReceived names no applicant")
         code = received["dossier_code"]
         appointment = received["appointment_date"]
-        new = {
-            "dossier_code": code,
-            "procedure_code": received["procedure_code"],
-            "responsible_agency_code": received["responsible_agency_code"],
-            "channel": received["channel"],
-            "status": NEWLY_REGISTERED,
-            "history": [NEWLY_REGISTERED],
-            "received_at": received["received_at"].isoformat(),
-            "appointment_date": appointment.isoformat(),
-            "due_date": appointment.isoformat(),
-            "request_id": str(uuid.uuid5(_REQUESTS, f"{code}/identity")),
-        }
+        new = DossierState(
+            dossier_code=code,
+            procedure_code=received["procedure_code"],
+            responsible_agency_code=received["responsible_agency_code"],
+            channel=received["channel"],
+            status=NEWLY_REGISTERED,
+            history=(NEWLY_REGISTERED,),
+            received_at=received["received_at"],
+            appointment_date=appointment,
+            due_date=appointment,
+            request_id=str(uuid.uuid5(_REQUESTS, f"{code}/identity")),
+        )
         request = {
             "dossier_code": code,
-            "request_id": new["request_id"],
+            "request_id": new.request_id,
             "citizen": received["applicant"],
             "requested_at": received["received_at"],
         }
@@ -204,129 +288,127 @@ class Journey:
         )
 
     def identity_answered(
-        self, state: Mapping[str, Any] | None, answer: Mapping[str, Any], now: dt.datetime
+        self, state: DossierState | None, answer: Mapping[str, Any], now: dt.datetime
     ) -> Step:
         """The LGSP's answer: accept and assign, or refuse (form 03)."""
         new = self._require(state, NEWLY_REGISTERED, event="an identity answer")
-        if answer["request_id"] != new["request_id"]:
+        if answer["request_id"] != new.request_id:
             raise InvalidTransition(
-                f"{new['dossier_code']}: answer to request {answer['request_id']}, "
+                f"{new.dossier_code}: answer to request {answer['request_id']}, "
                 "which this dossier did not make"
             )
         outcome = answer["outcome"]
         if outcome in ("MISMATCH", "NOT_FOUND"):
-            refused = self._move(new, NOT_ACCEPTED, now, refusal_reason(answer))
+            new, refused = self._move(new, NOT_ACCEPTED, now, refusal_reason(answer))
             return Step(new, [refused])
         note = None if outcome == "MATCH" else unverified_note(answer)
-        emits = [self._move(new, ACCEPTED, now, note), *self._assign(new, now)]
-        return Step(new, emits, overdue_at=self.end_of(dt.date.fromisoformat(new["appointment_date"])))
+        new, accepted = self._move(new, ACCEPTED, now, note)
+        new, assigned = self._assign(new, now)
+        return Step(new, [accepted, *assigned], overdue_at=self.end_of(new.appointment_date))
 
-    def _assign(self, state: dict[str, Any], now: dt.datetime) -> list[Emit]:
+    def _assign(self, state: DossierState, now: dt.datetime) -> tuple[DossierState, list[Emit]]:
         """Pass the dossier to the responsible agency (through the LGSP) with its deadline."""
         assigned = {
-            "dossier_code": state["dossier_code"],
-            "procedure_code": state["procedure_code"],
-            "agency": self.agency_ref(state["responsible_agency_code"]),
-            "deadline": dt.date.fromisoformat(state["due_date"]),
+            "dossier_code": state.dossier_code,
+            "procedure_code": state.procedure_code,
+            "agency": self.agency_ref(state.responsible_agency_code),
+            "deadline": state.due_date,
             "assigned_at": now,
         }
         emits = [Emit(EventTypes.DOSSIER_ASSIGNED, assigned, (DOSSIERS, LGSP))]
-        if state["status"] != IN_PROGRESS:
-            emits.append(self._move(state, IN_PROGRESS, now))
-        return emits
+        if state.status != IN_PROGRESS:
+            state, in_progress = self._move(state, IN_PROGRESS, now)
+            emits.append(in_progress)
+        return state, emits
 
     def supplement_requested(
-        self, state: Mapping[str, Any] | None, request: Mapping[str, Any], now: dt.datetime
+        self, state: DossierState | None, request: Mapping[str, Any], now: dt.datetime
     ) -> Step:
         """The agency asks for a supplement (form 02): the clock stops until the citizen supplies it."""
         new = self._require(state, IN_PROGRESS, event="a supplement request")
         self._require_responsible(new, request["requested_by"]["code"], "asked for a supplement")
-        new["paused_on"] = self.today(now).isoformat()
         reason = f"{request['reason']} Cần bổ sung: {'; '.join(request['missing_items'])}."
-        emits = [
-            Emit(EventTypes.SUPPLEMENT_REQUESTED, dict(request)),
-            self._move(new, SUPPLEMENT_REQUESTED, now, reason),
-        ]
-        return Step(new, emits, overdue_at=None)
+        new, changed = self._move(new.moved(paused_on=self.today(now)), SUPPLEMENT_REQUESTED, now, reason)
+        return Step(new, [Emit(EventTypes.SUPPLEMENT_REQUESTED, dict(request)), changed], overdue_at=None)
 
     def supplement_supplied(
-        self, state: Mapping[str, Any] | None, supplied: Mapping[str, Any], now: dt.datetime
+        self, state: DossierState | None, supplied: Mapping[str, Any], now: dt.datetime
     ) -> Step:
         """The citizen supplied the dossier: the clock restarts, the deadline moves by the days it stood
         still, and the agency gets the dossier back."""
-        new = self._require(state, SUPPLEMENT_REQUESTED, event="a supplement")
-        appointment = self._resume(new, now)
-        new["supplements"] = int(new.get("supplements", 0)) + 1
-        reason = f"Công dân đã bổ sung hồ sơ. Ngày hẹn trả kết quả mới: {appointment:%d/%m/%Y}."
-        emits = [self._move(new, IN_PROGRESS, now, reason), *self._assign(new, now)]
-        return Step(new, emits, overdue_at=self.end_of(appointment))
+        new = self._resume(self._require(state, SUPPLEMENT_REQUESTED, event="a supplement"), now)
+        new = new.moved(supplements=new.supplements + 1)
+        reason = f"Công dân đã bổ sung hồ sơ. Ngày hẹn trả kết quả mới: {new.appointment_date:%d/%m/%Y}."
+        new, resumed = self._move(new, IN_PROGRESS, now, reason)
+        new, assigned = self._assign(new, now)
+        return Step(new, [resumed, *assigned], overdue_at=self.end_of(new.appointment_date))
 
-    def decided(self, state: Mapping[str, Any] | None, decision: Mapping[str, Any], now: dt.datetime) -> Step:
+    def decided(self, state: DossierState | None, decision: Mapping[str, Any], now: dt.datetime) -> Step:
         """The agency's decision: refuse (STOPPED), ask for the fee, or finish."""
         new = self._require(state, IN_PROGRESS, event="a decision")
         self._require_responsible(new, decision["agency"]["code"], "decided")
-        new["document_id"] = decision["document_id"]
+        new = new.moved(document_id=decision["document_id"])
         if decision["decision"] == "REJECTED":
-            return Step(new, [self._move(new, STOPPED, now, decision["reason"])])
-        procedure = self.province.procedure(new["procedure_code"])
+            new, stopped = self._move(new, STOPPED, now, decision["reason"])
+            return Step(new, [stopped])
+        procedure = self.province.procedure(new.procedure_code)
         fee = procedure.fee_vnd if procedure else 0
         if fee <= 0:
-            return Step(new, self._finish(new, now))
-        new["payment_reference"] = payment_reference(new["dossier_code"])
+            new, emits = self._finish(new, now)
+            return Step(new, emits)
+        reference = payment_reference(new.dossier_code)
         request = {
-            "dossier_code": new["dossier_code"],
-            "payment_reference": new["payment_reference"],
+            "dossier_code": new.dossier_code,
+            "payment_reference": reference,
             "amount": {"amount": fee, "currency": "VND"},
             "due_date": self.calendar.add_working_days(self.today(now), PAYMENT_DAYS),
             "requested_at": now,
         }
-        new["paused_on"] = self.today(now).isoformat()  # the citizen's time to pay does not count
-        emits = [Emit(EventTypes.FEE_REQUESTED, request), self._move(new, PAYMENT_REQUESTED, now)]
-        return Step(new, emits, overdue_at=None)
+        # the citizen's time to pay does not count
+        new = new.moved(payment_reference=reference, paused_on=self.today(now))
+        new, asked = self._move(new, PAYMENT_REQUESTED, now)
+        return Step(new, [Emit(EventTypes.FEE_REQUESTED, request), asked], overdue_at=None)
 
-    def fee_settled(
-        self, state: Mapping[str, Any] | None, settled: Mapping[str, Any], now: dt.datetime
-    ) -> Step:
+    def fee_settled(self, state: DossierState | None, settled: Mapping[str, Any], now: dt.datetime) -> Step:
         new = self._require(state, PAYMENT_REQUESTED, event="a settlement")
-        if settled["payment_reference"] != new["payment_reference"]:
+        if settled["payment_reference"] != new.payment_reference:
             raise InvalidTransition(
-                f"{new['dossier_code']}: settlement of {settled['payment_reference']}, "
-                f"but the fee requested is {new['payment_reference']}"
+                f"{new.dossier_code}: settlement of {settled['payment_reference']}, "
+                f"but the fee requested is {new.payment_reference}"
             )
-        new["paid_online"] = bool(settled["paid_online"])
-        self._resume(new, now)
-        return Step(new, self._finish(new, now))
+        new = self._resume(new.moved(paid_online=bool(settled["paid_online"])), now)
+        new, emits = self._finish(new, now)
+        return Step(new, emits)
 
-    def _finish(self, state: dict[str, Any], now: dt.datetime) -> list[Emit]:
-        processed = self._move(state, PROCESSED, now)
+    def _finish(self, state: DossierState, now: dt.datetime) -> tuple[DossierState, list[Emit]]:
+        state, processed = self._move(state, PROCESSED, now)
+        on_time = self.today(now) <= state.due_date
         result = {
-            "dossier_code": state["dossier_code"],
-            "electronic": state["channel"] == "ONLINE",
-            "document_id": state.get("document_id"),
-            "on_time": self.today(now) <= dt.date.fromisoformat(state["due_date"]),
+            "dossier_code": state.dossier_code,
+            "electronic": state.channel == "ONLINE",
+            "document_id": state.document_id,
+            "on_time": on_time,
             "returned_at": now,
         }
-        state["on_time"] = result["on_time"]
-        return [processed, Emit(EventTypes.RESULT_RETURNED, result), self._move(state, RESULT_RETURNED, now)]
+        state, returned = self._move(state.moved(on_time=on_time), RESULT_RETURNED, now)
+        return state, [processed, Emit(EventTypes.RESULT_RETURNED, result), returned]
 
-    def overdue(self, state: Mapping[str, Any] | None, now: dt.datetime) -> Step | None:
+    def overdue(self, state: DossierState | None, now: dt.datetime) -> Step | None:
         """The overdue timer fired: apologise (form 04) and give a new date, if the dossier is still late
         and the agency's clock is running; None when there is nothing to do."""
-        if state is None or state["status"] not in CLOCK_RUNS:
+        if state is None or state.status not in CLOCK_RUNS:
             return None
-        promised = dt.date.fromisoformat(state["appointment_date"])
+        promised = state.appointment_date
         today = self.today(now)
         if today <= promised:
             return None
-        new = dict(state)
-        procedure = self.province.procedure(new["procedure_code"])
+        procedure = self.province.procedure(state.procedure_code)
         extension = max(2, math.ceil((procedure.processing_days if procedure else 4) / 2))
         new_date = self.calendar.add_working_days(today, extension)
-        new["appointment_date"] = new_date.isoformat()
-        new["apologies"] = int(new.get("apologies", 0)) + 1
-        agency = self.agency_ref(new["responsible_agency_code"])
+        new = state.moved(appointment_date=new_date, apologies=state.apologies + 1)
+        agency = self.agency_ref(new.responsible_agency_code)
         record = {
-            "dossier_code": new["dossier_code"],
+            "dossier_code": new.dossier_code,
             "original_appointment_date": promised,
             "new_appointment_date": new_date,
             "apology": apology_text(agency["name"], promised, new_date),

@@ -2,8 +2,8 @@
 
 The real national population database is reached only through the LGSP and answers whether the name, birth
 date and sex a dossier gives agree with what it holds for an ID number. The stand-in holds a synthetic
-register of fictional people (`egov.samples.citizen`), generated from a seed so that the service, the demo
-and the tests all see the same people without sharing any file: a test can pick a person, a deliberately
+register of fictional people (`egov.platform.people.citizen`), generated from a seed so that the service, the
+demo and the tests all see the same people without sharing any file: a test can pick a person, a deliberately
 altered copy of one, or a stranger, and know the verdict the running service will give.
 
 A few people are marked as never answered for (`Person.answers`): the stand-in stays silent on them, which is
@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Final, Literal
 
-from egov import samples
+from egov.platform import people as fictional
 from egov.regulations.identity import PROVINCE_CODES, Sex
 
 #: Birth-registration province of most of the register: the stand-in serves Bình Thuận's dossiers.
@@ -47,8 +47,8 @@ class Person:
     answering, so that the LGSP's time-out path can be driven deliberately rather than by chance.
     """
 
-    #: The person as the CitizenRef contract has them, in its JSON form (`egov.samples.citizen`'s shape):
-    #: the contract keeps the field list, this class does not copy it.
+    #: The person as the CitizenRef contract has them, in its JSON form (the shape of
+    #: `egov.platform.people.citizen`): the contract keeps the field list, this class does not copy it.
     citizen: Mapping[str, str]
     answers: bool = True
 
@@ -69,7 +69,7 @@ class Person:
         return "MALE" if self.citizen["sex"] == "MALE" else "FEMALE"
 
     def as_citizen(self) -> dict[str, str]:
-        """The citizen as an HTTP body carries it: the shape `egov.samples.citizen` returns."""
+        """The citizen as an HTTP body carries it: the shape `egov.platform.people.citizen` returns."""
         return dict(self.citizen)
 
 
@@ -146,7 +146,7 @@ class Register:
         rng = random.Random(seed)
         drawn: dict[str, Person] = {}
         while len(drawn) < size:
-            body = samples.citizen(rng, _draw_province(rng))
+            body = fictional.citizen(rng, _draw_province(rng))
             if body["id_number"] in drawn:
                 continue  # the 6 random digits collided: draw the person again
             drawn[body["id_number"]] = Person({key: str(value) for key, value in body.items()})
@@ -178,7 +178,7 @@ class Register:
         contract's checks let it through and only the register can say NOT_FOUND.
         """
         while True:
-            body = samples.citizen(rng, _draw_province(rng))
+            body = fictional.citizen(rng, _draw_province(rng))
             if body["id_number"] not in self._index:
                 return {key: str(value) for key, value in body.items()}
 
@@ -232,7 +232,7 @@ def altered(person: Person, field: str) -> dict[str, str]:
     if field == "full_name":
         words = person.full_name.split()
         given = normalise_name(words[-1]) if words else ""
-        other = next(name for name in samples.GIVEN_NAMES[person.sex] if normalise_name(name) != given)
+        other = next(name for name in fictional.GIVEN_NAMES[person.sex] if normalise_name(name) != given)
         body["full_name"] = " ".join([*words[:-1], other])
     elif field == "date_of_birth":
         born = person.date_of_birth

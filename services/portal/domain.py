@@ -13,8 +13,9 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from egov.contracts.validation import FieldError, RuleContext, get_validator
-from egov.runtime.topics import EventTypes
+from egov.contracts.errors import FieldError
+from egov.contracts.topics import EventTypes
+from egov.contracts.validation import RuleContext, get_validator
 
 #: Fields of DossierSubmitted that the portal sets, never the citizen.
 SERVER_SET_FIELDS = frozenset({"submission_id", "submitted_at"})

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from faust.web import Request, Response, View
-
-from egov.contracts.validation import error_body
+from egov.contracts.topics import EventTypes, Topics
 from egov.paths import REPO_ROOT
-from egov.province import get_province
+from egov.platform.province import get_province
+from egov.runtime.engine import Engine
+from egov.runtime.http import HttpError, HttpRequest, HttpResponse
 from egov.runtime.service import Handler, IncomingEvent, RejectedEvent, Service
-from egov.runtime.topics import EventTypes, Topics
+from egov.runtime.settings import Settings
 from services import SERVICES
 from services.reporting.domain import (
     InvalidQuery,
@@ -34,70 +34,69 @@ from services.reporting.domain import (
     settlement_facts,
 )
 
-service = Service("reporting", default_port=SERVICES["reporting"])
-app = service.app
-province = get_province(service.settings.province)
-zone = ZoneInfo(province.timezone)
-agency_names = {a.code: a.name for a in province.agencies}
-dashboard = (REPO_ROOT / "services" / "reporting" / "dashboard.html").read_text(encoding="utf-8")
-
-#: Dossier code → procedure, responsible agency, channel, receipt, result, final status.
-dossiers = service.table("dossier-facts", help="Dossier code → what the indicators count of it.")
-#: Dossier code → payment reference → paid online or not, and when.
-settlements = service.table("settlement-facts", help="Dossier code → fees settled, online or not.")
-#: Document id → issuing agency, registration time, issued with a signature or not.
-documents = service.table("document-facts", help="Document id → issuing agency, registration, signature.")
+DASHBOARD = REPO_ROOT / "services" / "reporting" / "dashboard.html"
 
 
-def counter(table: Any, fold: Callable[[Any, str, dict[str, Any]], dict[str, Any]]) -> Handler:
-    """A handler that folds each event into the facts `table` keeps under the event's key."""
+def build(settings: Settings, *, engine: Engine | None = None) -> Service:
+    service = Service("reporting", default_port=SERVICES["reporting"].port, settings=settings, engine=engine)
+    province = get_province(settings.province)
+    zone = ZoneInfo(province.timezone)
+    agency_names = {a.code: a.name for a in province.agencies}
+    dashboard = DASHBOARD.read_text(encoding="utf-8")
 
-    async def count(event: IncomingEvent) -> None:
-        key = event.key or ""
+    #: Dossier code → procedure, responsible agency, channel, receipt, result, final status.
+    dossiers = service.table("dossier-facts", help="Dossier code → what the indicators count of it.")
+    #: Dossier code → payment reference → paid online or not, and when.
+    settlements = service.table("settlement-facts", help="Dossier code → fees settled, online or not.")
+    #: Document id → issuing agency, registration time, issued with a signature or not.
+    documents = service.table("document-facts", help="Document id → issuing agency, registration, signature.")
+
+    def counter(table: Any, fold: Callable[[Any, str, dict[str, Any]], dict[str, Any]]) -> Handler:
+        """A handler that folds each event into the facts `table` keeps under the event's key."""
+
+        async def count(event: IncomingEvent) -> None:
+            key = event.key or ""
+            try:
+                facts = fold(table.get(key), event.type, event.record)
+            except (KeyError, ValueError) as exc:
+                raise RejectedEvent(f"cannot count {event.type}: {exc}") from exc
+            if facts != table.get(key):
+                table[key] = facts
+                service.log.info(
+                    "reporting.counted", event_id=event.envelope.id, event_type=event.type, key=key
+                )
+
+        return count
+
+    count_dossier = counter(dossiers, dossier_facts)
+    count_document = counter(documents, document_facts)
+    service.consume(
+        Topics.DOSSIERS,
+        {
+            EventTypes.DOSSIER_RECEIVED: count_dossier,
+            EventTypes.DOSSIER_STATUS_CHANGED: count_dossier,
+            EventTypes.RESULT_RETURNED: count_dossier,
+        },
+        name="count-dossiers",
+    )
+    service.consume(
+        Topics.SETTLEMENTS,
+        {EventTypes.FEE_SETTLED: counter(settlements, settlement_facts)},
+        name="count-settlements",
+    )
+    service.consume(
+        Topics.OUTGOING_DOCUMENTS,
+        {EventTypes.DOCUMENT_REGISTERED: count_document, EventTypes.DOCUMENT_ISSUED: count_document},
+        name="count-documents",
+    )
+
+    @service.route("GET", "/api/v1/indicators")
+    async def indicators(request: HttpRequest) -> dict[str, Any]:
         try:
-            facts = fold(table.get(key), event.type, event.record)
-        except (KeyError, ValueError) as exc:
-            raise RejectedEvent(f"cannot count {event.type}: {exc}") from exc
-        if facts != table.get(key):
-            table[key] = facts
-            service.log.info("reporting.counted", event_id=event.envelope.id, event_type=event.type, key=key)
-
-    return count
-
-
-count_dossier = counter(dossiers, dossier_facts)
-count_document = counter(documents, document_facts)
-
-
-service.consume(
-    Topics.DOSSIERS,
-    {
-        EventTypes.DOSSIER_RECEIVED: count_dossier,
-        EventTypes.DOSSIER_STATUS_CHANGED: count_dossier,
-        EventTypes.RESULT_RETURNED: count_dossier,
-    },
-    name="count-dossiers",
-)
-service.consume(
-    Topics.SETTLEMENTS,
-    {EventTypes.FEE_SETTLED: counter(settlements, settlement_facts)},
-    name="count-settlements",
-)
-service.consume(
-    Topics.OUTGOING_DOCUMENTS,
-    {EventTypes.DOCUMENT_REGISTERED: count_document, EventTypes.DOCUMENT_ISSUED: count_document},
-    name="count-documents",
-)
-
-
-@app.page("/api/v1/indicators")
-class Indicators(View):
-    async def get(self, request: Request) -> Response:
-        try:
-            query = parse_query(request.query.items())
+            query = parse_query(request.query)
         except InvalidQuery as exc:
-            return self.json(error_body(exc.errors), status=400)
-        body = report(
+            raise HttpError(400, exc.errors) from exc
+        return report(
             list(dossiers.items()),
             dict(settlements.items()),
             list(documents.values()),
@@ -106,14 +105,9 @@ class Indicators(View):
             agency_names=agency_names,
             generated_at=service.clock.now(),
         )
-        return self.json(body)
 
+    @service.route("GET", "/")
+    async def page(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(dashboard, html=True)
 
-@app.page("/")
-class Dashboard(View):
-    async def get(self, request: Request) -> Response:
-        return self.html(dashboard)
-
-
-def main() -> None:
-    service.run()
+    return service

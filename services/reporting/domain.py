@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from egov.contracts.validation import FieldError
+from egov.contracts.errors import FieldError
 
 DIMENSIONS = ("procedure", "agency", "month")
 ONLINE = "ONLINE"

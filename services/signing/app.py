@@ -8,55 +8,54 @@ trust store verifiers read.
 
 from __future__ import annotations
 
-from egov.pki import pem, sign_digest
+from egov.contracts.topics import EventTypes, Topics
+from egov.platform.pki import pem, sign_digest
+from egov.runtime.engine import Engine
 from egov.runtime.service import IncomingEvent, RejectedEvent, Service
-from egov.runtime.topics import EventTypes, Topics
+from egov.runtime.settings import Settings
 from services import SERVICES
 from services.signing.ca import CertificateAuthority
 
-service = Service("signing", default_port=SERVICES["signing"])
-app = service.app
-ca = CertificateAuthority(service.settings.ca_directory)
-service.writes(Topics.SIGNATURES)
 
+def build(settings: Settings, *, engine: Engine | None = None) -> Service:
+    service = Service("signing", default_port=SERVICES["signing"].port, settings=settings, engine=engine)
+    ca = CertificateAuthority(settings.ca_directory)
+    service.writes(Topics.SIGNATURES)
 
-@app.task
-async def create_the_ca() -> None:
-    """On first start, create the test CA (root, issuing CA, revocation list); later starts load it."""
-    ca.ensure(service.clock.now())
-    service.log.info("ca.ready", trust_store=str(ca.public_directory))
+    async def create_the_ca() -> None:
+        """On first start, create the test CA (root, issuing CA, revocation list); later starts load it."""
+        ca.ensure(service.clock.now())
+        service.log.info("ca.ready", trust_store=str(ca.public_directory))
 
+    async def sign(event: IncomingEvent) -> None:
+        request = event.record
+        now = event.handled_at
+        ca.ensure(now)
+        try:
+            digest = bytes.fromhex(request["content_sha256"])
+        except ValueError as exc:
+            raise RejectedEvent(f"content_sha256 is not hexadecimal: {exc}") from exc
+        identity = ca.official(request["signer"], now)
+        chain = ca.chain()
+        signature = sign_digest(digest, identity, chain, signing_time=now)
+        body = {
+            "document_id": request["document_id"],
+            "content_sha256": request["content_sha256"],
+            "signature": signature,
+            "certificate_chain": [pem(identity.certificate), *(pem(c) for c in chain)],
+            "signer": request["signer"],
+            "signed_at": now,
+        }
+        envelope = service.new_envelope(
+            EventTypes.SIGNATURE_COMPLETED, subject=request["document_id"], time=now, caused_by=event
+        )
+        await service.publish(Topics.SIGNATURES, body, key=request["document_id"], envelope=envelope)
+        service.log.info(
+            "document.signed", document_id=request["document_id"], signer=request["signer"]["official_id"]
+        )
 
-async def sign(event: IncomingEvent) -> None:
-    request = event.record
-    now = event.handled_at
-    ca.ensure(now)
-    try:
-        digest = bytes.fromhex(request["content_sha256"])
-    except ValueError as exc:
-        raise RejectedEvent(f"content_sha256 is not hexadecimal: {exc}") from exc
-    identity = ca.official(request["signer"], now)
-    chain = ca.chain()
-    signature = sign_digest(digest, identity, chain, signing_time=now)
-    body = {
-        "document_id": request["document_id"],
-        "content_sha256": request["content_sha256"],
-        "signature": signature,
-        "certificate_chain": [pem(identity.certificate), *(pem(c) for c in chain)],
-        "signer": request["signer"],
-        "signed_at": now,
-    }
-    envelope = service.new_envelope(
-        EventTypes.SIGNATURE_COMPLETED, subject=request["document_id"], time=now, caused_by=event
+    service.on_start(create_the_ca)
+    service.consume(
+        Topics.OUTGOING_DOCUMENTS, {EventTypes.SIGNATURE_REQUESTED: sign}, name="signature-requests"
     )
-    await service.publish(Topics.SIGNATURES, body, key=request["document_id"], envelope=envelope)
-    service.log.info(
-        "document.signed", document_id=request["document_id"], signer=request["signer"]["official_id"]
-    )
-
-
-service.consume(Topics.OUTGOING_DOCUMENTS, {EventTypes.SIGNATURE_REQUESTED: sign}, name="signature-requests")
-
-
-def main() -> None:
-    service.run()
+    return service

@@ -36,7 +36,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from egov import pki
+from egov.platform import pki
 
 ROOT_NAME = "Test Root CA — Chính phủ điện tử (test)"
 ISSUING_NAME = "Test Issuing CA — chữ ký số chuyên dùng (test)"

@@ -16,11 +16,11 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from egov.localkafka import free_port
 from egov.runtime.admin import ensure_topics
 from egov.runtime.settings import Settings
-from egov.stack import ServiceProcess, running
-from services import SERVICES
+from egov.tools.localkafka import free_port
+from egov.tools.stack import ServiceProcess, running
+from services import SERVICES, all_topics
 
 pytestmark = pytest.mark.integration
 T = TypeVar("T")
@@ -63,7 +63,7 @@ def new_settings(kafka_bootstrap: str, state_dir: Path) -> Settings:
         topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
         state_dir=state_dir,
     )
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(ensure_topics(settings, all_topics()))
     return settings
 
 

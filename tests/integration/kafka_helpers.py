@@ -12,9 +12,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from egov.contracts.envelope import decode_headers
+from egov.contracts.serde import get_registry
 from egov.runtime.admin import read_to_end
-from egov.runtime.envelope import decode_headers
-from egov.runtime.serde import get_registry
 
 
 @dataclass

@@ -12,16 +12,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from click.testing import CliRunner
 
-from egov.architecture.observe import ObservationReport, arch_observe_command, observe
+from egov.contracts.envelope import WRITER_HEADER, Envelope
+from egov.contracts.serde import get_registry
+from egov.contracts.topics import EventTypes, Topics
 from egov.contracts.validation import get_validator
-from egov.demo import DEMO_PROFILE
 from egov.paths import EXAMPLES_DIR
-from egov.runtime.envelope import Envelope
-from egov.runtime.serde import get_registry
-from egov.runtime.service import WRITER_HEADER
 from egov.runtime.settings import Settings, get_settings
-from egov.runtime.topics import EventTypes, Topics
-from egov.samples import submission
+from egov.tools.architecture.observe import ObservationReport, arch_observe_command, observe
+from egov.tools.demo import DEMO_PROFILE
+from egov.tools.samples import submission
 from services.population.domain import get_register
 from tests.integration.conftest import Stack, fast_clock_env, run_stack
 from tests.integration.kafka_helpers import collect, produce, wait_committed_past

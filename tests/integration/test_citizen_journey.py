@@ -19,16 +19,15 @@ import httpx
 import pytest
 import yaml
 
+from egov.contracts.envelope import APP_ID_PREFIX, Envelope
+from egov.contracts.serde import get_registry
+from egov.contracts.topics import EventTypes, Topics, TopicSpec, dead_letters
 from egov.contracts.validation import get_validator
 from egov.paths import EXAMPLES_DIR
-from egov.province import get_province
-from egov.runtime.envelope import Envelope
-from egov.runtime.serde import get_registry
-from egov.runtime.service import APP_ID_PREFIX
-from egov.runtime.topics import EventTypes, Topics, TopicSpec, all_topics, dead_letters
-from egov.samples import submission
-from egov.trace import journeys, render
-from services import load_services
+from egov.platform.province import get_province
+from egov.tools.samples import submission
+from egov.tools.trace import journeys, render
+from services import all_topics, load_services
 from services.population.domain import altered, get_register
 from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack, wait_until
 from tests.integration.kafka_helpers import Record, collect, produce, read_all, wait_committed_past
@@ -419,8 +418,8 @@ def test_the_journey_of_a_dossier_reads_back_across_every_layer(journey: Journey
 def test_the_audit_log_holds_every_event_and_verifies(journey: Journey) -> None:
     from click.testing import CliRunner
 
-    from egov.audit import verify
-    from egov.cli import main
+    from egov.platform.audit import verify
+    from egov.tools.cli import main
 
     journey.wait_status("fee", FINAL)
     code = journey.code("fee")

@@ -18,12 +18,11 @@ import pytest
 import yaml
 from cryptography import x509
 
-from egov import pki
+from egov.contracts.envelope import APP_ID_PREFIX, Envelope
+from egov.contracts.serde import get_registry
+from egov.contracts.topics import EventTypes, Topics, dead_letters
+from egov.platform import pki
 from egov.runtime.clock import Clock
-from egov.runtime.envelope import Envelope
-from egov.runtime.serde import get_registry
-from egov.runtime.service import APP_ID_PREFIX
-from egov.runtime.topics import EventTypes, Topics, dead_letters
 from services.signing.ca import CertificateAuthority
 from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack, wait_until
 from tests.integration.kafka_helpers import collect, produce, read_all, wait_committed_past
@@ -364,8 +363,8 @@ def test_bad_input_goes_to_the_dead_letters_and_the_service_goes_on(
 def test_egov_trace_shows_a_documents_journey_across_the_layers(exchange: Exchange) -> None:
     from click.testing import CliRunner
 
-    from egov.cli import main
     from egov.runtime.settings import get_settings
+    from egov.tools.cli import main
 
     document = exchange.send("Về việc theo dõi", [B], "Công văn số ba.".encode())
     exchange.poll(

@@ -9,11 +9,11 @@ import time
 import httpx
 import pytest
 
-from egov.province import get_province
+from egov.contracts.topics import EventTypes, Topics, dead_letters
+from egov.platform.province import get_province
 from egov.regulations.codes import parse_dossier_code
 from egov.regulations.workdays import WorkingCalendar
-from egov.runtime.topics import EventTypes, Topics, dead_letters
-from egov.samples import submission
+from egov.tools.samples import submission
 from tests.integration.kafka_helpers import collect, produce, wait_committed_past
 
 pytestmark = pytest.mark.integration

@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
+from egov.contracts.envelope import APP_ID_PREFIX, Envelope
+from egov.contracts.serde import get_registry
+from egov.contracts.topics import EventTypes, Topics, dead_letters
 from egov.contracts.validation import get_validator
 from egov.paths import EXAMPLES_DIR
-from egov.runtime.envelope import Envelope
-from egov.runtime.serde import get_registry
-from egov.runtime.service import APP_ID_PREFIX
-from egov.runtime.topics import EventTypes, Topics, dead_letters
 from tests.integration.conftest import Stack, new_settings, run_stack
 from tests.integration.kafka_helpers import collect, produce, read_all, wait_committed_past
 

@@ -18,9 +18,9 @@ import httpx
 import pytest
 import yaml
 
-from egov.province import get_province
-from egov.runtime.topics import EventTypes, Topics
-from egov.samples import official_document, submission
+from egov.contracts.topics import EventTypes, Topics
+from egov.platform.province import get_province
+from egov.tools.samples import official_document, submission
 from services.population.domain import get_register
 from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack, wait_until
 from tests.integration.kafka_helpers import read_all

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from egov.localkafka import free_port, pid_alive
+from egov.tools.localkafka import free_port, pid_alive
 from services import SERVICES
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 def egov(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "egov.cli", *args], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "egov.tools.cli", *args], env=env, capture_output=True, text=True, timeout=300
     )
 
 

@@ -28,7 +28,7 @@ def assignment(code: str = "000.00.04.H11-261125-0001", procedure: str = "1.0016
 
 
 def test_the_default_profile_covers_the_catalogue_and_a_typo_is_refused() -> None:
-    from egov.province import get_province
+    from egov.platform.province import get_province
 
     assert set(PROFILE.procedures) == {p.code for p in get_province("binh-thuan").procedures}
     with pytest.raises(ValidationError):

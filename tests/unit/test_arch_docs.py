@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from egov.architecture import docs
-from egov.architecture.docs import DOCUMENT_PATH, format_fee, mermaid_id, render
-from egov.architecture.model import get_model
-from egov.province import get_province
-from egov.runtime.topics import all_topics
-from services import SERVICES
+from egov.platform.province import get_province
+from egov.tools.architecture import docs
+from egov.tools.architecture.docs import DOCUMENT_PATH, format_fee, mermaid_id, render
+from egov.tools.architecture.model import get_model
+from services import SERVICES, all_topics
 
 REGENERATE = "run `egov arch docs`"
 
@@ -58,8 +57,8 @@ def test_every_layer_appears_with_both_names_and_every_component(document: str) 
 
 
 def test_every_service_appears_with_its_wiring(document: str) -> None:
-    for name, port in SERVICES.items():
-        assert f"| `{name}` | {port} |" in document
+    for name, entry in SERVICES.items():
+        assert f"| `{name}` | {entry.port} |" in document
         assert f"service_{name}(" in _mermaid_blocks(document)[1], f"{name} is not in the container view"
 
 

@@ -12,11 +12,12 @@ import yaml
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-from egov.architecture.model import MODEL_PATH, ArchitectureModel, get_model
-from egov.architecture.verify import Report, Wiring, collect_wiring, verify
-from egov.cli import main
-from egov.runtime.serde import get_registry
-from egov.runtime.topics import Topics, all_topics
+from egov.contracts.serde import get_registry
+from egov.contracts.topics import Topics
+from egov.tools.architecture.model import MODEL_PATH, ArchitectureModel, get_model
+from egov.tools.architecture.verify import Report, Wiring, collect_wiring, verify
+from egov.tools.cli import main
+from services import all_topics
 
 RAW = yaml.safe_load(MODEL_PATH.read_text(encoding="utf-8"))
 WIRING = collect_wiring()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from egov.contracts import asyncapi
-from egov.contracts.asyncapi import (
+from egov.contracts.serde import get_registry
+from egov.contracts.topics import EventTypes
+from egov.tools.contracts import asyncapi
+from egov.tools.contracts.asyncapi import (
     AVRO_SCHEMA_FORMAT,
     DOCUMENT_PATH,
     build_document,
@@ -25,9 +26,7 @@ from egov.contracts.asyncapi import (
     render_yaml,
     validate,
 )
-from egov.runtime.serde import get_registry
-from egov.runtime.topics import EventTypes, all_topics
-from services import SERVICES
+from services import SERVICES, all_topics, load_services
 
 Document = dict[str, Any]
 
@@ -89,8 +88,7 @@ def test_dead_letter_topics_carry_dead_letter_events(doc: Document) -> None:
 
 def test_every_read_and_write_of_every_service_is_an_operation(doc: Document) -> None:
     expected: dict[str, tuple[str, str, str]] = {}
-    for name in SERVICES:
-        service = importlib.import_module(f"services.{name}.app").service
+    for name, service in load_services().items():
         for action, specs in (("send", service.produces), ("receive", service.consumes)):
             for spec in specs:
                 cid = channel_id(spec.name)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from egov.audit import GENESIS, AuditLog, checkpoint_key, new_entry, verify
-from egov.cli import main
+from egov.platform.audit import GENESIS, AuditLog, checkpoint_key, new_entry, verify
+from egov.tools.cli import main
 
 TOPIC = "egov.onestop.dossiers.v1"
 
@@ -87,7 +87,7 @@ def test_a_recomputed_chain_cannot_match_the_signed_checkpoint(tmp_path: Path) -
     content = [json.loads(line) for line in lines(tmp_path)]
     content[1]["ce_source"] = "/egov/forger"
     prev = GENESIS
-    from egov.audit import entry_hash
+    from egov.platform.audit import entry_hash
 
     for entry in content:  # the forger recomputes every hash after the change
         entry["prev"] = prev

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from egov.contracts import compat
-from egov.contracts.compat import (
+from egov.contracts.serde import ContractRegistry, get_registry
+from egov.tools.contracts import compat
+from egov.tools.contracts.compat import (
     RELEASED_DIR,
     Incompatibility,
     check_against_released,
@@ -21,7 +22,6 @@ from egov.contracts.compat import (
     check_reader,
     released_versions,
 )
-from egov.runtime.serde import ContractRegistry, get_registry
 
 REG = get_registry()
 SUBMITTED = "vn.egov.dossier.DossierSubmitted"

@@ -12,11 +12,11 @@ import avro.io
 import avro.schema
 import pytest
 
-from egov.contracts.compat import check_against_released, check_all, released_versions
+from egov.contracts.serde import get_registry
 from egov.contracts.validation import get_validator, known_rules, natural_json
 from egov.paths import EXAMPLES_DIR, REPO_ROOT
-from egov.runtime.serde import get_registry
-from egov.runtime.topics import all_topics
+from egov.tools.contracts.compat import check_against_released, check_all, released_versions
+from services import all_topics
 
 REG = get_registry()
 VALIDATOR = get_validator()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from egov.cli import main
-from egov.runtime.serde import get_registry
+from egov.contracts.serde import get_registry
+from egov.tools.cli import main
 
 SUBMITTED = "vn.egov.dossier.DossierSubmitted"
 

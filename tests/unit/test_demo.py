@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from egov.demo import Dossier, Letter, letters, scenario, summary
-from egov.province import get_province
+from egov.platform.province import get_province
+from egov.tools.demo import Dossier, Letter, letters, scenario, summary
 
 PROVINCE = get_province("binh-thuan")
 

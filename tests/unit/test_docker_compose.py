@@ -96,7 +96,7 @@ def test_every_service_has_a_container_that_runs_it(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_every_service_listens_and_publishes_its_own_port(name: str) -> None:
     service = _services()[name]
-    port = SERVICES[name]
+    port = SERVICES[name].port
     env = _environment(service)
     assert env.get("EGOV_WEB_PORT") == str(port), (
         f"service {name!r}: EGOV_WEB_PORT is {env.get('EGOV_WEB_PORT')!r}, services.SERVICES says {port}"
@@ -122,7 +122,7 @@ def test_every_service_checks_its_health_endpoint(name: str) -> None:
     assert healthcheck, f"service {name!r} has no healthcheck"
     test = healthcheck.get("test")
     test_text = test if isinstance(test, str) else " ".join(str(part) for part in test or [])
-    url = f"http://127.0.0.1:{SERVICES[name]}/health"
+    url = f"http://127.0.0.1:{SERVICES[name].port}/health"
     assert url in test_text, f"service {name!r}: healthcheck {test_text!r} does not call {url}"
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from egov.contracts.serde import get_registry
+from egov.contracts.topics import EventTypes
 from egov.contracts.validation import get_validator
-from egov.province import get_province
-from egov.runtime.serde import get_registry
-from egov.runtime.topics import EventTypes
+from egov.platform.province import get_province
 from services.documents.domain import (
     DocumentRefused,
     InvalidDraft,

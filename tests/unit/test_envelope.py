@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from egov.runtime.envelope import Envelope, EnvelopeError, trace_id_of
+from egov.contracts.envelope import Envelope, EnvelopeError, trace_id_of
 
 T = dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)
 

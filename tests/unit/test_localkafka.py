@@ -1,6 +1,6 @@
 import os
 
-from egov.localkafka import LocalBroker, _kafka_cluster_id
+from egov.tools.localkafka import LocalBroker, _kafka_cluster_id
 
 
 def test_cluster_ids_are_22_url_safe_characters() -> None:

@@ -5,7 +5,8 @@ import logging
 import pytest
 import structlog
 
-from egov.runtime.logging import configure_logging, get_logger, mask_text, mask_value
+from egov.regulations.personal_data import mask_text, mask_value
+from egov.runtime.logging import configure_logging, get_logger
 
 
 def test_id_numbers_and_phone_numbers_are_masked_in_text() -> None:
@@ -55,7 +56,7 @@ def test_log_lines_are_json_with_event_id_and_key_and_no_personal_data() -> None
 
 
 def test_uuids_are_left_alone_even_when_their_digits_look_like_a_phone_number() -> None:
-    from egov.runtime.logging import mask_text
+    from egov.regulations.personal_data import mask_text
 
     event_id = "db012345-6782-4845-9dbc-123456789012"
     assert mask_text(f"event {event_id} from 0912345678") == f"event {event_id} from <phone:***8>"

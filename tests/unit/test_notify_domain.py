@@ -4,9 +4,9 @@ import uuid
 
 import pytest
 
+from egov.contracts.serde import get_registry
+from egov.contracts.topics import EventTypes
 from egov.contracts.validation import get_validator
-from egov.runtime.serde import get_registry
-from egov.runtime.topics import EventTypes
 from services.notify.domain import (
     FEE_REQUESTED,
     NOT_ACCEPTED,

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from egov.province import get_province
+from egov.platform.province import get_province
 from egov.regulations.codes import CodeError
 from services.onestop.domain import Reception, UnknownProcedure, allocate, next_sequence, sequence_key
 
@@ -61,7 +61,7 @@ def test_naive_times_are_refused() -> None:
 
 
 def test_the_event_body_matches_the_contract() -> None:
-    from egov.runtime.serde import get_registry
+    from egov.contracts.serde import get_registry
 
     receipt = RECEPTION.receive(PROC.code, dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC), 1)
     applicant = {

@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
+from egov.contracts.serde import get_registry
+from egov.contracts.topics import EventTypes
 from egov.contracts.validation import get_validator
-from egov.province import get_province
-from egov.runtime.serde import get_registry
-from egov.runtime.topics import EventTypes
+from egov.platform.province import get_province
 from services.onestop.journey import (
     LGSP,
     TRANSITIONS,
+    DossierState,
     InvalidTransition,
     Journey,
     Step,
@@ -48,9 +49,9 @@ def received(procedure: str = FEE, channel: str = "ONLINE") -> dict[str, Any]:
     }
 
 
-def answer(state: dict[str, Any], outcome: str, **extra: Any) -> dict[str, Any]:
+def answer(state: DossierState, outcome: str, **extra: Any) -> dict[str, Any]:
     return {
-        "request_id": state["request_id"],
+        "request_id": state.request_id,
         "outcome": outcome,
         "mismatched_fields": [],
         "error_code": None,
@@ -87,7 +88,7 @@ def test_receipt_asks_the_lgsp_to_check_the_identity_and_sets_the_overdue_timer(
     [request] = step.emits
     assert (request.event_type, request.topics) == (EventTypes.IDENTITY_VERIFICATION_REQUESTED, (LGSP,))
     assert request.record["citizen"] == APPLICANT
-    assert step.state["status"] == "NEWLY_REGISTERED"
+    assert step.state.status == "NEWLY_REGISTERED"
     # Late from the first instant of the day after the appointment date, in the province.
     assert step.overdue_at == dt.datetime(2026, 11, 30, 17, 0, tzinfo=dt.UTC)
     assert_valid(step)
@@ -125,7 +126,7 @@ def test_a_mismatch_or_unknown_person_is_refused_with_the_reason_of_form_03(
     assert statuses(step) == ["NOT_ACCEPTED"]
     assert words in step.emits[0].record["reason"]
     assert step.overdue_at is None  # a refused dossier cannot be late
-    assert TRANSITIONS[step.state["status"]] == frozenset()
+    assert TRANSITIONS[step.state.status] == frozenset()
     assert_valid(step)
 
 
@@ -159,7 +160,7 @@ def test_a_supplement_stops_the_clock_and_moves_the_deadline_by_the_days_it_stoo
     supplied_at = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
     back = JOURNEY.supplement_supplied(asked.state, {"dossier_code": CODE}, supplied_at)
     assert statuses(back) == ["IN_PROGRESS"]
-    assert back.state["due_date"] == "2026-12-04"
+    assert back.state.as_dict()["due_date"] == "2026-12-04"
     assigned = [e.record for e in back.emits if e.event_type == EventTypes.DOSSIER_ASSIGNED]
     assert assigned[0]["deadline"] == dt.date(2026, 12, 4)
     assert back.overdue_at == dt.datetime(2026, 12, 4, 17, 0, tzinfo=dt.UTC)
@@ -253,14 +254,14 @@ def test_every_status_has_its_successors_and_terminal_ones_none() -> None:
 
 def test_the_time_the_citizen_takes_to_pay_does_not_count_against_the_deadline() -> None:
     asked = JOURNEY.decided(accepted().state, decision(), LATER)  # Wednesday 25/11; due Monday 30/11
-    reference = asked.state["payment_reference"]
+    reference = asked.state.payment_reference
     # Paid on Wednesday 2/12: five working days went by (26, 27, 30/11, 1, 2/12), so the deadline is 7/12.
     paid = JOURNEY.fee_settled(
         asked.state,
         {"payment_reference": reference, "paid_online": True},
         dt.datetime(2026, 12, 2, 3, tzinfo=dt.UTC),
     )
-    assert paid.state["due_date"] == "2026-12-07"
+    assert paid.state.as_dict()["due_date"] == "2026-12-07"
     [result] = [e.record for e in paid.emits if e.event_type == EventTypes.RESULT_RETURNED]
     assert result["on_time"] is True
 
@@ -274,3 +275,13 @@ def test_only_the_responsible_agency_may_ask_for_a_supplement() -> None:
     }
     with pytest.raises(InvalidTransition, match=r"asked for a supplement by 000\.00\.12\.H11"):
         JOURNEY.supplement_requested(accepted().state, request, LATER)
+
+
+def test_the_state_is_kept_as_json_and_read_back_unchanged() -> None:
+    import json
+
+    paused = JOURNEY.decided(accepted().state, decision(), LATER).state  # waiting for the fee: clock stopped
+    for state in (JOURNEY.start(None, received()).state, accepted().state, paused):
+        stored = json.loads(json.dumps(state.as_dict()))
+        assert DossierState.from_dict(stored) == state
+    assert paused.as_dict()["paused_on"] == "2026-11-25"

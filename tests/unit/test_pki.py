@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from egov import pki
+from egov.platform import pki
 
 NOW = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

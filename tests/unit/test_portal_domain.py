@@ -3,10 +3,10 @@ import random
 
 import pytest
 
-from egov.province import get_province
-from egov.runtime.serde import get_registry
-from egov.runtime.topics import EventTypes
-from egov.samples import submission
+from egov.contracts.serde import get_registry
+from egov.contracts.topics import EventTypes
+from egov.platform.province import get_province
+from egov.tools.samples import submission
 from services.portal.domain import (
     InvalidSubmission,
     apply_event,

@@ -3,7 +3,7 @@ import yaml
 from pydantic import ValidationError
 
 from egov.paths import PROVINCES_DIR
-from egov.province import Province, get_province
+from egov.platform.province import Province, get_province
 
 
 def test_binh_thuan_loads_and_says_its_agency_code_is_unverified() -> None:

@@ -7,9 +7,9 @@ import avro.io
 import avro.schema
 import pytest
 
+from egov.contracts.serde import MAGIC, ContractError, UndecodableMessage, get_registry
 from egov.contracts.validation import get_validator
 from egov.paths import EXAMPLES_DIR
-from egov.runtime.serde import MAGIC, ContractError, UndecodableMessage, get_registry
 
 REG = get_registry()
 SUBMITTED = "vn.egov.dossier.DossierSubmitted"
@@ -73,7 +73,7 @@ def test_truncated_and_padded_bodies_are_refused() -> None:
 
 
 def test_every_event_type_of_the_registry_has_a_contract() -> None:
-    from egov.runtime.topics import all_topics
+    from services import all_topics
 
     for spec in all_topics():
         for event_type in spec.events:
@@ -97,7 +97,7 @@ def test_data_written_with_a_released_version_still_decodes_after_a_compatible_c
     """The gate allows adding a field with a default; old bytes must then read with the new schema."""
     import shutil
 
-    from egov.runtime.serde import ContractRegistry
+    from egov.contracts.serde import ContractRegistry
 
     shutil.copytree(REG.schemas_dir, tmp_path / "schemas")
     shutil.copytree(REG.schemas_dir.parent / "released", tmp_path / "released")

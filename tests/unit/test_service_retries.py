@@ -5,22 +5,22 @@ from types import SimpleNamespace
 
 from aiokafka.errors import KafkaConnectionError
 
-from egov.runtime import service as service_module
+from egov.contracts.topics import Topics
+from egov.runtime import retries
 from egov.runtime.service import Service
 from egov.runtime.settings import Settings
-from egov.runtime.topics import Topics
 
 
 def test_the_same_event_is_retried_until_the_broker_is_back(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(service_module, "RETRY_INITIAL_DELAY", 0.001)
+    monkeypatch.setattr(retries, "RETRY_INITIAL_DELAY", 0.001)
     svc = Service("onestop", default_port=18099, settings=Settings(state_dir=tmp_path))
     attempts: list[object] = []
     order: list[str] = []
 
     times: list[object] = []
 
-    async def flaky(spec, name, event, handler, takes, handled_at):  # type: ignore[no-untyped-def]
-        attempts.append(event)
+    async def flaky(spec, name, message, handler, takes, handled_at):  # type: ignore[no-untyped-def]
+        attempts.append(message)
         times.append(handled_at)
         order.append(f"attempt {len(attempts)}")
         if len(attempts) < 3:
@@ -31,7 +31,7 @@ def test_the_same_event_is_retried_until_the_broker_is_back(monkeypatch, tmp_pat
             order.append("reply")
 
     async def scenario() -> None:
-        event = SimpleNamespace(message=SimpleNamespace(topic="t", partition=0, offset=7, key=b"d-1"))
+        event = SimpleNamespace(topic="t", partition=0, offset=7, key=b"d-1")
         handling = asyncio.create_task(svc._handle_with_retries(Topics.DOSSIERS, "h", event, handler=None))  # type: ignore[arg-type]
         await asyncio.sleep(0)  # the first attempt starts and fails; the back-off begins
         reply = asyncio.create_task(reply_for_the_same_key())
@@ -48,7 +48,7 @@ def test_the_same_event_is_retried_until_the_broker_is_back(monkeypatch, tmp_pat
 def test_events_of_one_key_are_handled_one_at_a_time_and_other_keys_go_on() -> None:
     import asyncio
 
-    from egov.runtime.service import KeyLocks
+    from egov.runtime.retries import KeyLocks
 
     locks = KeyLocks()
     order: list[str] = []
@@ -79,7 +79,7 @@ def test_events_of_one_key_are_handled_one_at_a_time_and_other_keys_go_on() -> N
 def test_a_changelog_missing_from_the_metadata_is_waited_for_not_dead_lettered() -> None:
     from faust.exceptions import PartitionsMismatch
 
-    from egov.runtime.service import is_retryable
+    from egov.runtime.retries import is_retryable
 
     assert is_retryable(PartitionsMismatch("the changelog topic has 0 partitions"))
     assert not is_retryable(ValueError("a bug"))
@@ -88,8 +88,8 @@ def test_a_changelog_missing_from_the_metadata_is_waited_for_not_dead_lettered()
 def test_an_event_under_another_key_than_its_dossier_code_is_refused() -> None:
     import pytest
 
-    from egov.runtime.serde import ContractError
-    from egov.runtime.service import _require_key
+    from egov.contracts.serde import ContractError
+    from egov.runtime.events import require_key as _require_key
 
     record = {"dossier_code": "000.00.04.H11-261125-0001"}
     _require_key(Topics.DOSSIERS, b"000.00.04.H11-261125-0001", record)
@@ -98,3 +98,18 @@ def test_an_event_under_another_key_than_its_dossier_code_is_refused() -> None:
     with pytest.raises(ContractError, match="has no key"):
         _require_key(Topics.DOSSIERS, None, record)
     _require_key(Topics.ONESTOP_INTAKE, b"000.00.04.H11", {"submission_id": "s"})  # keyed by no field
+
+
+def test_an_event_without_the_field_its_topic_is_keyed_by_is_refused() -> None:
+    import pytest
+
+    from egov.contracts.serde import ContractError
+    from egov.runtime.events import require_key
+
+    with pytest.raises(ContractError, match="keyed by dossier_code, which this event does not carry"):
+        require_key(Topics.DOSSIERS, b"000.00.04.H11-261125-0001", {"submission_id": "s"})
+    # a nested key field: drafts are keyed by their issuing agency's code
+    drafted = {"issuing_agency": {"code": "000.00.04.H11", "name": "Sở"}}
+    require_key(Topics.DOCUMENT_DRAFTS, b"000.00.04.H11", drafted)
+    with pytest.raises(ContractError, match=r"keyed by issuing_agency\.code"):
+        require_key(Topics.DOCUMENT_DRAFTS, b"000.00.15.H11", drafted)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from egov import pki
-from egov.pki import trust_store
+from egov.platform import pki
+from egov.platform.pki import trust_store
 from services.signing import ca as ca_module
 from services.signing.ca import CertificateAuthority
 

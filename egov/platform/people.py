@@ -1,0 +1,32 @@
+"""Fictional people, reproducible from a seed: the population register stand-in is made of them, and the
+demo's and the tests' citizens are drawn from them.
+
+Every person is invented; ID numbers have the structure of Nghị định 137/2015/NĐ-CP Art. 13 (a real province
+code, the century/sex digit and year agreeing with the birth date and sex) but random last digits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from egov.regulations.identity import Sex, century_sex_digit
+
+FAMILY_NAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Võ", "Đặng", "Bùi")
+MIDDLE_NAMES = {"MALE": ("Văn", "Đức", "Minh", "Quốc"), "FEMALE": ("Thị", "Ngọc", "Thu", "Kim")}
+GIVEN_NAMES = {
+    "MALE": ("An", "Bình", "Cường", "Dũng", "Hải", "Hùng", "Khoa", "Long", "Nam", "Phúc"),
+    "FEMALE": ("Anh", "Chi", "Hạnh", "Hoa", "Lan", "Linh", "Mai", "Ngân", "Trang", "Yến"),
+}
+
+
+def citizen(rng: random.Random, province_code: str = "060") -> dict[str, Any]:
+    """A fictional person as the CitizenRef contract has them, in its JSON form."""
+    sex: Sex = "MALE" if rng.random() < 0.5 else "FEMALE"
+    born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 55))
+    id_number = (
+        f"{province_code}{century_sex_digit(born, sex)}{born.year % 100:02d}{rng.randrange(10**6):06d}"
+    )
+    name = f"{rng.choice(FAMILY_NAMES)} {rng.choice(MIDDLE_NAMES[sex])} {rng.choice(GIVEN_NAMES[sex])}"
+    return {"full_name": name, "date_of_birth": born.isoformat(), "sex": sex, "id_number": id_number}

@@ -1,0 +1,191 @@
+"""What a `Service` runs on: the broker client, the changelog-backed tables, the periodic checks, the web
+server and the business clock. `FaustEngine` is the real one (faust-streaming on a Kafka broker);
+`egov.runtime.testing.FakeEngine` keeps tables in dicts and records what is sent, for handler tests.
+
+A service's wiring never touches the engine's framework: it asks its `Service` for topics, tables, timers and
+routes, and the service asks the engine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import faust
+from faust.web import Request, Response, View
+
+from egov.contracts.envelope import APP_ID_PREFIX
+from egov.runtime.clock import Clock
+from egov.runtime.events import Message
+from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Route, error_response
+from egov.runtime.settings import Settings
+
+#: Called with each record of a subscribed topic, in partition order; the record's offset is committed only
+#: once the callback returns.
+RecordCallback = Callable[[Message], Awaitable[None]]
+#: Runs a route and answers (the service's `answer`: the same error body everywhere).
+Responder = Callable[[Route, HttpRequest], Awaitable[HttpResponse]]
+
+
+class Engine(Protocol):
+    """The adapters a `Service` needs."""
+
+    clock: Clock
+
+    def table(self, name: str, *, help: str) -> MutableMapping[Any, Any]: ...
+
+    def subscribe(self, topic: str, callback: RecordCallback, *, name: str) -> None: ...
+
+    async def send(
+        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None: ...
+
+    def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None: ...
+
+    def on_start(self, task: Callable[[], Awaitable[None]]) -> None: ...
+
+    def route(self, path: str, methods: Mapping[str, Route], responder: Responder) -> None: ...
+
+    def is_ready(self) -> bool: ...
+
+    def changelog_topics(self) -> list[str]: ...
+
+    def run(self) -> None: ...
+
+
+class FaustEngine:
+    """faust-streaming on the broker of the settings: one Faust app per service process."""
+
+    def __init__(self, service: str, settings: Settings, *, default_port: int) -> None:
+        self.settings = settings
+        self.clock = settings.clock
+        prefix = settings.topic_prefix
+        self.app = faust.App(
+            f"{prefix}{APP_ID_PREFIX}{service}",
+            broker=[f"kafka://{server}" for server in settings.bootstrap_list],
+            store="memory://",
+            autodiscover=False,
+            web_enabled=True,
+            web_bind=settings.web_host,
+            web_host=settings.web_host,
+            web_port=settings.web_port or default_port,
+            topic_partitions=settings.partitions,
+            topic_replication_factor=settings.replication_factor,
+            producer_acks=-1,
+            # Fail a send after 30 s rather than Faust's 20 minutes: a citizen waiting on a POST, or an
+            # agent retrying with back-off, learns of a broker outage in time.
+            producer_request_timeout=30.0,
+            broker_session_timeout=settings.kafka_session_timeout,
+            broker_heartbeat_interval=max(1.0, settings.kafka_session_timeout / 10),
+            consumer_auto_offset_reset="earliest",
+            datadir=str(settings.state_dir / "faust" / f"{prefix}{service}"),
+        )
+        self._topics: dict[str, faust.TopicT] = {}
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.settings.web_host}:{self.app.conf.web_port}"
+
+    def _topic(self, name: str) -> faust.TopicT:
+        """The Faust topic of that name (raw bytes: the runtime does the Avro serde)."""
+        if name not in self._topics:
+            self._topics[name] = self.app.topic(
+                name,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=self.settings.partitions,
+            )
+        return self._topics[name]
+
+    def table(self, name: str, *, help: str) -> MutableMapping[Any, Any]:
+        table: MutableMapping[Any, Any] = self.app.Table(
+            name, default=None, partitions=self.settings.partitions, help=help
+        )
+        return table
+
+    def subscribe(self, topic: str, callback: RecordCallback, *, name: str) -> None:
+        async def agent(stream: faust.StreamT) -> None:
+            async for event in stream.events():
+                await callback(event.message)
+
+        self.app.agent(self._topic(topic), name=name)(agent)
+
+    async def send(
+        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        pending = await self._topic(topic).send(key=key, value=value, headers=headers)
+        await pending
+
+    def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None:
+        self.app.timer(seconds, name=name)(check)
+
+    def on_start(self, task: Callable[[], Awaitable[None]]) -> None:
+        self.app.task(task)
+
+    def route(self, path: str, methods: Mapping[str, Route], responder: Responder) -> None:
+        self.app.page(path)(_view(path, methods, responder))
+
+    def is_ready(self) -> bool:
+        app = self.app
+        recovery: Any = getattr(app.tables, "recovery")  # noqa: B009 - not in faust's TableManagerT interface
+        return bool(not app.rebalancing and not app.in_recovery and recovery.completed.is_set())
+
+    def changelog_topics(self) -> list[str]:
+        return [table.changelog_topic.get_topic_name() for table in self.app.tables.values()]
+
+    def run(self) -> None:
+        """Run the worker until SIGTERM or SIGINT."""
+        Path(self.app.conf.datadir).mkdir(parents=True, exist_ok=True)
+        # The worker's own console output (banner, spinner, terminal codes) is not JSON: discard it; what
+        # matters reaches the JSON log through the logging handlers the service configured.
+        with open(os.devnull, "w") as console:
+            worker = faust.Worker(
+                self.app,
+                loglevel=self.settings.log_level,
+                override_logging=False,
+                redirect_stdouts=False,
+                quiet=True,
+                stdout=console,
+                stderr=console,
+            )
+            worker.execute_from_commandline()
+
+
+def _view(path: str, methods: Mapping[str, Route], responder: Responder) -> type[View]:
+    """A Faust web view serving one path: each request goes to the route registered for its method in
+    `methods` (looked up when the request comes, so a method added after the first is served too)."""
+
+    async def dispatch(view: View, request: Request, params: Mapping[str, Any]) -> Response:
+        native: Any = request  # aiohttp's request under Faust's interface
+        incoming = HttpRequest(
+            method=str(native.method).upper(),
+            path=str(native.path),
+            params={k: str(v) for k, v in params.items()},
+            query=tuple((str(k), str(v)) for k, v in native.query.items()),
+            headers={str(k).lower(): str(v) for k, v in native.headers.items()},
+            body=await native.read(),
+        )
+        route = methods.get(incoming.method)
+        if route is None:
+            answer = error_response(
+                HttpError.one(405, "(method)", "method", f"{incoming.method} is not served on {path}")
+            )
+        else:
+            answer = await responder(route, incoming)
+        if answer.html:
+            return view.html(answer.body, status=answer.status)
+        return view.json(answer.body, status=answer.status)
+
+    async def handle(view: View, request: Request, **params: Any) -> Response:
+        return await dispatch(view, request, params)
+
+    attributes = {method: handle for method in ("get", "post", "put", "patch", "delete")}
+    return type(f"View{_safe_name(path)}", (View,), attributes)
+
+
+def _safe_name(path: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in path)

@@ -1,0 +1,320 @@
+"""`egov`: the one command in front of everything a user does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from egov.runtime.settings import get_settings
+from egov.tools.architecture.cli import arch as arch_group
+from egov.tools.contracts.cli import contracts as contracts_group
+from egov.tools.localkafka import BrokerError, LocalBroker, broker_answers
+
+
+@click.group()
+@click.version_option(package_name="egov-reference")
+def main() -> None:
+    """Reference implementation of a provincial e-Government Architecture v1.0 on Kafka."""
+
+
+# -- kafka ------------------------------------------------------------------------------------------------
+@main.group()
+def kafka() -> None:
+    """The local Apache Kafka broker (official jars from Maven Central, KRaft, one node)."""
+
+
+def _broker() -> LocalBroker:
+    return LocalBroker.from_settings(get_settings())
+
+
+@kafka.command()
+def fetch() -> None:
+    """Fetch the pinned broker jars with Maven (a no-op when they are there)."""
+    try:
+        _broker().fetch_jars(quiet=False)
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Kafka jars ready in {_broker().libs_dir}")
+
+
+@kafka.command()
+@click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for the broker to answer.")
+def start(timeout: float) -> None:
+    """Start the broker in the background and wait until it answers."""
+    broker = _broker()
+    try:
+        started = broker.start(timeout=timeout)
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    state = "started" if started else "already running"
+    click.echo(f"Kafka broker {state} at {broker.bootstrap} (pid {broker.pid()}, logs {broker.log_file})")
+
+
+@kafka.command()
+@click.option(
+    "--timeout", default=30.0, show_default=True, help="Seconds to wait after SIGTERM before SIGKILL."
+)
+def stop(timeout: float) -> None:
+    """Stop the broker: SIGTERM, then SIGKILL after the time-out."""
+    broker = _broker()
+    click.echo("Kafka broker stopped" if broker.stop(timeout) else "Kafka broker was not running")
+
+
+@kafka.command()
+def status() -> None:
+    """Is our broker running, and does it answer?"""
+    info = _broker().status()
+    click.echo(json.dumps(info, indent=2))
+    sys.exit(0 if info["answers"] else 1)
+
+
+# -- topics -----------------------------------------------------------------------------------------------
+@main.group()
+def topics() -> None:
+    """The registry's topics."""
+
+
+@topics.command("list")
+def topics_list() -> None:
+    """Every topic with its owner, key and event types."""
+    from services import all_topics
+
+    prefix = get_settings().topic_prefix
+    for spec in all_topics():
+        events = ", ".join(spec.events)
+        click.echo(f"{spec.full_name(prefix):45} owner={spec.owner:8} key={spec.key_description:22} {events}")
+
+
+@topics.command("create")
+def topics_create() -> None:
+    """Create the registry's topics on the broker (idempotent)."""
+    from egov.runtime.admin import BrokerUnavailable, ensure_topics
+    from services import all_topics
+
+    try:
+        created = asyncio.run(ensure_topics(get_settings(), all_topics()))
+    except BrokerUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created: {', '.join(created)}" if created else "all topics exist")
+
+
+main.add_command(contracts_group)
+main.add_command(arch_group)
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log of every event."""
+
+
+@audit.command(name="verify")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    help="The audit log's folder (default: <state dir>/audit).",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The checkpoint key's public half, kept apart from the log (default: the copy in the log's folder).",
+)
+def audit_verify(directory: Path | None, public_key: Path | None) -> None:
+    """Check the hash chain and the signed checkpoints of every topic partition; name the first altered,
+    missing or reordered entry of each (exit 1), else say how much was checked."""
+    from egov.platform.audit import verify
+
+    folder = directory or get_settings().state_dir / "audit"
+    if not (folder / "checkpoint-key.pub.pem").exists():
+        raise click.ClickException(
+            f"no audit log in {folder} (no checkpoint key): is the audit service running?"
+        )
+    result = verify(folder)
+    for problem in result.problems:
+        click.echo(str(problem))
+    if not result.ok:
+        raise SystemExit(1)
+    click.echo(
+        f"audit log intact: {result.entries} entries in {result.partitions} partitions, "
+        f"{result.checkpoints} signed checkpoints ({folder})"
+    )
+
+
+# -- services ---------------------------------------------------------------------------------------------
+@main.command()
+@click.argument("service")
+def run(service: str) -> None:
+    """Run one service's worker in the foreground (SIGTERM or Ctrl-C stops it)."""
+    from services import SERVICES, build_service
+
+    if service not in SERVICES:
+        raise click.BadParameter(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
+    build_service(service, get_settings()).run()
+
+
+@main.command()
+@click.option(
+    "--count", default=3, show_default=True, help="Citizens to add to the scenario's one dossier per path."
+)
+@click.option(
+    "--letters", "letter_count", default=3, show_default=True, help="Letters to send between departments."
+)
+@click.option(
+    "--seed", default=2017, show_default=True, help="Seed of the sample citizens, procedures, letters."
+)
+@click.option("--keep-broker", is_flag=True, help="Leave a broker this command started running afterwards.")
+@click.option(
+    "--hold", is_flag=True, help="Keep the stack running after the summary (the dashboard) until Ctrl-C."
+)
+def demo(count: int, letter_count: int, seed: int, keep_broker: bool, hold: bool) -> None:
+    """Start the broker and the services, play every path of the citizen journey and a few letters between
+    departments, print a summary with the indicators and each dossier's journey, stop what it started."""
+    from egov.tools.demo import DemoError, run_demo
+    from egov.tools.stack import ServiceStartError
+
+    try:
+        run_demo(count=count, seed=seed, letter_count=letter_count, keep_broker=keep_broker, hold=hold)
+    except (BrokerError, ServiceStartError, DemoError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _stack_processes() -> list[Any]:
+    from egov.runtime.settings import get_settings
+    from egov.tools.stack import ServiceProcess
+    from services import SERVICES, service_port
+
+    logs = get_settings().state_dir / "logs"
+    # The department stand-in issues its approvals as signed documents in the document system.
+    env = {"EGOV_DOCUMENTS_URL": f"http://127.0.0.1:{service_port('documents')}"}
+    return [ServiceProcess(name, service_port(name), logs / f"{name}.log", env=env) for name in SERVICES]
+
+
+@main.command()
+@click.option(
+    "--timeout", default=120.0, show_default=True, help="Seconds to wait for every service to be healthy."
+)
+def up(timeout: float) -> None:
+    """Start the broker (unless one answers) and every service in the background, each logging to its own
+    file in the state folder; return once all answer healthy. `egov down` stops what this started."""
+    import asyncio
+
+    from egov.runtime.admin import ensure_topics
+    from egov.runtime.settings import get_settings
+    from egov.tools.stack import ServiceStartError, start_detached
+    from services import all_topics
+
+    settings = get_settings()
+    marker = settings.state_dir / "stack" / "broker-started"
+    if broker_answers(settings.kafka_bootstrap_servers):
+        click.echo(f"Kafka broker answering at {settings.kafka_bootstrap_servers}")
+    else:
+        try:
+            _broker().start()
+        except BrokerError as exc:
+            raise click.ClickException(str(exc)) from exc
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("started by egov up\n")
+        click.echo(f"Kafka broker started at {settings.kafka_bootstrap_servers}")
+    asyncio.run(ensure_topics(settings, all_topics()))
+    services = _stack_processes()
+    try:
+        started, _ = start_detached(services, settings.state_dir, timeout=timeout)
+    except ServiceStartError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for svc in services:
+        how = "started" if svc.name in started else "already running"
+        click.echo(f"  {svc.name:11} {svc.url:24} {how:16} log {svc.log_file}")
+    urls = {svc.name: svc.url for svc in services}
+    click.echo(f"Portal API at {urls['portal']}/api/v1/dossiers; dashboard at {urls['reporting']}/")
+    click.echo("Stack up; `egov status` shows it, `egov down` stops it.")
+
+
+@main.command(name="status")
+def stack_status_command() -> None:
+    """Whether the broker answers and each service runs and answers healthy (exit 1 if anything is down)."""
+    from egov.runtime.settings import get_settings
+    from egov.tools.stack import stack_status
+
+    settings = get_settings()
+    answers = broker_answers(settings.kafka_bootstrap_servers)
+    click.echo(f"  {'kafka':11} {settings.kafka_bootstrap_servers:24} {'answers' if answers else 'DOWN'}")
+    states = stack_status(_stack_processes(), settings.state_dir)
+    for state in states:
+        health = "healthy" if state.healthy else ("running, not healthy" if state.running else "DOWN")
+        pid = f"pid {state.pid}" if state.pid else ""
+        click.echo(f"  {state.name:11} {state.url:24} {health:21} {pid}")
+    if not answers or not all(s.healthy for s in states):
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--timeout", default=15.0, show_default=True, help="Seconds before SIGKILL.")
+def down(timeout: float) -> None:
+    """Stop every service `egov up` started, then the broker if `egov up` started it."""
+    from egov.runtime.settings import get_settings
+    from egov.tools.stack import stop_detached
+    from services import SERVICES
+
+    settings = get_settings()
+    stopped = stop_detached(list(SERVICES), settings.state_dir, timeout=timeout)
+    click.echo(f"Stopped {', '.join(stopped)}" if stopped else "No service was running.")
+    marker = settings.state_dir / "stack" / "broker-started"
+    if marker.exists():
+        _broker().stop(timeout)
+        marker.unlink()
+        click.echo("Kafka broker stopped.")
+
+
+@main.command()
+@click.argument("keys", nargs=-1, required=True)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to read the topics within.")
+def trace(keys: tuple[str, ...], timeout: float) -> None:
+    """Every event of a dossier (by code) or an official document (by id) across the layers, in time order:
+    the time, the time since the step before, the service that wrote it, its layer, the event, its status."""
+    from aiokafka.errors import KafkaError
+
+    from egov.platform.province import get_province
+    from egov.runtime.admin import BrokerUnavailable
+    from egov.runtime.settings import get_settings
+    from egov.tools.architecture.model import get_model
+    from egov.tools.trace import journeys, layer_names, render
+    from services import SERVICES
+
+    settings = get_settings()
+    try:
+        found = journeys(settings, keys, timeout=timeout)
+    except (BrokerUnavailable, KafkaError, TimeoutError, LookupError, OSError) as exc:
+        raise click.ClickException(
+            f"cannot read the topics at {settings.kafka_bootstrap_servers}: {exc}"
+        ) from exc
+    layers = layer_names(get_model(), SERVICES)
+    zone = get_province(settings.province).timezone
+    for i, key in enumerate(keys):
+        click.echo(
+            "\n".join(render(key, found[key], timezone=zone, layers=layers))
+            + ("\n" if i < len(keys) - 1 else "")
+        )
+    if not all(found[key] for key in keys):
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--count", default=3, show_default=True, help="How many people to print.")
+@click.option("--silent", is_flag=True, help="People the stand-in never answers for (the time-out path).")
+def people(count: int, silent: bool) -> None:
+    """Fictional people of the population register stand-in, as JSON `applicant` values for a dossier."""
+    from services.population.domain import get_register
+
+    register = get_register()
+    chosen = register.silent() if silent else register.answering()
+    for person in chosen[:count]:
+        click.echo(json.dumps(person.as_citizen(), ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Fictional dossiers and letters for demos and tests, reproducible from a seed (the people in them come
+from `egov.platform.people`)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from egov.platform.people import citizen
+from egov.platform.province import Province, initials
+
+
+def contact(rng: random.Random) -> dict[str, Any]:
+    notify_by = rng.choice(("SMS", "ZALO", "EMAIL"))
+    return {
+        "phone": f"09{rng.randrange(10**8):08d}",
+        "email": f"cong.dan{rng.randrange(10**4):04d}@example.vn" if notify_by == "EMAIL" else None,
+        "notify_by": notify_by,
+    }
+
+
+def submission(
+    rng: random.Random, procedure_codes: Sequence[str], province_code: str = "060"
+) -> dict[str, Any]:
+    """A JSON body for `POST /api/v1/dossiers`."""
+    content = f"scan-{rng.random()}".encode()
+    return {
+        "procedure_code": rng.choice(list(procedure_codes)),
+        "channel": rng.choice(("ONLINE", "ONLINE", "IN_PERSON", "POSTAL")),
+        "applicant": citizen(rng, province_code),
+        "contact": contact(rng),
+        "form_fields": {"ly_do": "Cấp mới"},
+        "attachments": [
+            {
+                "file_name": "to-khai.pdf",
+                "media_type": "application/pdf",
+                "size_bytes": 20480 + rng.randrange(10000),
+                "sha256": hashlib.sha256(content).hexdigest(),
+            }
+        ],
+    }
+
+
+#: What the departments write to each other about, in the scenario's letters (công văn).
+LETTER_SUBJECTS = (
+    "Về việc phối hợp thẩm định hồ sơ dự án đầu tư",
+    "Về việc góp ý dự thảo quy hoạch sử dụng đất",
+    "Về việc cung cấp thông tin phục vụ cấp phép xây dựng",
+    "Về việc báo cáo kết quả giải quyết thủ tục hành chính",
+    "Về việc rà soát danh mục thủ tục hành chính",
+)
+
+
+def official_document(rng: random.Random, province: Province) -> dict[str, Any]:
+    """A JSON body for the document system's `POST /api/v1/documents`: a letter (công văn) from one
+    department to one or two others, signed by the chief of its office."""
+    departments = [a for a in province.agencies if a.kind == "department"]
+    if len(departments) < 2:
+        raise ValueError(f"{province.name} has {len(departments)} department(s): a letter needs two")
+    issuer, *recipients = rng.sample(departments, 1 + min(rng.choice((1, 2)), len(departments) - 1))
+    subject = rng.choice(LETTER_SUBJECTS)
+    signer = citizen(rng)["full_name"]
+    text = f"CÔNG VĂN\n{issuer.name}\n{subject}.\nNgười ký: {signer}, Chánh Văn phòng.\n"
+    return {
+        "issuing_agency": issuer.code,
+        "recipients": [a.code for a in recipients],
+        "document_type": "Công văn",
+        "symbol": f"{initials(issuer.name)}-VP",
+        "summary": subject,
+        "signer": {
+            "official_id": f"{issuer.code}/chanh-van-phong",
+            "full_name": signer,
+            "position": "Chánh Văn phòng",
+        },
+        "file_name": "cong-van.txt",
+        "media_type": "text/plain; charset=utf-8",
+        "content_base64": base64.b64encode(text.encode()).decode(),
+    }
