@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from egov.contracts.topics import TopicSpec
+from egov.runtime.credentials import ADMIN
 from egov.runtime.settings import Settings
 
 
@@ -24,20 +25,37 @@ class BrokerUnavailable(RuntimeError):
     """No broker answers at the configured address."""
 
 
+def unavailable(settings: Settings, principal: str | None) -> BrokerUnavailable:
+    """What to tell a user whose client could not connect: no broker, or credentials it refused (aiokafka
+    reports both as a connection that closed)."""
+    who = f" as {principal}" if principal else ""
+    return BrokerUnavailable(
+        f"No Kafka broker accepts a connection{who} at {settings.kafka_bootstrap_servers} "
+        f"(security profile {settings.kafka_security}). Start one with `egov kafka start` (or `make "
+        "kafka-start`), or set EGOV_KAFKA_BOOTSTRAP_SERVERS; if it runs, check that this principal was "
+        "provisioned (`egov kafka provision`) and that EGOV_KAFKA_SECURITY matches the broker's profile."
+    )
+
+
 @asynccontextmanager
 async def admin_client(
-    settings: Settings, *, timeout: float | None = None, client_id: str = "egov-admin"
+    settings: Settings,
+    *,
+    principal: str | None = None,
+    timeout: float | None = None,
+    client_id: str = "egov-admin",
 ) -> AsyncIterator[AIOKafkaAdminClient]:
-    """A started admin client, closed on the way out; BrokerUnavailable when no broker answers."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=client_id)
+    """A started admin client connected as `principal` (default: the process's own), closed on the way out;
+    BrokerUnavailable when no broker accepts it."""
+    options = settings.kafka_options(principal)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, client_id=client_id, **options
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout)
     except (KafkaConnectionError, TimeoutError) as exc:
         await admin.close()
-        raise BrokerUnavailable(
-            f"No Kafka broker answers at {settings.kafka_bootstrap_servers}. Start one with "
-            "`egov kafka start` (or `make kafka-start`), or set EGOV_KAFKA_BOOTSTRAP_SERVERS."
-        ) from exc
+        raise unavailable(settings, options.get("sasl_plain_username")) from exc
     try:
         yield admin
     finally:
@@ -54,13 +72,12 @@ async def ensure_topics(
     *,
     changelogs: Iterable[str] = (),
 ) -> list[str]:
-    """Create the topics of `specs` that do not exist yet (`services.all_topics()` is every topic), and the
-    named table changelogs (compacted); returns the names created. Creating a service's changelogs before its
-    worker starts spares the worker a window in which its tables have no changelog in the broker's metadata
-    yet."""
+    """As the broker's super user (the admin step), create the topics of `specs` that do not exist yet
+    (`services.all_topics()` is every topic) and the named table changelogs (compacted); returns the names
+    created. The services create no topic: they wait until theirs exist (`wait_for_topics`)."""
     wanted = {s.full_name(settings.topic_prefix) for s in specs}
     compacted = set(changelogs)
-    async with admin_client(settings) as admin:
+    async with admin_client(settings, principal=ADMIN) as admin:
         existing = set(await admin.list_topics())
         missing = sorted((wanted | compacted) - existing)
         if missing:
@@ -94,6 +111,24 @@ async def ensure_topics(
 
 #: Seconds to wait for created topics to appear in the broker's metadata.
 METADATA_TIMEOUT = 30.0
+#: Seconds a service waits for its topics to be created by the admin step.
+TOPICS_TIMEOUT = 60.0
+
+
+async def wait_for_topics(
+    settings: Settings, names: Iterable[str], *, principal: str, timeout: float = TOPICS_TIMEOUT
+) -> None:
+    """Wait until every topic of `names` is on the broker and visible to `principal` (a principal sees only
+    the topics it may read or write); a clear error after `timeout`."""
+    wanted = set(names)
+    async with admin_client(settings, principal=principal, client_id=f"{principal}-startup") as admin:
+        try:
+            await _until_listed(admin, wanted, timeout=timeout)
+        except RuntimeError as exc:
+            raise RuntimeError(
+                f"{exc}: they are created by the admin step (`egov kafka provision`, run by `egov up`, `egov "
+                f"demo` and the tests), and {principal} must be allowed to read or write each of them"
+            ) from None
 
 
 async def _until_listed(admin: AIOKafkaAdminClient, names: set[str], *, timeout: float) -> None:
@@ -109,10 +144,18 @@ async def _until_listed(admin: AIOKafkaAdminClient, names: set[str], *, timeout:
         await asyncio.sleep(0.1)  # polling interval of the condition above, bounded by the deadline
 
 
-async def read_to_end(bootstrap: str, topics: Iterable[str], timeout: float = 60.0) -> list[Any]:
+async def read_to_end(
+    settings: Settings, topics: Iterable[str], timeout: float = 60.0, *, principal: str | None = None
+) -> list[Any]:
     """Every record of `topics` from the beginning up to their ends as they are now (aiokafka
-    ConsumerRecords, per partition in offset order), without joining a consumer group or committing."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    ConsumerRecords, per partition in offset order), without joining a consumer group or committing: as the
+    process's principal (the operator, for the tools), which needs READ on each topic and nothing else."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        **settings.kafka_options(principal),
+    )
     try:
         await consumer.start()
     except BaseException:

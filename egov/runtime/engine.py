@@ -18,6 +18,7 @@ from faust.web import Request, Response, View
 
 from egov.contracts.envelope import APP_ID_PREFIX
 from egov.runtime.clock import Clock
+from egov.runtime.credentials import MECHANISM, service_principal
 from egov.runtime.events import Message
 from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Route, error_response
 from egov.runtime.settings import Settings
@@ -62,6 +63,8 @@ class FaustEngine:
         self.settings = settings
         self.clock = settings.clock
         prefix = settings.topic_prefix
+        #: The service's broker principal, named like its app id (egov.runtime.credentials).
+        self.principal = service_principal(prefix, service)
         self.app = faust.App(
             f"{prefix}{APP_ID_PREFIX}{service}",
             broker=[f"kafka://{server}" for server in settings.bootstrap_list],
@@ -81,6 +84,12 @@ class FaustEngine:
             broker_heartbeat_interval=max(1.0, settings.kafka_session_timeout / 10),
             consumer_auto_offset_reset="earliest",
             datadir=str(settings.state_dir / "faust" / f"{prefix}{service}"),
+            # Topics, table changelogs included, are created by the admin step, never by a service: under the
+            # broker's ACLs a service may not create topics (and Faust asks even for existing ones).
+            topic_allow_declare=False,
+            # No leader election: no service runs leader-only work, and the leader topic would be one more
+            # topic to create and authorise.
+            topic_disable_leader=True,
         )
         self._topics: dict[str, faust.TopicT] = {}
 
@@ -138,7 +147,12 @@ class FaustEngine:
         return [table.changelog_topic.get_topic_name() for table in self.app.tables.values()]
 
     def run(self) -> None:
-        """Run the worker until SIGTERM or SIGINT."""
+        """Run the worker until SIGTERM or SIGINT, connected as the service's principal."""
+        credentials = self.settings.kafka_credentials(self.principal)
+        if credentials is not None:
+            self.app.conf.broker_credentials = faust.SASLCredentials(
+                username=credentials.principal, password=credentials.password, mechanism=MECHANISM
+            )
         Path(self.app.conf.datadir).mkdir(parents=True, exist_ok=True)
         # The worker's own console output (banner, spinner, terminal codes) is not JSON: discard it; what
         # matters reaches the JSON log through the logging handlers the service configured.

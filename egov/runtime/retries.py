@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
-from faust.exceptions import PartitionsMismatch
+from faust.exceptions import PartitionsMismatch, ProducerSendError
 
 #: Back-off before the first retry of an event, doubled at each attempt up to the maximum (seconds).
 RETRY_INITIAL_DELAY = 0.5
@@ -31,6 +31,10 @@ def is_retryable(exc: BaseException) -> bool:
         exc, TryLater | KafkaConnectionError | KafkaTimeoutError | asyncio.TimeoutError | ConnectionError
     ):
         return True
+    if isinstance(exc, ProducerSendError) and exc.__cause__ is not None:
+        # Faust wraps what the client raised before a record left (a metadata wait that timed out, a broker
+        # away): judge the cause, so an outage is waited out and an authorisation failure is not.
+        return is_retryable(exc.__cause__)
     if isinstance(exc, PartitionsMismatch):
         # A table's changelog not yet in the client's metadata (just created) looks like 0 partitions, and
         # that passes. A real mismatch (a changelog made by hand) does not: the partition then waits, with a

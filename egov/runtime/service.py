@@ -31,7 +31,8 @@ from egov.contracts.serde import ContractError, ContractRegistry, get_registry
 from egov.contracts.topics import TopicSpec, dead_letters
 from egov.contracts.validation import get_validator
 from egov.runtime import retries
-from egov.runtime.admin import ensure_topics
+from egov.runtime.admin import wait_for_topics
+from egov.runtime.credentials import service_principal
 from egov.runtime.deadletters import dead_letter_event, without_original_value
 from egov.runtime.engine import Engine, FaustEngine
 from egov.runtime.events import (
@@ -383,14 +384,21 @@ class Service:
         return HttpResponse(body, status=200 if ready else 503)
 
     # -- running ------------------------------------------------------------------------------------
+    @property
+    def principal(self) -> str:
+        """The service's broker principal (egov.runtime.credentials)."""
+        return service_principal(self.settings.topic_prefix, self.name)
+
+    def topic_names(self) -> list[str]:
+        """Every topic the service needs on the broker: what it reads and writes, its tables' changelogs."""
+        declared = [self.full_name(spec) for spec in [*self.consumes, *self.produces]]
+        return sorted({*declared, *self.engine.changelog_topics()})
+
     def run(self) -> None:
-        """Create this service's topics and table changelogs where they are missing, then run the worker
-        until SIGTERM or SIGINT."""
+        """Wait until this service's topics and table changelogs are on the broker (the admin step creates
+        them: `egov kafka provision`), then run the worker until SIGTERM or SIGINT."""
         configure_logging(self.name, self.settings.log_level)
-        specs = {spec.name: spec for spec in [*self.consumes, *self.produces]}.values()
-        created = asyncio.run(ensure_topics(self.settings, specs, changelogs=self.engine.changelog_topics()))
-        if created:
-            self.log.info("topics.created", topics=created)
+        asyncio.run(wait_for_topics(self.settings, self.topic_names(), principal=self.principal))
         self.log.info(
             "service.starting",
             kafka=self.settings.kafka_bootstrap_servers,

@@ -5,12 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from egov.paths import default_state_dir
 from egov.runtime.clock import Clock
+from egov.runtime.credentials import CredentialsMissing, KafkaCredentials, SecretStore
+
+#: The principal of an operator's tools (trace, observe, the demo's summary): reads every modelled topic.
+OPERATOR = "operator"
 
 
 class Settings(BaseSettings):
@@ -29,6 +34,25 @@ class Settings(BaseSettings):
     )
     kafka_controller_port: int | None = Field(
         default=None, description="KRaft controller port of the local jar broker (default: broker port + 1)."
+    )
+    kafka_security: Literal["sasl", "plaintext"] = Field(
+        default="sasl",
+        description="How clients meet the broker: `sasl` (SCRAM-SHA-512, with the broker's ACLs: the "
+        "default) or `plaintext` (no authentication, no authorisation: for debugging only).",
+    )
+    kafka_principal: str | None = Field(
+        default=None,
+        description="The broker principal of this process (default: a service's own, "
+        "`<prefix>egov-<service>`; for the tools, the operator `<prefix>operator`).",
+    )
+    kafka_password: SecretStr | None = Field(
+        default=None,
+        description="The password of this process's principal, instead of the installation's secrets file.",
+    )
+    kafka_secrets_file: Path | None = Field(
+        default=None,
+        description="The installation's broker passwords (JSON, mode 0600); default "
+        "<state dir>/secrets/kafka.json.",
     )
     kafka_session_timeout: float = Field(
         default=30.0, gt=0, description="Seconds before the broker gives a silent consumer's partitions away."
@@ -116,6 +140,34 @@ class Settings(BaseSettings):
         if self.clock_anchor is not None and self.clock_anchor.tzinfo is None:
             raise ValueError("EGOV_CLOCK_ANCHOR needs a UTC offset, e.g. 2026-11-24T08:00:00+00:00")
         return self
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.kafka_secrets_file or self.state_dir / "secrets" / "kafka.json"
+
+    def kafka_credentials(self, principal: str | None = None) -> KafkaCredentials | None:
+        """Who this process is on the broker (`principal`, else its configured one, else the operator of its
+        topic prefix) and its password; None under the plaintext profile."""
+        if self.kafka_security == "plaintext":
+            return None
+        who = principal or self.kafka_principal or f"{self.topic_prefix}{OPERATOR}"
+        # EGOV_KAFKA_PASSWORD is this process's own password: for any principal but another one named apart.
+        own = self.kafka_principal is None or principal is None or principal == self.kafka_principal
+        if self.kafka_password is not None and own:
+            return KafkaCredentials(who, self.kafka_password.get_secret_value())
+        password = SecretStore(self.secrets_path).password(who)
+        if password is None:
+            raise CredentialsMissing(
+                f"no broker password for principal {who!r} in {self.secrets_path}: `egov kafka provision` "
+                "creates the principals of the architecture model (as `egov up` and `egov demo` do), or set "
+                "EGOV_KAFKA_PASSWORD"
+            )
+        return KafkaCredentials(who, password)
+
+    def kafka_options(self, principal: str | None = None) -> dict[str, Any]:
+        """aiokafka's keyword arguments for this process's (or `principal`'s) connection to the broker."""
+        credentials = self.kafka_credentials(principal)
+        return credentials.aiokafka() if credentials is not None else {}
 
     @property
     def ca_directory(self) -> Path:

@@ -73,6 +73,78 @@ def status() -> None:
     sys.exit(0 if info["answers"] else 1)
 
 
+@kafka.command()
+@click.option("--prune", is_flag=True, help="Also remove this prefix's ACLs that the model does not give.")
+def provision(prune: bool) -> None:
+    """The admin step, as the broker's super user: the model's principals (SCRAM credentials, passwords kept
+    in the state folder's secrets file), every topic and table changelog, and the ACLs the model gives each
+    principal (architecture/model.yaml). Idempotent; `egov up`, `egov demo` and the tests run it."""
+    done = _provision(get_settings(), prune=prune)
+    click.echo(f"Provisioned: {done.summary()}")
+
+
+def _provision(settings: Any, *, prune: bool = False) -> Any:
+    from egov.runtime.admin import BrokerUnavailable
+    from egov.runtime.credentials import CredentialsMissing
+    from egov.tools.provision import ProvisionError, provision
+
+    try:
+        return provision(settings, prune=prune)
+    except (BrokerUnavailable, CredentialsMissing, ProvisionError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@kafka.command("client-config")
+@click.option(
+    "--principal",
+    "name",
+    required=True,
+    help="A service (`lgsp`), a principal of the model (`vendor-agency`, `operator`), or a principal's name.",
+)
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["java", "librdkafka", "env"]),
+    default="java",
+    show_default=True,
+    help="Java client properties, librdkafka properties, or this project's EGOV_* variables.",
+)
+def client_config(name: str, form: str) -> None:
+    """Print a client's connection settings for one principal (bootstrap, security protocol, mechanism, user,
+    password), so a vendor's system or an operator's tool connects with only the rights the model gives it.
+    The output holds a password: write it to a file only its owner reads."""
+    from egov.runtime.credentials import CredentialsMissing, service_principal
+    from egov.tools.architecture.acls import external_principal
+    from egov.tools.architecture.model import get_model
+    from services import SERVICES
+
+    settings = get_settings()
+    if settings.kafka_security == "plaintext":
+        raise click.ClickException("the plaintext profile has no principals: any client connects as it is")
+    prefix = settings.topic_prefix
+    if name in SERVICES:
+        principal = service_principal(prefix, name)
+    elif name in {p.id for p in get_model().principals}:
+        principal = external_principal(prefix, name)
+    else:
+        principal = name
+    try:
+        credentials = settings.kafka_credentials(principal)
+    except CredentialsMissing as exc:
+        raise click.ClickException(str(exc)) from exc
+    assert credentials is not None
+    bootstrap = settings.kafka_bootstrap_servers
+    if form == "java":
+        click.echo(credentials.java_properties(bootstrap), nl=False)
+    elif form == "librdkafka":
+        for key, value in credentials.librdkafka(bootstrap).items():
+            click.echo(f"{key}={value}")
+    else:
+        click.echo(f"EGOV_KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
+        click.echo(f"EGOV_KAFKA_PRINCIPAL={credentials.principal}")
+        click.echo(f"EGOV_KAFKA_PASSWORD={credentials.password}")
+
+
 # -- topics -----------------------------------------------------------------------------------------------
 @main.group()
 def topics() -> None:
@@ -201,26 +273,25 @@ def _stack_processes() -> list[Any]:
 def up(timeout: float) -> None:
     """Start the broker (unless one answers) and every service in the background, each logging to its own
     file in the state folder; return once all answer healthy. `egov down` stops what this started."""
-    import asyncio
-
-    from egov.runtime.admin import ensure_topics
     from egov.runtime.settings import get_settings
     from egov.tools.stack import ServiceStartError, start_detached
-    from services import all_topics
 
     settings = get_settings()
     marker = settings.state_dir / "stack" / "broker-started"
-    if broker_answers(settings.kafka_bootstrap_servers):
+    broker = _broker()
+    if broker_answers(settings.kafka_bootstrap_servers, options=broker.admin_options()):
         click.echo(f"Kafka broker answering at {settings.kafka_bootstrap_servers}")
     else:
         try:
-            _broker().start()
+            broker.start()
         except BrokerError as exc:
             raise click.ClickException(str(exc)) from exc
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text("started by egov up\n")
-        click.echo(f"Kafka broker started at {settings.kafka_bootstrap_servers}")
-    asyncio.run(ensure_topics(settings, all_topics()))
+        click.echo(
+            f"Kafka broker started at {settings.kafka_bootstrap_servers} ({settings.kafka_security} profile)"
+        )
+    click.echo(f"Provisioned: {_provision(settings).summary()}")
     services = _stack_processes()
     try:
         started, _ = start_detached(services, settings.state_dir, timeout=timeout)
@@ -241,7 +312,7 @@ def stack_status_command() -> None:
     from egov.tools.stack import stack_status
 
     settings = get_settings()
-    answers = broker_answers(settings.kafka_bootstrap_servers)
+    answers = broker_answers(settings.kafka_bootstrap_servers, options=_broker().admin_options())
     click.echo(f"  {'kafka':11} {settings.kafka_bootstrap_servers:24} {'answers' if answers else 'DOWN'}")
     states = stack_status(_stack_processes(), settings.state_dir)
     for state in states:

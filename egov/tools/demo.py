@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import random
 import signal
@@ -17,14 +16,14 @@ import httpx
 
 from egov.paths import REPO_ROOT
 from egov.platform.province import Procedure, Province, get_province
-from egov.runtime.admin import ensure_topics
 from egov.runtime.settings import Settings, get_settings
 from egov.tools.architecture.model import get_model
 from egov.tools.localkafka import LocalBroker, broker_answers
+from egov.tools.provision import provision
 from egov.tools.samples import official_document, submission
 from egov.tools.stack import ServiceProcess, running
 from egov.tools.trace import TraceStep, journeys, layer_names, render
-from services import SERVICES, all_topics, service_port
+from services import SERVICES, service_port
 from services.agency.domain import Behaviour, Profile
 from services.population.domain import altered, get_register
 
@@ -167,13 +166,17 @@ def _run_demo(*, count: int, seed: int, letter_count: int, keep_broker: bool, ho
     province = get_province(settings.province)
     broker = LocalBroker.from_settings(settings)
     started_broker = False
-    if broker_answers(settings.kafka_bootstrap_servers):
+    if broker_answers(settings.kafka_bootstrap_servers, options=broker.admin_options()):
         click.echo(f"Using the Kafka broker that answers at {settings.kafka_bootstrap_servers}")
     else:
-        click.echo(f"Starting a local Kafka broker at {broker.bootstrap} (official jars, KRaft) …")
+        click.echo(
+            f"Starting a local Kafka broker at {broker.bootstrap} (official jars, KRaft, "
+            f"{settings.kafka_security} profile) …"
+        )
         started_broker = broker.start()
     try:
-        asyncio.run(ensure_topics(settings, all_topics()))
+        done = provision(settings)
+        click.echo(f"Provisioned the broker from the architecture model: {done.summary()}")
         logs = settings.state_dir / "logs"
         env = service_env()
         services = [

@@ -4,6 +4,12 @@ The jars are fetched by Maven from the pinned `infra/kafka/pom.xml`; the broker 
 process whose pid, data and logs live in a git-ignored state directory. `start` is a no-op when our broker
 is already up, waits until the broker answers a metadata request, and on failure raises with the tail of
 the broker log; `stop` sends SIGTERM, waits, then SIGKILL.
+
+Its security profile is the settings' (`EGOV_KAFKA_SECURITY`): `sasl`, the default, authenticates every
+client with SCRAM-SHA-512 and authorises with ACLs (infra/kafka/security-sasl.properties.template); the
+passwords of the broker, its controller and the `admin` super user are generated into the installation's
+secrets file on first start, and the SCRAM credentials of `broker` and `admin` are written when the storage is
+formatted. `plaintext` is for debugging only. A data folder formatted for one profile refuses the other.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ import string
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from egov.paths import KAFKA_INFRA_DIR
+from egov.runtime.credentials import ADMIN, BROKER, CONTROLLER, MECHANISM, KafkaCredentials, SecretStore
 
 if TYPE_CHECKING:
     from egov.runtime.settings import Settings
@@ -88,10 +96,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-async def _metadata_once(bootstrap: str, timeout: float) -> int:
+async def _metadata_once(bootstrap: str, timeout: float, options: Mapping[str, Any]) -> int:
     from aiokafka import AIOKafkaClient
 
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000), **options)
     try:
         await asyncio.wait_for(client.bootstrap(), timeout)
         metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
@@ -100,13 +108,14 @@ async def _metadata_once(bootstrap: str, timeout: float) -> int:
         await client.close()
 
 
-def broker_answers(bootstrap: str, timeout: float = 3.0) -> bool:
-    """True when a broker at `bootstrap` answers a metadata request naming at least one broker."""
+def broker_answers(bootstrap: str, timeout: float = 3.0, options: Mapping[str, Any] | None = None) -> bool:
+    """True when a broker at `bootstrap` answers a metadata request naming at least one broker, to a client
+    connecting with `options` (aiokafka's security keywords: a secure broker answers no anonymous client)."""
     client_log = logging.getLogger("aiokafka")
     level = client_log.level
     client_log.setLevel(logging.CRITICAL)  # a refused connection is the expected answer while waiting
     try:
-        return asyncio.run(_metadata_once(bootstrap, timeout)) > 0
+        return asyncio.run(_metadata_once(bootstrap, timeout, options or {})) > 0
     except Exception:
         return False
     finally:
@@ -123,6 +132,10 @@ class LocalBroker:
     controller_port: int | None = None
     heap: str = "1g"
     infra_dir: Path = KAFKA_INFRA_DIR
+    #: `sasl` (SCRAM-SHA-512 and ACLs, the default) or `plaintext` (debugging only).
+    security: str = "sasl"
+    #: The installation's broker passwords (default: `<home>/../secrets/kafka.json`).
+    secrets_file: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalBroker:
@@ -133,6 +146,8 @@ class LocalBroker:
             host=host or "127.0.0.1",
             port=int(port),
             controller_port=settings.kafka_controller_port,
+            security=settings.kafka_security,
+            secrets_file=settings.secrets_path,
         )
 
     # -- files -------------------------------------------------------------------------------------
@@ -166,6 +181,22 @@ class LocalBroker:
 
     def _controller_port(self) -> int:
         return self.controller_port or self.port + 1
+
+    @property
+    def secrets(self) -> SecretStore:
+        return SecretStore(self.secrets_file or self.home.parent / "secrets" / "kafka.json")
+
+    @property
+    def profile_file(self) -> Path:
+        """Which security profile the data folder was formatted for."""
+        return self.home / "security-profile"
+
+    def admin_options(self) -> dict[str, Any]:
+        """aiokafka's keywords for the super user, under the secure profile (nothing under plaintext)."""
+        if self.security == "plaintext":
+            return {}
+        password = self.secrets.ensure([ADMIN])[ADMIN]
+        return KafkaCredentials(ADMIN, password).aiokafka()
 
     # -- jars ---------------------------------------------------------------------------------------
     def _pom_digest(self) -> str:
@@ -224,7 +255,8 @@ class LocalBroker:
             "bootstrap": self.bootstrap,
             "running": pid is not None,
             "pid": pid,
-            "answers": broker_answers(self.bootstrap) if pid else False,
+            "security": self.security,
+            "answers": broker_answers(self.bootstrap, options=self.admin_options()) if pid else False,
             "home": str(self.home),
             "log": str(self.log_file),
         }
@@ -237,30 +269,68 @@ class LocalBroker:
                 chunks.append(f"--- {path} (last {len(text)} lines) ---\n" + "\n".join(text))
         return "\n".join(chunks) or "(the broker wrote no log)"
 
+    def _passwords(self) -> dict[str, str]:
+        return self.secrets.ensure([BROKER, CONTROLLER, ADMIN]) if self.security == "sasl" else {}
+
     def _render_config(self) -> None:
-        template = string.Template((self.infra_dir / "server.properties.template").read_text())
-        self.config_file.write_text(
-            template.substitute(
-                host=self.host,
-                port=self.port,
-                controller_port=self._controller_port(),
-                data_dir=self.data_dir,
-            )
+        if self.security not in ("sasl", "plaintext"):
+            raise BrokerError(f"unknown security profile {self.security!r}: sasl (the default) or plaintext")
+        fields = {
+            "host": self.host,
+            "port": self.port,
+            "controller_port": self._controller_port(),
+            "data_dir": self.data_dir,
+        }
+        passwords = self._passwords()
+        security = string.Template(
+            (self.infra_dir / f"security-{self.security}.properties.template").read_text()
+        ).substitute(
+            **fields,
+            broker_password=passwords.get(BROKER, ""),
+            controller_password=passwords.get(CONTROLLER, ""),
         )
+        template = string.Template((self.infra_dir / "server.properties.template").read_text())
+        text = template.substitute(**fields, security=security.strip())
+        # The secure profile's passwords are in it: only its owner may read it.
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.chmod(self.config_file, 0o600)
 
     def _format_storage(self) -> None:
         if (self.data_dir / "meta.properties").exists():
+            formatted = self.profile_file.read_text().strip() if self.profile_file.exists() else "plaintext"
+            if formatted != self.security:
+                raise BrokerError(
+                    f"The broker's data in {self.data_dir} was formatted for the {formatted} profile, not "
+                    f"{self.security}: set EGOV_KAFKA_SECURITY={formatted}, or remove {self.home} (`make "
+                    "clean`; the topics' records go with it) to start over with the other profile."
+                )
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cluster_id = _kafka_cluster_id()
+        # SCRAM credentials of the broker itself and of the super user; every other principal is created by
+        # the admin step. The format command prints the salted credentials: never shown, not even on failure.
+        scram = [
+            arg
+            for name, password in self._passwords().items()
+            if name != CONTROLLER
+            for arg in ("--add-scram", f"{MECHANISM}=[name={name},password={password}]")
+        ]
         result = subprocess.run(
-            [*self._java(), STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.config_file)],
+            [*self._java(), STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.config_file), *scram],
             capture_output=True,
             text=True,
             check=False,
         )
         if result.returncode != 0:
-            raise BrokerError(f"Formatting the broker storage failed:\n{result.stdout}{result.stderr}")
+            shown = "\n".join(
+                line
+                for line in (result.stdout + result.stderr).splitlines()
+                if "Scram" not in line and "password" not in line
+            )
+            raise BrokerError(f"Formatting the broker storage failed:\n{shown}")
+        self.profile_file.write_text(self.security + "\n")
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self, timeout: float = 90.0) -> bool:
@@ -311,7 +381,7 @@ class LocalBroker:
                 raise BrokerError(
                     f"The Kafka broker exited with code {proc.returncode} while starting.\n{self.log_tail()}"
                 )
-            if broker_answers(self.bootstrap, timeout=2.0):
+            if broker_answers(self.bootstrap, timeout=2.0, options=self.admin_options()):
                 return
             time.sleep(0.3)
         raise BrokerError(f"The Kafka broker did not answer within {timeout:.0f}s.\n{self.log_tail()}")
@@ -319,7 +389,7 @@ class LocalBroker:
     def wait_until_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if broker_answers(self.bootstrap, timeout=2.0):
+            if broker_answers(self.bootstrap, timeout=2.0, options=self.admin_options()):
                 return True
             time.sleep(0.3)
         return False

@@ -130,7 +130,7 @@ def journeys(settings: Settings, codes: Iterable[str], timeout: float = 60.0) ->
     links: dict[str, str] = {}
     rank = {spec.full_name(settings.topic_prefix): i for i, spec in enumerate(JOURNEY_TOPICS)}
     messages = sorted(
-        asyncio.run(read_to_end(settings.kafka_bootstrap_servers, rank, timeout)),
+        asyncio.run(read_to_end(settings, rank, timeout)),
         key=lambda m: (rank[m.topic], m.partition, m.offset),
     )
     seen: set[tuple[str, str]] = set()

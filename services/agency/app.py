@@ -17,6 +17,7 @@ import httpx
 from egov.contracts.topics import EventTypes, Topics
 from egov.platform.province import get_province
 from egov.runtime.engine import Engine
+from egov.runtime.retries import TryLater
 from egov.runtime.service import IncomingEvent, RejectedEvent, Service
 from egov.runtime.settings import Settings
 from egov.runtime.timers import Timers
@@ -100,7 +101,7 @@ def build(
             try:
                 answer = await client.post("/api/v1/documents", json=body, headers=headers)
                 if answer.status_code >= 500 or answer.status_code == 429:
-                    raise ConnectionError(f"the document system answered {answer.status_code}")
+                    raise TryLater(f"the document system answered {answer.status_code}")
                 if answer.status_code != 202:
                     service.log.warning(
                         "decision.document_refused", status=answer.status_code, body=answer.text[:500]
@@ -113,7 +114,7 @@ def build(
                         return str(found)
                     await asyncio.sleep(0.2)  # polling interval of the look-up above
             except (httpx.HTTPError, ValueError) as exc:  # ValueError: a body that is not the JSON expected
-                raise ConnectionError(
+                raise TryLater(
                     f"the document system at {settings.documents_url} did not answer: {exc}"
                 ) from exc
         service.log.warning("decision.document_not_registered", draft_id=draft)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import time
@@ -16,11 +15,11 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from egov.runtime.admin import ensure_topics
 from egov.runtime.settings import Settings
 from egov.tools.localkafka import free_port
+from egov.tools.provision import provision
 from egov.tools.stack import ServiceProcess, running
-from services import SERVICES, all_topics
+from services import SERVICES
 
 pytestmark = pytest.mark.integration
 T = TypeVar("T")
@@ -57,13 +56,14 @@ def wait_until(check: Callable[[], T], failure: str, timeout: float, *, logs: Pa
 
 
 def new_settings(kafka_bootstrap: str, state_dir: Path) -> Settings:
-    """Settings of a private slice of the stack: its own topic prefix (topics created) and state folder."""
+    """Settings of a private slice of the stack: its own topic prefix and state folder, provisioned as `egov
+    up` does (its principals, topics, changelogs and ACLs, under the session broker's security profile)."""
     settings = Settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
         state_dir=state_dir,
     )
-    asyncio.run(ensure_topics(settings, all_topics()))
+    provision(settings)
     return settings
 
 
@@ -76,6 +76,8 @@ def run_stack(
         "EGOV_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "EGOV_TOPIC_PREFIX": settings.topic_prefix,
         "EGOV_STATE_DIR": str(settings.state_dir),
+        "EGOV_KAFKA_SECURITY": settings.kafka_security,
+        "EGOV_KAFKA_SECRETS_FILE": str(settings.secrets_path),
         # A killed worker's partitions move to its successor within seconds (the crash test).
         "EGOV_KAFKA_SESSION_TIMEOUT": "10",
         # Lets `tests/cleanup.py` find this worker if the run is killed before the fixture stops it.

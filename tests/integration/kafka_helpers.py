@@ -1,4 +1,8 @@
-"""Reading and writing topics directly in tests, with time-outs instead of sleeps."""
+"""Reading and writing topics directly in tests, with time-outs instead of sleeps.
+
+The helpers connect as the broker's super user (`admin`, under the secure profile): a test reads and writes
+what it needs to check, whatever the services may; what a service may do is the services' own business
+(test_broker_acls.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from egov.contracts.envelope import decode_headers
 from egov.contracts.serde import get_registry
 from egov.runtime.admin import read_to_end
+from egov.runtime.credentials import ADMIN
+from egov.runtime.settings import Settings
+
+
+def admin_options(bootstrap: str) -> dict[str, Any]:
+    """aiokafka's keywords for the super user of the session's broker."""
+    return Settings(kafka_bootstrap_servers=bootstrap).kafka_options(ADMIN)
 
 
 @dataclass
@@ -40,6 +51,7 @@ async def _collect(
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=f"test-reader-{uuid.uuid4().hex[:8]}",
+        **admin_options(bootstrap),
     )
     await consumer.start()
     records: list[Record] = []
@@ -80,7 +92,7 @@ def collect(
 async def _produce(
     bootstrap: str, topic: str, key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes]]
 ) -> tuple[int, int]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **admin_options(bootstrap))
     await producer.start()
     try:
         meta = await producer.send_and_wait(topic, key=key, value=value, headers=list(headers))
@@ -101,7 +113,7 @@ def produce(
 
 
 async def _committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **admin_options(bootstrap))
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -126,5 +138,7 @@ def read_all(bootstrap: str, topic: str, timeout: float = 30.0) -> list[Record]:
     """Every record of `topic` up to its current end."""
     return [
         Record(m.topic, m.partition, m.offset, m.key, m.value, decode_headers(m.headers), tuple(m.headers))
-        for m in asyncio.run(read_to_end(bootstrap, [topic], timeout))
+        for m in asyncio.run(
+            read_to_end(Settings(kafka_bootstrap_servers=bootstrap), [topic], timeout, principal=ADMIN)
+        )
     ]

@@ -23,7 +23,7 @@ from egov.tools.demo import DEMO_PROFILE
 from egov.tools.samples import submission
 from services.population.domain import get_register
 from tests.integration.conftest import Stack, fast_clock_env, run_stack
-from tests.integration.kafka_helpers import collect, produce, wait_committed_past
+from tests.integration.kafka_helpers import admin_options, collect, produce, wait_committed_past
 from tests.integration.test_dossier_intake import submit, wait_for_code
 
 FEE_PROCEDURE = "1.001612.000.00.00.H11"
@@ -55,6 +55,7 @@ async def read_and_commit_once(bootstrap: str, group: str, topic: str, timeout: 
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        **admin_options(bootstrap),  # a rogue with more rights than the model gives anyone
     )
     await consumer.start()
     try:

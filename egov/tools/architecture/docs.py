@@ -23,6 +23,7 @@ from egov.contracts.serde import ContractRegistry, get_registry
 from egov.contracts.topics import TopicSpec
 from egov.paths import ARCHITECTURE_DIR, REPO_ROOT
 from egov.platform.province import Province, get_province
+from egov.tools.architecture.acls import expected_acls, principals
 from egov.tools.architecture.model import ArchitectureModel, Flow, Status, get_model
 from egov.tools.contracts.asyncapi import events_of, message_name
 from egov.tools.generated import shown, write_or_check
@@ -344,6 +345,41 @@ def _rules(model: ArchitectureModel) -> list[str]:
     ]
 
 
+def _principals(model: ArchitectureModel) -> list[str]:
+    acls = expected_acls(model, "")
+    rows = []
+    for principal, what in principals(model, "").items():
+        mine = [a for a in acls if a.principal == principal]
+        writes = sorted(a.name for a in mine if a.operation == "WRITE" and a.pattern == "LITERAL")
+        reads = sorted(
+            a.name for a in mine if a.operation == "READ" and a.pattern == "LITERAL" and a.resource == "TOPIC"
+        )
+        shown_reads = (
+            f"every topic ({len(reads)})"
+            if len(reads) == len(model.topics)
+            else "<br>".join(map(_code, reads))
+        )
+        rows.append(
+            (
+                _code(principal),
+                what,
+                "<br>".join(map(_code, writes)) or "—",
+                shown_reads or "—",
+                str(len(mine)),
+            )
+        )
+    return [
+        "## Principals on the broker",
+        "",
+        "Who connects to the broker under the secure profile, and what the ACLs generated from this model "
+        "allow each (beside its consumer group and internal topics); the broker denies everything else. "
+        "Behind a topic prefix every name begins with it. `egov arch acls --check` compares the broker's "
+        "ACLs with these (docs/adr/0010-broker-principals-and-acls.md).",
+        "",
+        *_table(("Principal", "Who", "Writes", "Reads", "ACLs"), rows),
+    ]
+
+
 def _procedures(province: Province) -> list[str]:
     rows = []
     for proc in province.procedures:
@@ -404,6 +440,7 @@ def render() -> str:
         _contracts(get_registry()),
         _components(model),
         _rules(model),
+        _principals(model),
         _procedures(get_province(model.province)),
     ]
     return "\n\n".join("\n".join(section) for section in sections) + "\n"

@@ -94,6 +94,25 @@ class Rule(_Frozen):
     observer_layers: tuple[str, ...] = ()
 
 
+class Principal(_Frozen):
+    """A party outside the services that connects to the broker (each service is a principal of its own).
+
+    `acts_as` gives it what the model gives that service's topics (a vendor's system in the stand-in's place);
+    `reads_all` lets it read every modelled topic and write none (an operator's tools)."""
+
+    id: str
+    name: str
+    name_en: str
+    acts_as: str | None = None
+    reads_all: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Principal:
+        if (self.acts_as is None) == (not self.reads_all):
+            raise ValueError(f"principal {self.id} must either act as a service or read every topic")
+        return self
+
+
 class ArchitectureModel(_Frozen):
     name: str
     name_en: str
@@ -104,6 +123,7 @@ class ArchitectureModel(_Frozen):
     topics: tuple[TopicModel, ...]
     flows: tuple[Flow, ...]
     rules: tuple[Rule, ...]
+    principals: tuple[Principal, ...] = ()
 
     @model_validator(mode="after")
     def _ids_are_unique(self) -> ArchitectureModel:
@@ -113,10 +133,14 @@ class ArchitectureModel(_Frozen):
             ("topic", [t.name for t in self.topics]),
             ("flow", [f.id for f in self.flows]),
             ("rule", [r.id for r in self.rules]),
+            ("principal", [p.id for p in self.principals]),
         ):
             duplicates = sorted({i for i in ids if ids.count(i) > 1})
             if duplicates:
                 raise ValueError(f"{what} ids must be unique: {', '.join(duplicates)}")
+        unknown = [p.id for p in self.principals if p.acts_as and p.acts_as not in self.services()]
+        if unknown:
+            raise ValueError(f"principals acting as no service of the model: {', '.join(unknown)}")
         return self
 
     def components(self) -> list[Component]:

@@ -197,6 +197,8 @@ class ObservationReport:
     unexpected_event_types: list[UnexpectedEventType] = field(default_factory=list)
     no_traffic: list[NoTraffic] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The broker's security profile: what it enforces itself, and so what is left to observing.
+    security: str = "sasl"
 
     @property
     def findings(self) -> list[Finding]:
@@ -218,12 +220,27 @@ class ObservationReport:
             f"observed{prefix}: {self.topics_present} of {self.topics_modelled} modelled topics on the "
             f"broker, {self.groups_seen} consumer groups ({self.groups_reading} reading modelled topics), "
             f"{self.records_sampled} records sampled",
+            enforcement(self.security),
             *(f"note: {note}" for note in self.notes),
             *(finding.message for finding in self.findings),
         ]
         findings = len(self.findings)
         lines.append("traffic conforms to the model" if not findings else f"{findings} finding(s)")
         return "\n".join(lines)
+
+
+def enforcement(security: str) -> str:
+    """What the broker enforces under its profile, and what this command can only observe."""
+    if security == "plaintext":
+        return (
+            "enforced by the broker: nothing (plaintext profile: any client may read and write any topic); "
+            "every finding below is only observed"
+        )
+    return (
+        "enforced by the broker (secure profile, ACLs generated from the model): who may write and read each "
+        "topic; only observed here: records of the super user or of an ACL added by hand (`egov arch acls "
+        "--check` finds those), a topic's event types and writer header, flow steps without traffic"
+    )
 
 
 # -- judging --------------------------------------------------------------------------------------------

@@ -152,6 +152,7 @@ async def _sample(
         group_id=None,
         enable_auto_commit=False,
         client_id=CLIENT_ID,
+        **settings.kafka_options(),
     )
     try:
         await _bounded(consumer.start(), timeout, "the broker (sampling consumer)")
@@ -207,4 +208,6 @@ async def observe(
                 partitions[topic["topic"]] = sorted(p["partition"] for p in topic["partitions"])
         await _read_groups(admin, snapshot, modelled, timeout)
     await _sample(settings, snapshot, partitions, modelled, sample_per_partition, timeout)
-    return analyse(model, snapshot)
+    report = analyse(model, snapshot)
+    report.security = settings.kafka_security
+    return report
