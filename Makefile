@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create the virtual environment and install the project with its dev tools
+install: $(STAMP) ## Create the virtual environment and install the project, the Kafka jars and Keycloak
 	$(EGOV) kafka fetch
+	$(EGOV) idp fetch
 
 browser: ## Headless Chromium from the OS packages, for the dashboard test (installed if root may apt-get)
 	@infra/browser/ensure-chromium.sh
@@ -62,6 +63,7 @@ kafka-stop: $(STAMP) ## Stop the local jar broker
 kafka-status: $(STAMP) ## Is the local broker running and answering?
 	$(EGOV) kafka status
 
-clean: ## Stop the broker and remove local state (.egov/) and the virtual environment
+clean: ## Stop the broker and the identity provider, remove local state (.egov/), the venv and fetched jars
 	-[ -x $(EGOV) ] && $(EGOV) kafka stop
-	rm -rf .egov $(VENV) infra/kafka/libs
+	-[ -x $(EGOV) ] && $(EGOV) idp stop
+	rm -rf .egov $(VENV) infra/kafka/libs infra/keycloak/dist infra/keycloak/target

@@ -16,6 +16,7 @@ EXAMPLES_DIR = CONTRACTS_DIR / "examples"
 ARCHITECTURE_DIR = REPO_ROOT / "architecture"
 PROVINCES_DIR = ARCHITECTURE_DIR / "provinces"
 KAFKA_INFRA_DIR = REPO_ROOT / "infra" / "kafka"
+KEYCLOAK_INFRA_DIR = REPO_ROOT / "infra" / "keycloak"
 DOCKER_INFRA_DIR = REPO_ROOT / "infra" / "docker"
 SERVICES_DIR = REPO_ROOT / "services"
 

@@ -1,4 +1,4 @@
-"""Stop what an interrupted test run left behind: throw-away brokers and test service workers.
+"""Stop what an interrupted test run left behind: throw-away brokers, identity providers and test workers.
 
 `.ci/run` calls it on exit. The test fixtures stop everything themselves; this is for a run killed before
 their `finally` could (a time-out, a signal). It touches only processes the tests started: brokers by their
@@ -11,7 +11,9 @@ import shutil
 from pathlib import Path
 
 from egov.paths import default_state_dir
-from egov.tools.localkafka import LocalBroker, stop_process
+from egov.tools.identity.keycloak import LocalIdentityProvider
+from egov.tools.localkafka import LocalBroker
+from egov.tools.processes import stop_process
 
 MARKER = b"EGOV_TEST_SESSION="
 
@@ -40,6 +42,9 @@ def main() -> None:
         LocalBroker(home=home).destroy()
         shutil.rmtree(home, ignore_errors=True)
         print(f"removed test broker {home.name}")
+    for home in default_state_dir().glob("test-keycloak-*"):
+        LocalIdentityProvider(home=home).destroy()
+        print(f"removed test identity provider {home.name}")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ import pytest
 from egov.paths import default_state_dir
 from egov.runtime.credentials import ADMIN
 from egov.runtime.settings import Settings
-from egov.tools.localkafka import BrokerError, LocalBroker, broker_answers, free_port
+from egov.tools.localkafka import BrokerError, LocalBroker, broker_answers
+from egov.tools.processes import free_port
 
 
 @contextmanager

@@ -30,6 +30,21 @@ SOURCE_PREFIX = "/egov/"
 #: the LGSP forwards unchanged); `egov arch observe` checks it against the model.
 WRITER_HEADER = "egov_writer"
 
+#: Header naming who acted, for an event that records a person's action (its Actor field): `<KIND>:<id>`, the
+#: pseudonymous id of the person's identity provider, never an ID number; the audit log keeps it in clear.
+ACTOR_HEADER = "egov_actor"
+#: The fields of the events that record who acted (each a `vn.egov.common.Actor`).
+ACTOR_FIELDS = ("submitted_by", "supplied_by", "drafted_by", "approved_by_person", "requested_by")
+
+
+def actor_of(record: Mapping[str, object]) -> str | None:
+    """`<KIND>:<id>` of the person an event records as acting, or None."""
+    for name in ACTOR_FIELDS:
+        actor = record.get(name)
+        if isinstance(actor, Mapping) and actor.get("id"):
+            return f"{actor.get('kind')}:{actor['id']}"
+    return None
+
 
 class EnvelopeError(ValueError):
     """Kafka headers that do not make a CloudEvent; the message names the missing or bad header."""

@@ -28,6 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from egov.contracts.envelope import ACTOR_HEADER
 from egov.regulations.personal_data import mask_text
 
 GENESIS = "0" * 64
@@ -48,7 +49,9 @@ FIELDS = (
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:
-    canonical = json.dumps([entry.get(f) for f in FIELDS], ensure_ascii=False, separators=(",", ":"))
+    # who acted is chained too, where an entry has it (entries written before it existed hash as they did)
+    values = [entry.get(f) for f in FIELDS] + ([entry["actor"]] if "actor" in entry else [])
+    canonical = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -82,6 +85,9 @@ def new_entry(
         "ce_source": header("ce_source"),
         "prev": prev,
     }
+    actor = header(ACTOR_HEADER)
+    if actor is not None:  # who acted, by their pseudonymous id (entries of events without one have no key)
+        entry["actor"] = actor
     entry["hash"] = entry_hash(entry)
     return entry
 

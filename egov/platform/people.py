@@ -9,9 +9,38 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from egov.paths import KEYCLOAK_INFRA_DIR
 from egov.regulations.identity import Sex, century_sex_digit
+
+#: The fictional users of the local identity provider (their published passwords, how many citizens).
+FICTIONAL_USERS = KEYCLOAK_INFRA_DIR / "users.yaml"
+
+
+@dataclass(frozen=True)
+class FictionalUsers:
+    """Who may sign in to the local identity provider, and with what (infra/keycloak/users.yaml)."""
+
+    citizen_password: str
+    citizens: int
+    official_password: str
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> FictionalUsers:
+        data = yaml.safe_load((path or FICTIONAL_USERS).read_text(encoding="utf-8"))
+        return cls(str(data["citizen_password"]), int(data["citizens"]), str(data["official_password"]))
+
+
+def official_username(official_id: str) -> str:
+    """An official's user name at the province's single sign-on: their directory id in lower case, with dots
+    (`000.00.04.H11/lanh-dao-01` → `000.00.04.h11.lanh-dao-01`)."""
+    return official_id.lower().replace("/", ".")
+
 
 FAMILY_NAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Võ", "Đặng", "Bùi")
 MIDDLE_NAMES = {"MALE": ("Văn", "Đức", "Minh", "Quốc"), "FEMALE": ("Thị", "Ngọc", "Thu", "Kim")}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egov.contracts.errors import FieldError, error_body
+from egov.runtime.auth import Person
 
 
 class HttpError(Exception):
@@ -44,6 +45,8 @@ class HttpRequest:
     #: Header names in lower case.
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    #: Who makes the request, as its bearer token says (None on a public route, or with EGOV_AUTH=off).
+    person: Person | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -21,17 +21,27 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from dataclasses import replace
 from typing import Any
 
+import httpx
 import structlog
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
-from egov.contracts.envelope import SOURCE_PREFIX, WRITER_HEADER, Envelope, EnvelopeError
+from egov.contracts.envelope import (
+    ACTOR_HEADER,
+    SOURCE_PREFIX,
+    WRITER_HEADER,
+    Envelope,
+    EnvelopeError,
+    actor_of,
+)
 from egov.contracts.serde import ContractError, ContractRegistry, get_registry
 from egov.contracts.topics import TopicSpec, dead_letters
 from egov.contracts.validation import get_validator
 from egov.runtime import retries
 from egov.runtime.admin import wait_for_topics
+from egov.runtime.auth import PUBLIC, Access, AuthError, Kind, TokenVerifier, Verifier
 from egov.runtime.credentials import service_principal
 from egov.runtime.deadletters import dead_letter_event, without_original_value
 from egov.runtime.engine import Engine, FaustEngine
@@ -47,7 +57,7 @@ from egov.runtime.events import (
     require_key,
     require_rules,
 )
-from egov.runtime.http import HttpRequest, HttpResponse, Route, answer
+from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Route, answer
 from egov.runtime.logging import configure_logging, get_logger
 from egov.runtime.retries import KeyLocks, is_retryable
 from egov.runtime.settings import Settings, get_settings
@@ -91,7 +101,9 @@ class Service:
         #: until it passes) on a worker; the fake runtime of the handler tests sets 1, to see the error.
         self.attempts_limit: int | None = None
         self._routes: dict[str, dict[str, Route]] = {}
-        self.route("GET", "/health")(self._health)
+        self._access: dict[tuple[str, str], Access] = {}
+        self._verifier: Verifier | None = None
+        self.route("GET", "/health", access=PUBLIC)(self._health)
 
     # -- topics and tables ------------------------------------------------------------------------------
     def writes(self, *specs: TopicSpec) -> None:
@@ -254,10 +266,36 @@ class Service:
         require_rules(self.validator, envelope.type, record)
         require_key(spec, key, record)
         value = self.registry.encode(envelope.type, record)
-        await self.send_raw(spec, key=key, value=value, headers=envelope.to_headers())
+        headers = envelope.to_headers()
+        actor = actor_of(record)
+        if actor is not None:
+            headers.append((ACTOR_HEADER, actor.encode()))
+        await self.send_raw(spec, key=key, value=value, headers=headers)
         self.log.info(
             "event.published", topic=spec.name, event_id=envelope.id, event_type=envelope.type, key=key
         )
+
+    async def publish_for_request(
+        self,
+        spec: TopicSpec,
+        record: Mapping[str, Any],
+        *,
+        key: str,
+        envelope: Envelope,
+        unrecorded: str,
+    ) -> None:
+        """Publish what an HTTP request asked for, or answer why not: 503 with `unrecorded` (what the client
+        should do) while the broker is away, 413 for a record the broker refuses as too large. The request's
+        event id is deterministic, so a client that sends it again gets it recorded once."""
+        try:
+            await self.publish(spec, record, key=key, envelope=envelope)
+        except KafkaError as exc:
+            self.log.error(
+                "request.not_recorded", topic=spec.name, key=key, event_id=envelope.id, error=repr(exc)
+            )
+            if any(isinstance(e, MessageSizeTooLargeError) for e in (exc, exc.__cause__)):
+                raise HttpError.one(413, "(body)", "size", f"is refused by the broker: {exc}") from exc
+            raise HttpError.one(503, "(service)", "unavailable", unrecorded) from exc
 
     async def send_raw(
         self,
@@ -345,25 +383,71 @@ class Service:
         """Run `task` once when the worker starts."""
         self.engine.on_start(task)
 
-    def route(self, method: str, path: str) -> Callable[[Route], Route]:
+    def route(self, method: str, path: str, *, access: Access) -> Callable[[Route], Route]:
         """Serve `method` on `path` (parameters as `{name}`) with the decorated async function, which takes
         an `HttpRequest` and returns an `HttpResponse` or a JSON body, or raises `HttpError`
-        (egov.runtime.http)."""
+        (egov.runtime.http). `access` says who may call it (egov.runtime.auth): the runtime checks the
+        bearer token first (401 without a valid one, 403 for a person the route does not serve), and the
+        route finds the caller in `request.person`."""
 
         def register(route: Route) -> Route:
             methods = self._routes.get(path)
             if methods is None:
                 methods = self._routes[path] = {}
                 self.engine.route(path, methods, self.answer)  # the engine serves this mapping as it grows
-            methods[method.upper()] = route
+            methods[method.upper()] = self._guarded(route, access)
+            self._access[(method.upper(), path)] = access
             return route
 
         return register
 
+    def _guarded(self, route: Route, access: Access) -> Route:
+        if access.public:
+            return route
+
+        async def guarded(request: HttpRequest) -> HttpResponse | dict[str, Any]:
+            if self.settings.auth == "off":
+                return await route(request)
+            try:
+                person = await self.verifier.person(request.header("Authorization"))
+            except AuthError as exc:
+                raise HttpError.one(exc.status, exc.field, "authentication", exc.message) from exc
+            except (ConnectionError, httpx.HTTPError) as exc:
+                self.log.error("auth.provider_unreachable", error=repr(exc))
+                message = "the identity provider cannot be reached to check the token; try again"
+                raise HttpError.one(503, "Authorization", "unavailable", message) from exc
+            if not access.allows(person):
+                message = f"may not do this: it is for {access.describe()}"
+                raise HttpError.one(403, "Authorization", "access", message)
+            return await route(replace(request, person=person))
+
+        return guarded
+
+    @property
+    def verifier(self) -> Verifier:
+        """The bearer-token checks of this service's API (egov.runtime.auth), from its settings."""
+        if self._verifier is None:
+            issuers: dict[Kind, str] = {}
+            if self.settings.oidc_citizen_issuer:
+                issuers["citizen"] = self.settings.oidc_citizen_issuer
+            if self.settings.oidc_official_issuer:
+                issuers["official"] = self.settings.oidc_official_issuer
+            self._verifier = TokenVerifier(issuers, self.settings.oidc_audience or self.name)
+        return self._verifier
+
+    @verifier.setter
+    def verifier(self, verifier: Verifier) -> None:
+        self._verifier = verifier
+
     @property
     def routes(self) -> Mapping[str, Mapping[str, Route]]:
-        """Path → method → route, as the wiring declares them."""
+        """Path → method → route (guarded), as the wiring declares them."""
         return self._routes
+
+    @property
+    def access(self) -> Mapping[tuple[str, str], Access]:
+        """(method, path) → who may call it."""
+        return self._access
 
     async def answer(self, route: Route, request: HttpRequest) -> HttpResponse:
         """How every route of the service answers (egov.runtime.http.answer)."""
@@ -398,6 +482,13 @@ class Service:
         """Wait until this service's topics and table changelogs are on the broker (the admin step creates
         them: `egov kafka provision`), then run the worker until SIGTERM or SIGINT."""
         configure_logging(self.name, self.settings.log_level)
+        guarded = any(not access.public for access in self._access.values())
+        if guarded and self.settings.auth == "oidc" and not self.verifier.trusts_anyone:
+            raise RuntimeError(
+                f"{self.name}'s API checks bearer tokens but no issuer is configured: set "
+                "EGOV_OIDC_CITIZEN_ISSUER and EGOV_OIDC_OFFICIAL_ISSUER (`egov up` and `egov demo` set them "
+                "for the local identity provider), or EGOV_AUTH=off for debugging"
+            )
         asyncio.run(wait_for_topics(self.settings, self.topic_names(), principal=self.principal))
         self.log.info(
             "service.starting",

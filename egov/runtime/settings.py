@@ -54,6 +54,39 @@ class Settings(BaseSettings):
         description="The installation's broker passwords (JSON, mode 0600); default "
         "<state dir>/secrets/kafka.json.",
     )
+    auth: Literal["oidc", "off"] = Field(
+        default="oidc",
+        description="How the HTTP APIs know who calls them: `oidc` (bearer tokens of the issuers below: the "
+        "default) or `off` (every route open: for debugging only).",
+    )
+    oidc_citizen_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer of citizens' tokens (VNeID; locally the Keycloak realm `vneid`).",
+    )
+    oidc_official_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer of officials' tokens (the province's single sign-on; locally the "
+        "Keycloak realm `officials`).",
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="The audience an API's tokens must name (default: the service's name)."
+    )
+    oidc_client_id: str = Field(
+        default="egov-cli",
+        description="The public client with which the demo, the tests and the stand-ins sign fictional "
+        "people in (password grant).",
+    )
+    idp_port: int = Field(
+        default=8180,
+        description="HTTP port of the local identity provider (`egov idp start`); its management port is the "
+        "next one.",
+    )
+    signing_reauth_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How recent (real seconds) a signer's own authentication must be to approve a document "
+        "for signature.",
+    )
     kafka_session_timeout: float = Field(
         default=30.0, gt=0, description="Seconds before the broker gives a silent consumer's partitions away."
     )

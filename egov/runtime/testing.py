@@ -25,6 +25,7 @@ from typing import Any
 from egov.contracts.envelope import Envelope, decode_headers
 from egov.contracts.serde import get_registry
 from egov.contracts.topics import TopicSpec
+from egov.runtime.auth import AuthError, Person
 from egov.runtime.clock import Clock
 from egov.runtime.engine import RecordCallback, Responder
 from egov.runtime.http import HttpRequest, HttpResponse, Route, match
@@ -67,6 +68,32 @@ class Sent:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]]
+
+
+class FakeVerifier:
+    """Bearer tokens of the fake runtime: a test signs a person in (`FakeRuntime.bearer`) and gets a token
+    that stands for them; any other token is refused as a real check would refuse it (401)."""
+
+    def __init__(self) -> None:
+        self.people: dict[str, Person] = {}
+
+    @property
+    def trusts_anyone(self) -> bool:
+        return True
+
+    def issue(self, person: Person) -> str:
+        token = f"fake-token-{len(self.people) + 1}"
+        self.people[token] = person
+        return token
+
+    async def person(self, authorization: str | None) -> Person:
+        if not authorization:
+            raise AuthError(401, "is missing: sign in and send `Authorization: Bearer <access token>`")
+        _, _, token = authorization.partition(" ")
+        found = self.people.get(token.strip())
+        if found is None:
+            raise AuthError(401, "does not hold: the fake runtime issued no such token")
+        return found
 
 
 class FakeEngine:
@@ -147,6 +174,8 @@ class FakeRuntime:
         self._pumped = 0
         self.service = build(settings, engine=self.engine)
         self.service.attempts_limit = 1  # an error that a worker would retry reaches the test instead
+        self.verifier = FakeVerifier()
+        self.service.verifier = self.verifier
         for task in self.engine.start_tasks:  # what the worker does once it starts
             self.run(task())
 
@@ -280,6 +309,10 @@ class FakeRuntime:
             answer: HttpResponse = self.run(responder(route, incoming))
             return answer
         return HttpResponse({"errors": [{"field": "(path)"}]}, status=404)
+
+    def bearer(self, person: Person) -> dict[str, str]:
+        """The Authorization header of a request made by `person`, signed in."""
+        return {"Authorization": f"Bearer {self.verifier.issue(person)}"}
 
     # -- Then ----------------------------------------------------------------------------------------
     @property

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 
 from egov.runtime.settings import get_settings
 from egov.tools.architecture.cli import arch as arch_group
 from egov.tools.contracts.cli import contracts as contracts_group
-from egov.tools.localkafka import BrokerError, LocalBroker, broker_answers
+from egov.tools.localkafka import LocalBroker, broker_answers
+from egov.tools.processes import ProcessError
 
 
 @click.group()
@@ -37,7 +39,7 @@ def fetch() -> None:
     """Fetch the pinned broker jars with Maven (a no-op when they are there)."""
     try:
         _broker().fetch_jars(quiet=False)
-    except BrokerError as exc:
+    except ProcessError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Kafka jars ready in {_broker().libs_dir}")
 
@@ -49,7 +51,7 @@ def start(timeout: float) -> None:
     broker = _broker()
     try:
         started = broker.start(timeout=timeout)
-    except BrokerError as exc:
+    except ProcessError as exc:
         raise click.ClickException(str(exc)) from exc
     state = "started" if started else "already running"
     click.echo(f"Kafka broker {state} at {broker.bootstrap} (pid {broker.pid()}, logs {broker.log_file})")
@@ -143,6 +145,114 @@ def client_config(name: str, form: str) -> None:
         click.echo(f"EGOV_KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
         click.echo(f"EGOV_KAFKA_PRINCIPAL={credentials.principal}")
         click.echo(f"EGOV_KAFKA_PASSWORD={credentials.password}")
+
+
+# -- identity provider -----------------------------------------------------------------------------------
+@main.group()
+def idp() -> None:
+    """The local identity provider: Keycloak's official distribution, the VNeID and officials' realms."""
+
+
+def _idp() -> Any:
+    from egov.tools.identity.keycloak import local_provider
+
+    return local_provider(get_settings())
+
+
+@idp.command("fetch")
+def idp_fetch() -> None:
+    """Fetch the pinned distribution with Maven and build it once (a no-op when done)."""
+    try:
+        _idp().fetch(quiet=False)
+    except ProcessError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Keycloak ready in {_idp().dist}")
+
+
+@idp.command("start")
+@click.option("--timeout", default=240.0, show_default=True, help="Seconds to wait until it is ready.")
+def idp_start(timeout: float) -> None:
+    """Start the identity provider in the background (realms imported from infra/keycloak/realms/)."""
+    provider = _idp()
+    try:
+        started = provider.start(timeout=timeout)
+    except ProcessError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Identity provider {'started' if started else 'already running'} at {provider.url}")
+    click.echo(f"  citizens (VNeID stand-in): {provider.citizen_issuer}")
+    click.echo(f"  officials (single sign-on): {provider.official_issuer}")
+
+
+@idp.command("stop")
+def idp_stop() -> None:
+    """Stop the identity provider: SIGTERM, then SIGKILL after a time-out."""
+    click.echo("Identity provider stopped" if _idp().stop() else "Identity provider was not running")
+
+
+@idp.command("status")
+def idp_status() -> None:
+    """Is it running and ready?"""
+    info = _idp().status()
+    click.echo(json.dumps(info, indent=2))
+    sys.exit(0 if info["ready"] else 1)
+
+
+@idp.command("realms")
+@click.option("--check", is_flag=True, help="Write nothing; fail when a committed realm file is stale.")
+def idp_realms(check: bool) -> None:
+    """Generate infra/keycloak/realms/*.json from the population register, the provinces and
+    infra/keycloak/users.yaml."""
+    from egov.tools.generated import write_or_check
+    from egov.tools.identity.realms import realm_files
+
+    for path, text in realm_files().items():
+        write_or_check(path, text, check=check, command="egov idp realms")
+        click.echo(f"{path.name} {'is up to date' if check else 'written'}")
+
+
+@idp.command("token")
+@click.option("--citizen", "id_number", help="A citizen's ID number (see `egov people`).")
+@click.option("--official", "official_id", help="An official's id, e.g. 000.00.01.H11/mot-cua-01.")
+def idp_token(id_number: str | None, official_id: str | None) -> None:
+    """Print an access token for a fictional person (password grant), for the portal and the document
+    system, e.g. `curl -H "Authorization: Bearer $(egov idp token --citizen 060171358490)" …`."""
+    from egov.runtime.auth import AuthError
+    from egov.tools.identity.keycloak import provider_env
+    from egov.tools.identity.signin import SignIn
+
+    if (id_number is None) == (official_id is None):
+        raise click.UsageError("give exactly one of --citizen and --official")
+    settings = get_settings()
+    env, _ = provider_env(settings)
+    if "EGOV_AUTH" in env:
+        raise click.ClickException("EGOV_AUTH=off: the APIs take no tokens")
+    sign_in = SignIn(
+        env["EGOV_OIDC_CITIZEN_ISSUER"], env["EGOV_OIDC_OFFICIAL_ISSUER"], client_id=settings.oidc_client_id
+    )
+    try:
+        token = sign_in.citizen(id_number) if id_number else sign_in.official(str(official_id))
+    except AuthError as exc:
+        raise click.ClickException(exc.message) from exc
+    except (OSError, httpx.HTTPError) as exc:
+        raise click.ClickException(
+            f"no identity provider answers ({exc}): `egov idp start` or `egov up`"
+        ) from exc
+    click.echo(token)
+
+
+@idp.command("officials")
+@click.option("--agency", "agency_code", help="Only this agency's (its code, e.g. 000.00.04.H11).")
+def idp_officials(agency_code: str | None) -> None:
+    """The fictional officials of the officials' realm, as JSON lines: id (for `egov idp token --official`),
+    user name, name, position and agency."""
+    from egov.tools.identity.realms import officials
+
+    for member in officials():
+        if agency_code and member.agency.code.upper() != agency_code.upper():
+            continue
+        line = {"official_id": member.official_id, "username": member.username, "name": member.name}
+        line |= {"position": member.role, "title": member.title, "agency": member.agency.code}
+        click.echo(json.dumps(line, ensure_ascii=False))
 
 
 # -- topics -----------------------------------------------------------------------------------------------
@@ -251,18 +361,29 @@ def demo(count: int, letter_count: int, seed: int, keep_broker: bool, hold: bool
 
     try:
         run_demo(count=count, seed=seed, letter_count=letter_count, keep_broker=keep_broker, hold=hold)
-    except (BrokerError, ServiceStartError, DemoError) as exc:
+    except (ProcessError, ServiceStartError, DemoError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
-def _stack_processes() -> list[Any]:
+def _identity(settings: Any) -> Any:
+    from egov.tools.identity.keycloak import provider_env
+
+    return provider_env(settings)
+
+
+def _stack_processes(identity_env: dict[str, str] | None = None) -> list[Any]:
     from egov.runtime.settings import get_settings
     from egov.tools.stack import ServiceProcess
     from services import SERVICES, service_port
 
-    logs = get_settings().state_dir / "logs"
-    # The department stand-in issues its approvals as signed documents in the document system.
-    env = {"EGOV_DOCUMENTS_URL": f"http://127.0.0.1:{service_port('documents')}"}
+    settings = get_settings()
+    logs = settings.state_dir / "logs"
+    # The department stand-in issues its approvals as signed documents in the document system; the APIs
+    # trust the identity provider's issuers.
+    env = {
+        "EGOV_DOCUMENTS_URL": f"http://127.0.0.1:{service_port('documents')}",
+        **(identity_env if identity_env is not None else _identity(settings)[0]),
+    }
     return [ServiceProcess(name, service_port(name), logs / f"{name}.log", env=env) for name in SERVICES]
 
 
@@ -284,7 +405,7 @@ def up(timeout: float) -> None:
     else:
         try:
             broker.start()
-        except BrokerError as exc:
+        except ProcessError as exc:
             raise click.ClickException(str(exc)) from exc
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text("started by egov up\n")
@@ -292,7 +413,17 @@ def up(timeout: float) -> None:
             f"Kafka broker started at {settings.kafka_bootstrap_servers} ({settings.kafka_security} profile)"
         )
     click.echo(f"Provisioned: {_provision(settings).summary()}")
-    services = _stack_processes()
+    identity_env, provider = _identity(settings)
+    if provider is not None:
+        try:
+            if provider.start():
+                idp_marker = settings.state_dir / "stack" / "idp-started"
+                idp_marker.parent.mkdir(parents=True, exist_ok=True)
+                idp_marker.write_text("started by egov up\n")
+        except ProcessError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"Identity provider at {provider.url} (realms vneid, officials)")
+    services = _stack_processes(identity_env)
     try:
         started, _ = start_detached(services, settings.state_dir, timeout=timeout)
     except ServiceStartError as exc:
@@ -334,6 +465,11 @@ def down(timeout: float) -> None:
     settings = get_settings()
     stopped = stop_detached(list(SERVICES), settings.state_dir, timeout=timeout)
     click.echo(f"Stopped {', '.join(stopped)}" if stopped else "No service was running.")
+    idp_marker = settings.state_dir / "stack" / "idp-started"
+    if idp_marker.exists():
+        _idp().stop()
+        idp_marker.unlink()
+        click.echo("Identity provider stopped.")
     marker = settings.state_dir / "stack" / "broker-started"
     if marker.exists():
         _broker().stop(timeout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import signal
@@ -18,6 +19,9 @@ from egov.paths import REPO_ROOT
 from egov.platform.province import Procedure, Province, get_province
 from egov.runtime.settings import Settings, get_settings
 from egov.tools.architecture.model import get_model
+from egov.tools.identity.keycloak import provider_env
+from egov.tools.identity.realms import citizens_with_accounts
+from egov.tools.identity.signin import DocumentsAuth, PortalAuth, SignIn
 from egov.tools.localkafka import LocalBroker, broker_answers
 from egov.tools.provision import provision
 from egov.tools.samples import official_document, submission
@@ -57,7 +61,9 @@ def scenario(province: Province, *, count: int, seed: int) -> list[Dossier]:
     """One dossier per path of the citizen journey, then `count` more citizens of the register."""
     rng = random.Random(seed)
     register = get_register()
-    people = rng.sample(register.answering(), 5 + count)
+    # Citizens who submit online sign in through the VNeID stand-in: they are people with an account there.
+    with_accounts = citizens_with_accounts()
+    people = rng.sample([p for p in with_accounts if p.answers], 5 + count)
     fee, supplement, refused, late, free = path_procedures(province, Profile.load(DEMO_PROFILE))
     paths = [
         ("accepted online, fee paid, result on time", fee, people[0].as_citizen()),
@@ -65,7 +71,11 @@ def scenario(province: Province, *, count: int, seed: int) -> list[Dossier]:
         ("unknown ID number: refused (form 03)", fee, register.stranger(rng)),
         ("supplement asked (form 02), then supplied", supplement, people[2].as_citizen()),
         ("the department refuses", refused, people[3].as_citizen()),
-        ("population database time-out: checked by hand", free, rng.choice(register.silent()).as_citizen()),
+        (
+            "population database time-out: checked by hand",
+            free,
+            rng.choice([p for p in with_accounts if not p.answers]).as_citizen(),
+        ),
         ("late: apology (form 04), new date", late, people[4].as_citizen()),
         *(
             (f"citizen {i + 1}", rng.choice([fee, supplement, free]), people[5 + i].as_citizen())
@@ -78,6 +88,8 @@ def scenario(province: Province, *, count: int, seed: int) -> list[Dossier]:
         body["applicant"] = applicant
         dossiers.append(Dossier(path, body))
     dossiers[0].body["channel"] = "ONLINE"  # the happy path shows the electronic result; the rest as drawn
+    # nobody signs in with a number the register does not know: a counter officer receives that one in person
+    dossiers[2].body["channel"] = "IN_PERSON"
     return dossiers
 
 
@@ -88,6 +100,7 @@ class Letter:
     body: dict[str, Any]
     document_id: str = ""
     draft_id: str = ""
+    approved: bool = False
     statuses: dict[str, list[str]] = field(default_factory=dict)
 
     @property
@@ -174,11 +187,23 @@ def _run_demo(*, count: int, seed: int, letter_count: int, keep_broker: bool, ho
             f"{settings.kafka_security} profile) …"
         )
         started_broker = broker.start()
+    identity_env, provider = provider_env(settings)
+    started_provider = False
     try:
         done = provision(settings)
         click.echo(f"Provisioned the broker from the architecture model: {done.summary()}")
+        if provider is not None:
+            click.echo(
+                f"Starting the identity provider at {provider.url} (Keycloak; realms vneid, officials) …"
+            )
+            started_provider = provider.start()
+        sign_in = SignIn(
+            identity_env["EGOV_OIDC_CITIZEN_ISSUER"],
+            identity_env["EGOV_OIDC_OFFICIAL_ISSUER"],
+            client_id=settings.oidc_client_id,
+        )
         logs = settings.state_dir / "logs"
-        env = service_env()
+        env = {**service_env(), **identity_env}
         services = [
             ServiceProcess(name, service_port(name), logs / f"{name}.log", env=env) for name in SERVICES
         ]
@@ -191,12 +216,17 @@ def _run_demo(*, count: int, seed: int, letter_count: int, keep_broker: bool, ho
                 f"Business time runs {86400 / DAY_SECONDS:,.0f}× faster: one day every {DAY_SECONDS} s.\n"
             )
             before = _indicators(urls["reporting"])  # the broker may hold earlier runs
-            dossiers, sent = _play(urls, province, count=count, letter_count=letter_count, seed=seed)
+            dossiers, sent = _play(
+                urls, province, count=count, letter_count=letter_count, seed=seed, sign_in=sign_in
+            )
             _report(settings, province, dossiers, sent, urls["reporting"], before)
             if hold:
                 _hold(urls["reporting"])
         click.echo("\nServices stopped.")
     finally:
+        if started_provider and provider is not None and not keep_broker:
+            provider.stop()
+            click.echo("Identity provider stopped.")
         if started_broker and not keep_broker:
             broker.stop()
             click.echo("Kafka broker stopped.")
@@ -209,14 +239,18 @@ def _play(
     count: int,
     letter_count: int,
     seed: int,
+    sign_in: SignIn,
     timeout: float = 180.0,
 ) -> tuple[list[Dossier], list[Letter]]:
     rng = random.Random(seed)
     with (
-        httpx.Client(base_url=urls["portal"], timeout=10.0) as client,
-        httpx.Client(base_url=urls["documents"], timeout=10.0) as documents,
+        httpx.Client(
+            base_url=urls["portal"], timeout=10.0, auth=PortalAuth(sign_in, province.slug)
+        ) as client,
+        contextlib.ExitStack() as clients,
     ):
         bad = submission(rng, [p.code for p in province.procedures])
+        bad["channel"] = "IN_PERSON"  # a counter officer types the citizen's papers in
         bad["applicant"]["id_number"] = "060" + "9" + bad["applicant"]["id_number"][4:]
         answer = client.post("/api/v1/dossiers", json=bad)
         click.echo(f"A dossier with a wrong ID number is refused at the portal: HTTP {answer.status_code}")
@@ -230,8 +264,15 @@ def _play(
             answer.raise_for_status()
             dossier.submission_id = answer.json()["submission_id"]
         sent = letters(province, count=letter_count, seed=seed)
+        # each letter as its agency's people handle it: the clerk submits it, the leader approves it
+        offices = {
+            agency: clients.enter_context(
+                httpx.Client(base_url=urls["documents"], timeout=10.0, auth=DocumentsAuth(sign_in, agency))
+            )
+            for agency in {letter.body["issuing_agency"] for letter in sent}
+        }
         for letter in sent:
-            answer = documents.post("/api/v1/documents", json=letter.body)
+            answer = offices[letter.body["issuing_agency"]].post("/api/v1/documents", json=letter.body)
             answer.raise_for_status()
             letter.draft_id = answer.json()["draft_id"]
         click.echo(
@@ -249,7 +290,7 @@ def _play(
                         _follow(client, dossier)
                 for letter in sent:
                     if not letter.done:
-                        _follow_letter(documents, letter)
+                        _follow_letter(offices[letter.body["issuing_agency"]], letter)
                 now_finished = sum(d.done for d in dossiers) + sum(letter.done for letter in sent)
                 progress.update(now_finished - finished)
                 finished = now_finished
@@ -271,13 +312,18 @@ def _play(
 
 
 def _follow_letter(documents: httpx.Client, letter: Letter) -> None:
-    """Look the letter up at its sender's document system: its number, then its recipients' statuses."""
+    """Look the letter up at its sender's document system: its number, then (once its signer approved it,
+    signed in anew) its recipients' statuses."""
     if not letter.document_id:
         letter.document_id = (
             documents.get(f"/api/v1/drafts/{letter.draft_id}").json().get("document_id") or ""
         )
         if not letter.document_id:
             return
+    if not letter.approved:
+        answer = documents.post("/api/v1/documents/approve", params={"id": letter.document_id})
+        answer.raise_for_status()
+        letter.approved = True
     view = documents.get("/api/v1/documents/by-id", params={"id": letter.document_id}).json()
     outgoing = view.get("outgoing") or {}
     letter.statuses = {

@@ -15,24 +15,21 @@ formatted. `plaintext` is for debugging only. A data folder formatted for one pr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
 import shutil
-import signal
-import socket
 import string
 import subprocess
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from egov.paths import KAFKA_INFRA_DIR
 from egov.runtime.credentials import ADMIN, BROKER, CONTROLLER, MECHANISM, KafkaCredentials, SecretStore
+from egov.tools.processes import OwnedProcess, ProcessError
 
 if TYPE_CHECKING:
     from egov.runtime.settings import Settings
@@ -42,7 +39,7 @@ BROKER_MAIN = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
 
 
-class BrokerError(RuntimeError):
+class BrokerError(ProcessError):
     """The local broker could not be fetched, started or stopped; the message says why and what to do."""
 
 
@@ -55,45 +52,6 @@ def _which(tool: str, env_home: str | None = None) -> str:
     if not found:
         raise BrokerError(f"`{tool}` was not found on PATH; the local Kafka broker needs Java 17+ and Maven.")
     return found
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); treat it as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def process_cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on now (for test brokers)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 async def _metadata_once(bootstrap: str, timeout: float, options: Mapping[str, Any]) -> int:
@@ -123,8 +81,12 @@ def broker_answers(bootstrap: str, timeout: float = 3.0, options: Mapping[str, A
 
 
 @dataclass
-class LocalBroker:
+class LocalBroker(OwnedProcess):
     """One local single-node KRaft broker, owned through the files in `home`."""
+
+    what: ClassVar[str] = "The Kafka broker"
+    error: ClassVar[type[ProcessError]] = BrokerError
+    poll_interval: ClassVar[float] = 0.3
 
     home: Path
     host: str = "127.0.0.1"
@@ -236,18 +198,15 @@ class LocalBroker:
         return [java, f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC", "-cp", f"{self.libs_dir}/*"]
 
     # -- state --------------------------------------------------------------------------------------
-    def pid(self) -> int | None:
-        """The pid of our broker when it is running, else None (a stale pid file is removed)."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        # Ours: a Kafka broker started with this very configuration file (a reused pid is not).
-        cmdline = process_cmdline(pid)
-        if pid_alive(pid) and BROKER_MAIN in cmdline and str(self.config_file) in cmdline:
-            return pid
-        self.pid_file.unlink(missing_ok=True)
-        return None
+    def _signature(self) -> tuple[str, ...]:
+        # Ours: a Kafka broker started with this very configuration file.
+        return (BROKER_MAIN, str(self.config_file))
+
+    def _logs(self) -> tuple[Path, ...]:
+        return (self.console_file, self.log_file)
+
+    def ready(self) -> bool:
+        return broker_answers(self.bootstrap, timeout=2.0, options=self.admin_options())
 
     def status(self) -> dict[str, object]:
         pid = self.pid()
@@ -260,14 +219,6 @@ class LocalBroker:
             "home": str(self.home),
             "log": str(self.log_file),
         }
-
-    def log_tail(self, lines: int = 40) -> str:
-        chunks = []
-        for path in (self.console_file, self.log_file):
-            if path.exists():
-                text = path.read_text(errors="replace").splitlines()[-lines:]
-                chunks.append(f"--- {path} (last {len(text)} lines) ---\n" + "\n".join(text))
-        return "\n".join(chunks) or "(the broker wrote no log)"
 
     def _passwords(self) -> dict[str, str]:
         return self.secrets.ensure([BROKER, CONTROLLER, ADMIN]) if self.security == "sasl" else {}
@@ -339,12 +290,11 @@ class LocalBroker:
             if self.wait_until_ready(timeout):
                 return False
             raise BrokerError(f"Our broker (pid {self.pid()}) runs but does not answer.\n{self.log_tail()}")
-        for port in (self.port, self._controller_port()):
-            if not port_is_free(self.host, port):
-                raise BrokerError(
-                    f"Port {self.host}:{port} is taken by another process. Stop it, or point "
-                    "EGOV_KAFKA_BOOTSTRAP_SERVERS (and EGOV_KAFKA_CONTROLLER_PORT) at free ports."
-                )
+        self._check_ports(
+            self.host,
+            (self.port, self._controller_port()),
+            "point EGOV_KAFKA_BOOTSTRAP_SERVERS (and EGOV_KAFKA_CONTROLLER_PORT) at free ports",
+        )
         self.fetch_jars()
         self.home.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -358,76 +308,8 @@ class LocalBroker:
             BROKER_MAIN,
             str(self.config_file),
         ]
-        with open(self.console_file, "ab") as console:
-            proc = subprocess.Popen(
-                cmd,
-                stdout=console,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self.pid_file.write_text(str(proc.pid))
-        try:
-            self._wait_for(proc, timeout)
-        except BaseException:  # also Ctrl-C: a half-started broker is never left behind
-            self.stop()
-            raise
+        self._launch(cmd, self.console_file, timeout)
         return True
-
-    def _wait_for(self, proc: subprocess.Popen[bytes], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise BrokerError(
-                    f"The Kafka broker exited with code {proc.returncode} while starting.\n{self.log_tail()}"
-                )
-            if broker_answers(self.bootstrap, timeout=2.0, options=self.admin_options()):
-                return
-            time.sleep(0.3)
-        raise BrokerError(f"The Kafka broker did not answer within {timeout:.0f}s.\n{self.log_tail()}")
-
-    def wait_until_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if broker_answers(self.bootstrap, timeout=2.0, options=self.admin_options()):
-                return True
-            time.sleep(0.3)
-        return False
-
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Stop our broker: SIGTERM, wait up to `timeout`, then SIGKILL. False when it was not running."""
-        pid = self.pid()
-        if pid is None:
-            return False
-        stop_process(pid, timeout)
-        self.pid_file.unlink(missing_ok=True)
-        return True
-
-    def destroy(self) -> None:
-        """Stop the broker and remove its data and logs (for throw-away test brokers)."""
-        self.stop()
-        shutil.rmtree(self.home, ignore_errors=True)
-
-
-def stop_process(pid: int, timeout: float) -> None:
-    """SIGTERM the process (and its session), wait up to `timeout`, then SIGKILL it."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 10.0)
-        while time.monotonic() < deadline:
-            _reap(pid)
-            if not pid_alive(pid):
-                return
-            time.sleep(0.1)
-    raise BrokerError(f"Process {pid} did not stop after SIGKILL.")
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):  # not our child: nothing to reap
-        os.waitpid(pid, os.WNOHANG)
 
 
 def _kafka_cluster_id() -> str:

@@ -9,8 +9,13 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from egov.platform.people import citizen
 from egov.platform.province import Province, initials
+from egov.tools.identity.realms import citizens_with_accounts, official
+from services.population.domain import Person
+
+
+def _applicants() -> list[Person]:
+    return [person for person in citizens_with_accounts() if person.answers]
 
 
 def contact(rng: random.Random) -> dict[str, Any]:
@@ -22,15 +27,14 @@ def contact(rng: random.Random) -> dict[str, Any]:
     }
 
 
-def submission(
-    rng: random.Random, procedure_codes: Sequence[str], province_code: str = "060"
-) -> dict[str, Any]:
-    """A JSON body for `POST /api/v1/dossiers`."""
+def submission(rng: random.Random, procedure_codes: Sequence[str]) -> dict[str, Any]:
+    """A JSON body for `POST /api/v1/dossiers`, for a person of the register who has an account at the VNeID
+    stand-in (so that, online, they can sign in and submit it in their own name)."""
     content = f"scan-{rng.random()}".encode()
     return {
         "procedure_code": rng.choice(list(procedure_codes)),
         "channel": rng.choice(("ONLINE", "ONLINE", "IN_PERSON", "POSTAL")),
-        "applicant": citizen(rng, province_code),
+        "applicant": rng.choice(_applicants()).as_citizen(),
         "contact": contact(rng),
         "form_fields": {"ly_do": "Cấp mới"},
         "attachments": [
@@ -56,25 +60,22 @@ LETTER_SUBJECTS = (
 
 def official_document(rng: random.Random, province: Province) -> dict[str, Any]:
     """A JSON body for the document system's `POST /api/v1/documents`: a letter (công văn) from one
-    department to one or two others, signed by the chief of its office."""
+    department to one or two others, signed by its leader (a fictional official of the local single sign-on,
+    who approves it signed in)."""
     departments = [a for a in province.agencies if a.kind == "department"]
     if len(departments) < 2:
         raise ValueError(f"{province.name} has {len(departments)} department(s): a letter needs two")
     issuer, *recipients = rng.sample(departments, 1 + min(rng.choice((1, 2)), len(departments) - 1))
     subject = rng.choice(LETTER_SUBJECTS)
-    signer = citizen(rng)["full_name"]
-    text = f"CÔNG VĂN\n{issuer.name}\n{subject}.\nNgười ký: {signer}, Chánh Văn phòng.\n"
+    leader = official(issuer.code, "leader")
+    text = f"CÔNG VĂN\n{issuer.name}\n{subject}.\nNgười ký: {leader.name}, {leader.title}.\n"
     return {
         "issuing_agency": issuer.code,
         "recipients": [a.code for a in recipients],
         "document_type": "Công văn",
         "symbol": f"{initials(issuer.name)}-VP",
         "summary": subject,
-        "signer": {
-            "official_id": f"{issuer.code}/chanh-van-phong",
-            "full_name": signer,
-            "position": "Chánh Văn phòng",
-        },
+        "signer": {"official_id": leader.official_id, "full_name": leader.name, "position": leader.title},
         "file_name": "cong-van.txt",
         "media_type": "text/plain; charset=utf-8",
         "content_base64": base64.b64encode(text.encode()).decode(),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from egov.tools.localkafka import pid_alive, process_cmdline, stop_process
+from egov.tools.processes import pid_alive, process_cmdline, stop_process
 
 
 class ServiceStartError(RuntimeError):

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from egov.contracts.envelope import SOURCE_PREFIX, WRITER_HEADER, Envelope, EnvelopeError, decode_headers
+from egov.contracts.envelope import (
+    ACTOR_FIELDS,
+    SOURCE_PREFIX,
+    WRITER_HEADER,
+    Envelope,
+    EnvelopeError,
+    actor_of,
+    decode_headers,
+)
 from egov.contracts.serde import ContractError, get_registry
 from egov.contracts.topics import EventTypes, Topics, TopicSpec
 from egov.runtime.admin import read_to_end
@@ -62,6 +70,16 @@ class TraceStep:
     @property
     def service(self) -> str:
         return self.source.removeprefix(SOURCE_PREFIX)
+
+
+def _by(record: dict[str, Any]) -> str:
+    """Who acted, as the event records it: their kind, position and pseudonymous id (never an ID number)."""
+    actor = actor_of(record)
+    if actor is None:
+        return ""
+    kind, _, subject = actor.partition(":")
+    position = next((record[f].get("position") for f in ACTOR_FIELDS if record.get(f)), None)
+    return f" [by {kind.lower()}{' ' + position if position else ''} {subject[:8]}]"
 
 
 def summary(event_type: str, record: dict[str, Any]) -> str:
@@ -151,7 +169,7 @@ def journeys(settings: Settings, codes: Iterable[str], timeout: float = 60.0) ->
             source=envelope.source,
             event_type=contract.name,
             topic=message.topic.removeprefix(settings.topic_prefix),
-            summary=summary(contract.name, record),
+            summary=summary(contract.name, record) + _by(record),
         )
         if contract.name == EventTypes.DOSSIER_SUBMITTED:
             submissions[key] = step

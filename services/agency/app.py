@@ -13,16 +13,27 @@ import asyncio
 from typing import Any
 
 import httpx
+import jwt
 
 from egov.contracts.topics import EventTypes, Topics
+from egov.platform.people import FictionalUsers, official_username
 from egov.platform.province import get_province
+from egov.runtime.auth import AuthError, password_grant
 from egov.runtime.engine import Engine
 from egov.runtime.retries import TryLater
 from egov.runtime.service import IncomingEvent, RejectedEvent, Service
 from egov.runtime.settings import Settings
 from egov.runtime.timers import Timers
 from services import SERVICES
-from services.agency.domain import DECIDE, SUPPLEMENT, CaseDesk, Profile, decision_document, official_of
+from services.agency.domain import (
+    DECIDE,
+    SUPPLEMENT,
+    CaseDesk,
+    Profile,
+    clerk_of,
+    decision_document,
+    official_of,
+)
 
 #: The purpose of the timer that makes the department act on a dossier.
 ACT = "act"
@@ -85,16 +96,45 @@ def build(
         cases[code] = case
         service.log.info("case.acted", dossier_code=code, event_type=event_type)
 
+    async def sign_in(official_id: str) -> tuple[dict[str, str], dict[str, Any]]:
+        """Headers with the official's bearer token, and its claims: the stand-in signs its fictional
+        officials in at the province's single sign-on as they would (none with EGOV_AUTH=off)."""
+        if settings.auth == "off" or not settings.oidc_official_issuer:
+            return {}, {}
+        token = await password_grant(
+            settings.oidc_official_issuer,
+            client_id=settings.oidc_client_id,
+            username=official_username(official_id),
+            password=FictionalUsers.load().official_password,
+            audiences=("documents",),
+        )
+        return {"Authorization": f"Bearer {token}"}, jwt.decode(token, options={"verify_signature": False})
+
     async def issue_signed_decision(case: dict[str, Any], event: IncomingEvent) -> str | None:
-        """Issue the approval as a signed decision through the document system's API; its document id, or
-        None when the document system refuses it (the decision then goes without a document, and says so in
-        the log).
+        """Issue the approval as a signed decision through the document system's API, as the department's
+        people would: its clerk submits it, its leader (the signer) approves it, signed in just now; the
+        document id, or None when the document system or the sign-on refuses it (the decision then goes
+        without a document, and says so in the log).
 
         The draft's Idempotency-Key derives from the timer event, so a retry registers the same document,
-        never a second one. A document system that does not answer, or answers 5xx/429, is an error that may
-        pass: the decision waits and is tried again."""
-        body = decision_document(case, official_of(case["agency"]), centre)
-        headers = {"Idempotency-Key": f"decision/{event.envelope.id}"}
+        never a second one. A document system or sign-on that does not answer, or answers 5xx/429, is an error
+        that may pass: the decision waits and is tried again."""
+        leader = official_of(case["agency"])
+        clerk = clerk_of(case["agency"])
+        try:
+            leader_headers, claims = await sign_in(leader["official_id"])
+            clerk_headers, _ = await sign_in(clerk["official_id"])
+        except AuthError as exc:
+            service.log.warning("decision.sign_in_refused", reason=exc.message)
+            return None
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            raise TryLater(
+                f"the single sign-on at {settings.oidc_official_issuer} did not answer: {exc}"
+            ) from exc
+        signer = {**leader, "full_name": claims.get("full_name", leader["full_name"])}
+        signer["position"] = claims.get("title", leader["position"])
+        body = decision_document(case, signer, centre)
+        headers = {"Idempotency-Key": f"decision/{event.envelope.id}", **clerk_headers}
         async with httpx.AsyncClient(
             base_url=str(settings.documents_url), timeout=10.0, transport=documents_transport
         ) as client:
@@ -108,17 +148,31 @@ def build(
                     )
                     return None
                 draft = answer.json()["draft_id"]
+                document = None
                 for _ in range(50):  # up to 10 s for the registration (each look-up is a round trip)
-                    found = (await client.get(f"/api/v1/drafts/{draft}")).json().get("document_id")
-                    if found:
-                        return str(found)
+                    found = await client.get(f"/api/v1/drafts/{draft}", headers=clerk_headers)
+                    document = found.json().get("document_id")
+                    if document:
+                        break
                     await asyncio.sleep(0.2)  # polling interval of the look-up above
+                if not document:
+                    service.log.warning("decision.document_not_registered", draft_id=draft)
+                    return None
+                approved = await client.post(
+                    "/api/v1/documents/approve", params={"id": document}, headers=leader_headers
+                )
+                if approved.status_code >= 500 or approved.status_code == 429:
+                    raise TryLater(f"the document system answered {approved.status_code} to the approval")
+                if approved.status_code != 202:
+                    service.log.warning(
+                        "decision.approval_refused", status=approved.status_code, body=approved.text[:500]
+                    )
+                    return None
+                return str(document)
             except (httpx.HTTPError, ValueError) as exc:  # ValueError: a body that is not the JSON expected
                 raise TryLater(
                     f"the document system at {settings.documents_url} did not answer: {exc}"
                 ) from exc
-        service.log.warning("decision.document_not_registered", draft_id=draft)
-        return None
 
     timers.on(ACT, act)
     service.consume(Topics.LGSP_TO_AGENCIES, assigned, name="assignments")

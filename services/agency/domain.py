@@ -175,8 +175,20 @@ def decision_document(
     }
 
 
+def clerk_of(agency: Mapping[str, str]) -> dict[str, Any]:
+    """The clerk (văn thư) who submits the department's decisions to the document system (fictional: a user of
+    the local single sign-on, infra/keycloak/realms/officials-realm.json)."""
+    return {
+        "official_id": f"{agency['code']}/van-thu-01",
+        "full_name": "Lê Thị Hồng",
+        "position": "Chuyên viên văn thư",
+        "agency": dict(agency),
+    }
+
+
 def official_of(agency: Mapping[str, str]) -> dict[str, Any]:
-    """The official who signs the department's decisions (fictional)."""
+    """The official who signs the department's decisions (fictional: a leader of the local single sign-on,
+    whose name and title the sign-in gives)."""
     return {
         "official_id": f"{agency['code']}/lanh-dao-01",
         "full_name": "Trần Văn Minh",

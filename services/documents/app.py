@@ -1,8 +1,10 @@
 """documents wiring: the province's document-management-and-executive system, serving every agency.
 
-- `POST /api/v1/documents`: an agency submits an outgoing document (file, recipients, signer); it is numbered
-  in the agency's register (one writer per agency, as the one-stop system numbers dossiers), approved by its
-  signer, signed by the signing platform, and issued to its recipients through the LGSP.
+- `POST /api/v1/documents`: an official (clerk or leader) submits an outgoing document of their agency (file,
+  recipients, signer); it is numbered in the agency's register (one writer per agency, as the one-stop system
+  numbers dossiers) and waits for its signer;
+- `POST /api/v1/documents/approve?id=…`: the signer approves it, signed in within the last minutes with their
+  own credentials; only then is it signed by the signing platform and issued through the LGSP;
 - `GET /api/v1/drafts/{draft_id}`: the document id once registered.
 - `GET /api/v1/documents/by-id?id=…`: the sender's view (every recipient's statuses) and each recipient's
   (document ids hold commas and slashes, so they travel as a query parameter);
@@ -20,7 +22,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from aiokafka.errors import KafkaError
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
@@ -29,6 +30,7 @@ from egov.paths import REPO_ROOT
 from egov.platform.pki import SignatureInvalid, trust_store, verify
 from egov.platform.province import get_province
 from egov.regulations.workdays import WorkingCalendar
+from egov.runtime.auth import CLERK, LEADER, Person, officials
 from egov.runtime.engine import Engine
 from egov.runtime.http import HttpError, HttpRequest, HttpResponse
 from egov.runtime.retries import TryLater
@@ -37,10 +39,13 @@ from egov.runtime.settings import Settings
 from egov.runtime.timers import Timers
 from services import SERVICES
 from services.documents.domain import (
+    AWAITING_APPROVAL,
     IN_PROGRESS,
+    ApprovalRefused,
     DocumentRefused,
     InvalidDraft,
     answer_recall,
+    approve,
     arrival,
     complete,
     completion_due,
@@ -80,9 +85,25 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
     documents = service.table("documents", help="Document id → the sender's and the recipients' states.")
 
     # -- the API -------------------------------------------------------------------------------------
-    @service.route("POST", "/api/v1/documents")
+    def person_of(request: HttpRequest) -> Person | None:
+        return request.person
+
+    def own_agency(request: HttpRequest, code: str | None, *, field: str = "document_id") -> None:
+        """403 unless the official works for that agency (nothing to check with EGOV_AUTH=off)."""
+        person = person_of(request)
+        if person is not None and person.agency_code != code:
+            raise HttpError.one(403, field, "agency", f"is a document of {code}, not of your agency")
+
+    @service.route("POST", "/api/v1/documents", access=officials(CLERK, LEADER))
     async def submit(request: HttpRequest) -> HttpResponse:
         body = request.json()
+        person = person_of(request)
+        if person is not None and isinstance(body, dict):
+            # the issuing agency is the official's own, as their token says
+            named = body.setdefault("issuing_agency", person.agency_code)
+            if named != person.agency_code:
+                message = f"must be your agency {person.agency_code}: an official issues only for their own"
+                raise HttpError.one(403, "issuing_agency", "agency", message)
         try:
             draft = validate_draft(body, province)
         except InvalidDraft as exc:
@@ -91,62 +112,132 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         # With an Idempotency-Key, a client that retries gets the same draft, hence the same number.
         key = request.header("Idempotency-Key")
         draft_id = str(uuid.uuid5(_IDEMPOTENCY, key)) if key else str(uuid.uuid4())
-        record = {**draft, "draft_id": draft_id, "drafted_at": now}
+        record = {
+            **draft,
+            "draft_id": draft_id,
+            "drafted_at": now,
+            "drafted_by": person.actor() if person else None,
+        }
         envelope = service.new_envelope(
             EventTypes.DOCUMENT_DRAFTED,
             subject=draft_id,
             time=now,
             id=str(uuid.uuid5(_IDEMPOTENCY, draft_id)),
         )
-        try:
-            await service.publish(
-                Topics.DOCUMENT_DRAFTS, record, key=draft["issuing_agency"]["code"], envelope=envelope
-            )
-        except KafkaError as exc:
-            service.log.error("document.not_recorded", draft_id=draft_id, error=repr(exc))
-            raise HttpError.one(503, "(service)", "unavailable", "the document was not recorded") from exc
+        await service.publish_for_request(
+            Topics.DOCUMENT_DRAFTS,
+            record,
+            key=draft["issuing_agency"]["code"],
+            envelope=envelope,
+            unrecorded="the document was not recorded; send it again with the same Idempotency-Key",
+        )
         body = {"draft_id": draft_id, "links": {"self": f"/api/v1/drafts/{draft_id}"}}
         return HttpResponse(body, status=202)
 
-    @service.route("GET", "/api/v1/drafts/{draft_id}")
+    @service.route("GET", "/api/v1/drafts/{draft_id}", access=officials())
     async def draft_status(request: HttpRequest) -> dict[str, Any]:
         draft_id = request.params["draft_id"]
         for document, entry in list(documents.items()):
-            if (entry.get("outgoing") or {}).get("draft_id") == draft_id:
-                return {"draft_id": draft_id, "document_id": document}
+            outgoing = entry.get("outgoing") or {}
+            if outgoing.get("draft_id") == draft_id:
+                own_agency(request, outgoing["issuing_agency"]["code"], field="draft_id")
+                return {"draft_id": draft_id, "document_id": document, "status": outgoing.get("status")}
         return {"draft_id": draft_id, "document_id": None}
 
-    @service.route("GET", "/api/v1/documents/by-id")
+    @service.route("POST", "/api/v1/documents/approve", access=officials(LEADER))
+    async def approve_for_signature(request: HttpRequest) -> HttpResponse:
+        document = request.query_value("id")
+        entry = dict(documents.get(document) or {})
+        outgoing = entry.get("outgoing")
+        real_now = dt.datetime.now(dt.UTC)
+        # With EGOV_AUTH=off (debugging) nobody signs in: the request stands for the signer, just signed in.
+        who = request.person or Person(
+            kind="official",
+            subject="auth-off",
+            issuer="",
+            official_id=((outgoing or {}).get("signer") or {}).get("official_id"),
+            agency_code=((outgoing or {}).get("issuing_agency") or {}).get("code"),
+            position=LEADER,
+            authenticated_at=real_now,
+        )
+        now = service.clock.now()
+        try:
+            step = approve(
+                outgoing,
+                document,
+                official_id=who.official_id,
+                agency_code=who.agency_code,
+                actor=who.actor(),
+                authenticated_at=who.authenticated_at,
+                max_age_seconds=settings.signing_reauth_seconds,
+                real_now=real_now,
+                now=now,
+            )
+        except ApprovalRefused as exc:
+            raise HttpError.one(exc.status, exc.field, "approval", str(exc)) from exc
+        # One approval per document: asking again sends the same events, which readers handle once.
+        approval_id = str(uuid.uuid5(_IDEMPOTENCY, f"approve/{document}"))
+        for index, (event_type, body) in enumerate(step.events):
+            envelope = service.new_envelope(
+                event_type,
+                subject=document,
+                time=now,
+                id=str(uuid.uuid5(_IDEMPOTENCY, f"{approval_id}/{index}")),
+            )
+            await service.publish_for_request(
+                Topics.OUTGOING_DOCUMENTS,
+                body,
+                key=document,
+                envelope=envelope,
+                unrecorded="the approval was not recorded; approve again",
+            )
+        service.log.info("document.approved", document_id=document)
+        return HttpResponse({"document_id": document, "status": "APPROVED"}, status=202)
+
+    @service.route("GET", "/api/v1/documents/by-id", access=officials())
     async def document_view(request: HttpRequest) -> dict[str, Any]:
         # Document ids hold commas and slashes (edXML form): they travel as the `id` query parameter.
         entry = documents.get(request.query_value("id"))
         if entry is None:
             raise HttpError.one(404, "document_id", "exists", "no such document")
+        person = person_of(request)
+        if person is not None:
+            parties = set(entry.get("incoming") or {})
+            if entry.get("outgoing"):
+                parties.add(entry["outgoing"]["issuing_agency"]["code"])
+            if person.agency_code not in parties:
+                message = "is a document neither of your agency nor addressed to it"
+                raise HttpError.one(403, "document_id", "agency", message)
         outgoing = dict(entry.get("outgoing") or {})
         outgoing.pop("content_data", None)
         return {"outgoing": outgoing or None, "incoming": entry.get("incoming") or {}}
 
-    @service.route("POST", "/api/v1/documents/recall")
+    @service.route("POST", "/api/v1/documents/recall", access=officials(LEADER))
     async def recall_document(request: HttpRequest) -> HttpResponse:
         document = request.query_value("id")
         body = request.json()
         now = service.clock.now()
         entry = documents.get(document) or {}
+        if entry.get("outgoing"):
+            own_agency(request, entry["outgoing"]["issuing_agency"]["code"])
         try:
             record = recall(entry.get("outgoing"), document, str(body.get("reason", "")), now)
         except DocumentRefused as exc:
             raise HttpError.one(409, "document_id", "status", str(exc)) from exc
+        person = person_of(request)
+        record["requested_by"] = person.actor() if person else None
         # One recall per document: asking again sends the same event, which recipients handle once.
         recall_id = str(uuid.uuid5(_IDEMPOTENCY, f"recall/{document}"))
         envelope = service.new_envelope(
             EventTypes.DOCUMENT_RECALL_REQUESTED, subject=document, time=now, id=recall_id
         )
-        try:
-            await service.publish(Topics.OUTGOING_DOCUMENTS, record, key=document, envelope=envelope)
-        except KafkaError as exc:
-            service.log.error("recall.not_recorded", document_id=document, error=repr(exc))
-            message = "the recall was not recorded; ask again"
-            raise HttpError.one(503, "(service)", "unavailable", message) from exc
+        await service.publish_for_request(
+            Topics.OUTGOING_DOCUMENTS,
+            record,
+            key=document,
+            envelope=envelope,
+            unrecorded="the recall was not recorded; ask again",
+        )
         return HttpResponse({"document_id": document, "status": "RECALL_REQUESTED"}, status=202)
 
     # -- the sender's side --------------------------------------------------------------------------
@@ -185,7 +276,8 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             )
             await service.publish(spec, body, key=document, envelope=envelope)
 
-    async def approve_and_sign(event: IncomingEvent) -> None:
+    async def keep_registered(event: IncomingEvent) -> None:
+        """A numbered document waits for its signer's approval (the approve route)."""
         document = event.record["document_id"]
         entry = dict(documents.get(document) or {})
         if entry.get("outgoing") is not None:
@@ -194,8 +286,15 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             step = open_outgoing(event.record, event.handled_at)
         except DocumentRefused as exc:
             raise RejectedEvent(str(exc)) from exc
-        await publish_all(event, document, step.events)
         documents[document] = {**entry, "outgoing": step.state}
+
+    async def note_approval(event: IncomingEvent) -> None:
+        """The signer approved it (the approve route published it): it is being signed."""
+        document = event.record["document_id"]
+        entry = dict(documents.get(document) or {})
+        outgoing = entry.get("outgoing")
+        if outgoing is not None and outgoing.get("status") == AWAITING_APPROVAL:
+            documents[document] = {**entry, "outgoing": {**outgoing, "status": "signing"}}
 
     async def issue_signed(event: IncomingEvent) -> None:
         document = event.record["document_id"]
@@ -303,7 +402,11 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
     service.consume(Topics.DOCUMENT_DRAFTS, number_draft, name="number-drafts")
     service.consume(
         Topics.OUTGOING_DOCUMENTS,
-        {EventTypes.DOCUMENT_REGISTERED: approve_and_sign, EventTypes.DOCUMENT_RECALL_REQUESTED: note_recall},
+        {
+            EventTypes.DOCUMENT_REGISTERED: keep_registered,
+            EventTypes.DOCUMENT_APPROVED: note_approval,
+            EventTypes.DOCUMENT_RECALL_REQUESTED: note_recall,
+        },
         name="outgoing",
     )
     service.consume(Topics.SIGNATURES, issue_signed, name="signatures")

@@ -195,6 +195,7 @@ def registered(
         "content_data": draft["content_data"],
         "draft_id": draft["draft_id"],
         "registered_at": now,
+        "drafted_by": draft.get("drafted_by"),
     }
 
 
@@ -207,7 +208,7 @@ class Outgoing:
 
 
 def open_outgoing(record: Mapping[str, Any], now: dt.datetime) -> Outgoing:
-    """A registered document: kept, approved by its signer, and sent for signature."""
+    """A registered document: kept until its signer approves it (`approve`)."""
     if record["signer"] is None or record["content_data"] is None:
         raise DocumentRefused(f"{record['document_id']} was registered without a signer or a file")
     state = {
@@ -222,26 +223,88 @@ def open_outgoing(record: Mapping[str, Any], now: dt.datetime) -> Outgoing:
         "recipients": record["recipients"],
         "signer": record["signer"],
         "content": record["content"],
+        "content_sha256": record["content_sha256"],
         "content_data": base64.b64encode(record["content_data"]).decode(),
-        "status": "signing",
+        "drafted_by": record.get("drafted_by"),
+        "status": AWAITING_APPROVAL,
         "statuses": {r["code"]: [] for r in record["recipients"]},
     }
-    approved = {"document_id": record["document_id"], "approved_by": record["signer"], "approved_at": now}
+    return Outgoing(state, [])
+
+
+#: The sender's state of a registered document its signer has not approved yet.
+AWAITING_APPROVAL = "awaiting_approval"
+
+
+class ApprovalRefused(ValueError):
+    """The person may not approve this document for signature; `field` names what does not match."""
+
+    def __init__(self, status: int, field: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+def approve(
+    state: Mapping[str, Any] | None,
+    document: str,
+    *,
+    official_id: str | None,
+    agency_code: str | None,
+    actor: Mapping[str, Any],
+    authenticated_at: dt.datetime | None,
+    max_age_seconds: float,
+    real_now: dt.datetime,
+    now: dt.datetime,
+) -> Outgoing:
+    """The signer approves the document for signature (phê duyệt), signed in recently with their own
+    credentials: a remote signature is made only after the signer authenticates for it (Luật Giao dịch điện
+    tử 2023, Nghị định 23/2025/NĐ-CP), so nobody else, no clerk and no service, can make it carry their
+    signature. Emits DocumentApproved (with the signer as they signed in) and SignatureRequested."""
+    if state is None:
+        raise ApprovalRefused(404, "document_id", "no such document")
+    if state.get("status") != AWAITING_APPROVAL:
+        raise ApprovalRefused(409, "document_id", f"is not awaiting approval (status {state.get('status')})")
+    signer = state["signer"]
+    if agency_code != state["issuing_agency"]["code"]:
+        raise ApprovalRefused(
+            403, "document_id", f"is a document of {state['issuing_agency']['code']}, not of your agency"
+        )
+    if official_id != signer["official_id"]:
+        raise ApprovalRefused(
+            403, "signer", f"is {signer['official_id']}: only the signer approves their signature"
+        )
+    age = (real_now - authenticated_at).total_seconds() if authenticated_at else None
+    if age is None or age > max_age_seconds:
+        raise ApprovalRefused(
+            401,
+            "Authorization",
+            f"a signature needs the signer's own sign-in within the last {max_age_seconds:.0f} s: sign in "
+            "again",
+        )
+    approved = {
+        "document_id": state["document_id"],
+        "approved_by": signer,
+        "approved_at": now,
+        "approved_by_person": dict(actor),
+        "authenticated_at": authenticated_at,
+    }
     request = {
-        "document_id": record["document_id"],
-        "content_sha256": record["content_sha256"],
-        "signer": record["signer"],
+        "document_id": state["document_id"],
+        "content_sha256": state["content_sha256"],
+        "signer": signer,
         "requested_at": now,
     }
     return Outgoing(
-        state,
+        {**state, "status": "signing"},
         [("vn.egov.document.DocumentApproved", approved), ("vn.egov.document.SignatureRequested", request)],
     )
 
 
 def issue(state: Mapping[str, Any] | None, signed: Mapping[str, Any], now: dt.datetime) -> Outgoing:
     """The signature is back: issue the document to its recipients, with its file, signature and chain."""
-    if state is None or state.get("status") != "signing":
+    # A signature exists only after the signer's approval, which may not be folded into the state yet.
+    if state is None or state.get("status") not in ("signing", AWAITING_APPROVAL):
         raise DocumentRefused(f"{signed['document_id']} is not waiting for a signature")
     if signed["content_sha256"] != state["content"]["sha256"]:
         raise DocumentRefused(f"{signed['document_id']}: the signature covers other content")

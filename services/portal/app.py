@@ -1,9 +1,15 @@
 """portal wiring: the HTTP API of the public-service portal.
 
-- `POST /api/v1/dossiers`: validate, publish DossierSubmitted, answer 202 with the submission id;
+- `POST /api/v1/dossiers`: validate, publish DossierSubmitted, answer 202 with the submission id; by the
+  signed-in citizen online, in their own name, or by a one-stop counter officer in person or by post;
 - `GET /api/v1/submissions/{id}`: pending, or the dossier code once the one-stop system gave one;
-- `GET /api/v1/dossiers/{code}`: status, appointment date and history;
-- `POST /api/v1/dossiers/{code}/supplements`: what the citizen supplies when asked (status 5).
+- `GET /api/v1/dossiers/{code}`: status, appointment date and history, for its applicant and its agencies'
+  officials;
+- `POST /api/v1/dossiers/{code}/supplements`: what the applicant supplies when asked (status 5);
+- `GET /api/v1/public/dossiers/{code}`: anyone's look-up by dossier code: status and appointment date only.
+
+Every route but the public look-up and the health check needs a bearer token (egov.runtime.auth): a citizen's
+from VNeID, or an official's from the province's single sign-on; who acted travels with the events.
 
 The portal is an access channel: it never reads the one-stop system's stores, only what that system
 publishes (the dossiers topic), folded into the portal's own changelog-backed read model. The read model is
@@ -14,25 +20,29 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 from zoneinfo import ZoneInfo
-
-from aiokafka.errors import KafkaError
 
 from egov.contracts.serde import ContractError
 from egov.contracts.topics import EventTypes, Topics
 from egov.platform.province import get_province
 from egov.regulations.codes import CodeError, parse_dossier_code
+from egov.runtime.auth import COUNTER_OFFICER, PUBLIC, citizens_or_officials
 from egov.runtime.engine import Engine
 from egov.runtime.http import HttpError, HttpRequest, HttpResponse
-from egov.runtime.service import IncomingEvent, Service, is_retryable
+from egov.runtime.service import IncomingEvent, Service
 from egov.runtime.settings import Settings
 from services import SERVICES
 from services.portal.domain import (
+    CITIZEN,
     InvalidSubmission,
     apply_event,
+    may_follow,
+    public_status,
     public_view,
     submission_event,
     submission_identity,
+    submitter_problem,
     validate_submission,
     validate_supplement,
 )
@@ -46,14 +56,15 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
     catalogue = [p.code for p in province.procedures]
     status_symbols = service.registry.get("vn.egov.dossier.DossierStatus").schema["symbols"]
 
-    #: Submissions seen on the portal's own topic: submission id → what the citizen sent (no personal data).
-    submissions = service.table("submissions", help="Submission id → procedure, channel, time.")
+    #: Submissions seen on the portal's own topic: submission id → procedure, channel, time, and who may
+    #: follow it (the applicant's ID number, the submitter's pseudonymous id): its own table, never shown.
+    submissions = service.table("submissions", help="Submission id → procedure, channel, time, applicant.")
     #: Submission id → dossier code, once the one-stop system received it.
     submission_codes = service.table("submission-codes", help="Submission id → dossier code.")
     #: Dossier code → public view (status, appointment date, history).
     dossiers = service.table("dossiers", help="Dossier code → status, appointment date and history.")
-    #: Accepted by this process but not yet read back from the topic: closes the gap between the 202 and
-    #: the table.
+    #: Accepted by this process but not yet read back from the topic (submission id → the applicant's ID
+    #: number): closes the gap between the 202 and the table.
     accepted_here: dict[str, str] = {}
 
     def today() -> dt.date:
@@ -68,7 +79,28 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         }
         return HttpResponse(body, status=202)
 
-    @service.route("POST", "/api/v1/dossiers")
+    def follower(request: HttpRequest, dossier_code: str) -> dict[str, Any]:
+        """The dossier's view, if the person may follow it (403 otherwise, 404 when there is none)."""
+        view = dossiers.get(dossier_code)
+        if view is None:
+            raise HttpError.one(404, "dossier_code", "exists", "no such dossier")
+        person = request.person
+        if person is not None:
+            owner = submissions.get(view.get("submission_id")) or {}
+            agencies = {view.get("receiving_agency_code"), view.get("responsible_agency_code")} - {None}
+            if not may_follow(
+                person.kind,
+                id_number=person.id_number,
+                agency_code=person.agency_code,
+                position=person.position,
+                applicant_id_number=owner.get("applicant_id_number"),
+                agencies={str(a) for a in agencies},
+            ):
+                message = "is not a dossier of the signed-in citizen, nor of the official's agency"
+                raise HttpError.one(403, "dossier_code", "follower", message)
+        return dict(view)
+
+    @service.route("POST", "/api/v1/dossiers", access=citizens_or_officials(COUNTER_OFFICER))
     async def submit(request: HttpRequest) -> HttpResponse:
         body = request.json()
         now = service.clock.now()
@@ -76,6 +108,11 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             submission = validate_submission(body, today=today(), catalogue=catalogue)
         except InvalidSubmission as exc:
             raise HttpError(422, exc.errors) from exc
+        person = request.person
+        if person is not None:
+            problem = submitter_problem(person.kind, person.id_number, submission)
+            if problem is not None:
+                raise HttpError(403, [problem])
         try:
             submission_id, event_id = submission_identity(request.header("Idempotency-Key"))
         except ValueError as exc:
@@ -86,24 +123,22 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             EventTypes.DOSSIER_SUBMITTED, subject=submission_id, time=now, id=event_id
         )
         try:
-            await service.publish(
+            await service.publish_for_request(
                 Topics.DOSSIER_SUBMISSIONS,
-                submission_event(submission, submission_id=submission_id, submitted_at=now),
+                submission_event(
+                    submission,
+                    submission_id=submission_id,
+                    submitted_at=now,
+                    submitted_by=person.actor() if person else None,
+                ),
                 key=submission_id,
                 envelope=envelope,
+                unrecorded="the dossier may not have been recorded; send it again with the same "
+                "Idempotency-Key header to be sure it is recorded once",
             )
         except ContractError as exc:
             raise HttpError.one(422, "(body)", "contract", str(exc)) from exc
-        except KafkaError as exc:
-            service.log.error("submission.not_recorded", submission_id=submission_id, error=repr(exc))
-            if not is_retryable(exc):
-                raise HttpError.one(413, "(body)", "size", f"is refused by the broker: {exc}") from exc
-            message = (
-                "the dossier may not have been recorded; send it again with the same Idempotency-Key header "
-                "to be sure it is recorded once"
-            )
-            raise HttpError.one(503, "(service)", "unavailable", message) from exc
-        accepted_here[submission_id] = submission["procedure_code"]
+        accepted_here[submission_id] = submission["applicant"]["id_number"]
         service.log.info(
             "submission.accepted",
             submission_id=submission_id,
@@ -112,13 +147,27 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         )
         return accepted(submission_id)
 
-    @service.route("GET", "/api/v1/submissions/{submission_id}")
+    @service.route(
+        "GET", "/api/v1/submissions/{submission_id}", access=citizens_or_officials(COUNTER_OFFICER)
+    )
     async def submission_status(request: HttpRequest) -> dict[str, object]:
         submission_id = request.params["submission_id"]
         try:
             uuid.UUID(submission_id)
         except ValueError:
             raise HttpError.one(400, "submission_id", "uuid", "is not a UUID") from None
+        known = submissions.get(submission_id)
+        applicant = (known or {}).get("applicant_id_number") or accepted_here.get(submission_id)
+        person = request.person
+        if (
+            person is not None
+            and applicant is not None
+            and person.kind == CITIZEN
+            and person.id_number != applicant
+        ):
+            raise HttpError.one(
+                403, "submission_id", "follower", "is not a submission of the signed-in citizen"
+            )
         code = submission_codes.get(submission_id)
         if code is not None:
             return {
@@ -131,24 +180,29 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             return {"submission_id": submission_id, "status": "pending", "dossier_code": None}
         raise HttpError.one(404, "submission_id", "exists", "no such submission")
 
-    @service.route("GET", "/api/v1/dossiers/{dossier_code}")
-    async def dossier(request: HttpRequest) -> dict[str, object]:
+    def parsed_code(request: HttpRequest) -> str:
         dossier_code = request.params["dossier_code"]
         try:
             parse_dossier_code(dossier_code)
         except CodeError as exc:
             raise HttpError.one(400, "dossier_code", "dossier_code", str(exc)) from exc
-        view = dossiers.get(dossier_code)
+        return dossier_code
+
+    @service.route("GET", "/api/v1/dossiers/{dossier_code}", access=citizens_or_officials())
+    async def dossier(request: HttpRequest) -> dict[str, object]:
+        return public_view(follower(request, parsed_code(request)))
+
+    @service.route("GET", "/api/v1/public/dossiers/{dossier_code}", access=PUBLIC)
+    async def public_dossier(request: HttpRequest) -> dict[str, object]:
+        view = dossiers.get(parsed_code(request))
         if view is None:
             raise HttpError.one(404, "dossier_code", "exists", "no such dossier")
-        return public_view(view)
+        return public_status(view)
 
-    @service.route("POST", "/api/v1/dossiers/{dossier_code}/supplements")
+    @service.route("POST", "/api/v1/dossiers/{dossier_code}/supplements", access=citizens_or_officials())
     async def supplement(request: HttpRequest) -> HttpResponse:
         dossier_code = request.params["dossier_code"]
-        view = dossiers.get(dossier_code)
-        if view is None:
-            raise HttpError.one(404, "dossier_code", "exists", "no such dossier")
+        view = follower(request, dossier_code)
         if view.get("status") != "SUPPLEMENT_REQUESTED":
             message = f"is not waiting for a supplement (status {view.get('status')})"
             raise HttpError.one(409, "dossier_code", "status", message)
@@ -167,13 +221,21 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         envelope = service.new_envelope(
             EventTypes.SUPPLEMENT_SUPPLIED, subject=dossier_code, time=now, id=event_id
         )
-        record = {**supplied, "dossier_code": dossier_code, "supplied_at": now}
-        try:
-            await service.publish(Topics.SUPPLEMENTS, record, key=dossier_code, envelope=envelope)
-        except KafkaError as exc:
-            service.log.error("supplement.not_recorded", dossier_code=dossier_code, error=repr(exc))
-            message = "the supplement may not have been recorded; send it again with the same Idempotency-Key"
-            raise HttpError.one(503, "(service)", "unavailable", message) from exc
+        person = request.person
+        record = {
+            **supplied,
+            "dossier_code": dossier_code,
+            "supplied_at": now,
+            "supplied_by": person.actor() if person else None,
+        }
+        await service.publish_for_request(
+            Topics.SUPPLEMENTS,
+            record,
+            key=dossier_code,
+            envelope=envelope,
+            unrecorded="the supplement may not have been recorded; send it again with the same "
+            "Idempotency-Key",
+        )
         service.log.info("supplement.accepted", dossier_code=dossier_code, event_id=envelope.id)
         body = {"dossier_code": dossier_code, "status": "supplied", "event_id": envelope.id}
         return HttpResponse(body, status=202)
@@ -184,6 +246,9 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             "procedure_code": record["procedure_code"],
             "channel": record["channel"],
             "submitted_at": record["submitted_at"].isoformat(),
+            # who may follow the dossier: kept in the portal's own table only, never logged or published
+            "applicant_id_number": record["applicant"]["id_number"],
+            "submitted_by": (record.get("submitted_by") or {}).get("id"),
         }
         accepted_here.pop(record["submission_id"], None)
 

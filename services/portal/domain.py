@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from egov.contracts.errors import FieldError
@@ -18,7 +18,9 @@ from egov.contracts.topics import EventTypes
 from egov.contracts.validation import RuleContext, get_validator
 
 #: Fields of DossierSubmitted that the portal sets, never the citizen.
-SERVER_SET_FIELDS = frozenset({"submission_id", "submitted_at"})
+SERVER_SET_FIELDS = frozenset({"submission_id", "submitted_at", "submitted_by"})
+#: Fields of SupplementSupplied that the portal sets.
+SUPPLEMENT_SERVER_FIELDS = frozenset({"dossier_code", "supplied_at", "supplied_by"})
 
 
 class InvalidSubmission(ValueError):
@@ -50,6 +52,63 @@ def validate_submission(body: Any, *, today: dt.date, catalogue: Collection[str]
     return record
 
 
+# -- who may do what (the person comes from their identity provider's token) ---------------------------------
+CITIZEN, OFFICIAL = "citizen", "official"
+
+
+def submitter_problem(kind: str, id_number: str | None, submission: Mapping[str, Any]) -> FieldError | None:
+    """Why this person may not submit this dossier (a 403), or None. A citizen signed in through VNeID submits
+    online, in their own name (NĐ 59/2022/NĐ-CP: the portal knows the citizen from the identity, not from a
+    form field); a one-stop counter officer receives a dossier in person or by post, for the citizen."""
+    channel = submission["channel"]
+    if kind == CITIZEN:
+        if channel != "ONLINE":
+            return FieldError(
+                "channel",
+                "submitter",
+                "a citizen submits online; in person or by post, a one-stop counter officer receives it",
+            )
+        if submission["applicant"]["id_number"] != id_number:
+            return FieldError(
+                "applicant.id_number",
+                "submitter",
+                "is not the ID number of the signed-in citizen: a citizen submits only in their own name",
+            )
+    elif channel == "ONLINE":
+        return FieldError(
+            "channel", "submitter", "an online dossier is submitted by the citizen, signed in through VNeID"
+        )
+    return None
+
+
+def may_follow(
+    kind: str,
+    *,
+    id_number: str | None,
+    agency_code: str | None,
+    position: str | None,
+    applicant_id_number: str | None,
+    agencies: Collection[str],
+) -> bool:
+    """Whether a person may see a dossier's details and history, and supplement it: its applicant, an
+    official of an agency that handles it, or a one-stop counter officer (who may receive any dossier,
+    regardless of the administrative boundary)."""
+    if kind == CITIZEN:
+        return id_number is not None and id_number == applicant_id_number
+    return position == "counter_officer" or (agency_code is not None and agency_code in agencies)
+
+
+def public_status(view: Mapping[str, Any]) -> dict[str, Any]:
+    """What anyone may look up by dossier code, as provincial portals show it (tra cứu hồ sơ): the status
+    and the appointment date; no personal data."""
+    return {
+        "dossier_code": view["dossier_code"],
+        "status": view.get("status"),
+        "status_code": view.get("status_code"),
+        "appointment_date": view.get("appointment_date"),
+    }
+
+
 def submission_identity(idempotency_key: str | None) -> tuple[str, str | None]:
     """The submission id and event id of a POST. With an `Idempotency-Key` header both derive from it, so a
     client that retries after a time-out gets the same submission, never a second dossier."""
@@ -65,10 +124,19 @@ _IDEMPOTENCY = uuid.uuid5(uuid.NAMESPACE_URL, "urn:egov:portal:idempotency-key")
 
 
 def submission_event(
-    submission: dict[str, Any], *, submission_id: str, submitted_at: dt.datetime
+    submission: dict[str, Any],
+    *,
+    submission_id: str,
+    submitted_at: dt.datetime,
+    submitted_by: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The body of DossierSubmitted."""
-    return {**submission, "submission_id": submission_id, "submitted_at": submitted_at}
+    """The body of DossierSubmitted (`submitted_by`: the Actor who submitted it)."""
+    return {
+        **submission,
+        "submission_id": submission_id,
+        "submitted_at": submitted_at,
+        "submitted_by": dict(submitted_by) if submitted_by else None,
+    }
 
 
 # -- the read model ---------------------------------------------------------------------------------------
@@ -177,7 +245,7 @@ def validate_supplement(body: Any, *, today: dt.date) -> dict[str, Any]:
     record, errors = get_validator().from_json(
         EventTypes.SUPPLEMENT_SUPPLIED,
         body,
-        exclude=frozenset({"dossier_code", "supplied_at"}),
+        exclude=SUPPLEMENT_SERVER_FIELDS,
         context=RuleContext(today=today),
     )
     if not errors and record is not None and not record["attachments"]:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from egov.contracts.topics import EventTypes, Topics
 from egov.paths import REPO_ROOT
 from egov.platform.province import get_province
+from egov.runtime.auth import PUBLIC
 from egov.runtime.engine import Engine
 from egov.runtime.http import HttpError, HttpRequest, HttpResponse
 from egov.runtime.service import Handler, IncomingEvent, RejectedEvent, Service
@@ -90,7 +91,7 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         name="count-documents",
     )
 
-    @service.route("GET", "/api/v1/indicators")
+    @service.route("GET", "/api/v1/indicators", access=PUBLIC)
     async def indicators(request: HttpRequest) -> dict[str, Any]:
         try:
             query = parse_query(request.query)
@@ -106,7 +107,7 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             generated_at=service.clock.now(),
         )
 
-    @service.route("GET", "/")
+    @service.route("GET", "/", access=PUBLIC)
     async def page(request: HttpRequest) -> HttpResponse:
         return HttpResponse(dashboard, html=True)
 

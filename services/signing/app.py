@@ -1,4 +1,5 @@
-"""signing wiring: sign the content hashes the document system sends, with the official's certificate.
+"""signing wiring: sign the content hashes the document system sends, with the official's certificate, and
+only those its signer approved, signed in (services/signing/domain.py).
 
 The private keys stay in the CA's `private/` folder, which only this service reads; what leaves is the
 detached CMS signature and the certificate chain (no key, in no event and no log). The CA is created on
@@ -15,6 +16,7 @@ from egov.runtime.service import IncomingEvent, RejectedEvent, Service
 from egov.runtime.settings import Settings
 from services import SERVICES
 from services.signing.ca import CertificateAuthority
+from services.signing.domain import approval_of, signature_refusal
 
 
 def build(settings: Settings, *, engine: Engine | None = None) -> Service:
@@ -27,8 +29,19 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         ca.ensure(service.clock.now())
         service.log.info("ca.ready", trust_store=str(ca.public_directory))
 
+    #: Document id → its signer's approval, as the document system recorded it (egov.runtime.auth: the signer
+    #: as they signed in); a signature request without it is refused.
+    approvals = service.table("approvals", help="Document id → who approved it for signature, signed in.")
+
+    async def approved(event: IncomingEvent) -> None:
+        approvals[event.record["document_id"]] = approval_of(event.record)
+
     async def sign(event: IncomingEvent) -> None:
         request = event.record
+        refusal = signature_refusal(approvals.get(request["document_id"]), request)
+        if refusal is not None:
+            service.log.warning("signature.refused", document_id=request["document_id"], reason=refusal)
+            raise RejectedEvent(refusal)
         now = event.handled_at
         ca.ensure(now)
         try:
@@ -56,6 +69,8 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
 
     service.on_start(create_the_ca)
     service.consume(
-        Topics.OUTGOING_DOCUMENTS, {EventTypes.SIGNATURE_REQUESTED: sign}, name="signature-requests"
+        Topics.OUTGOING_DOCUMENTS,
+        {EventTypes.DOCUMENT_APPROVED: approved, EventTypes.SIGNATURE_REQUESTED: sign},
+        name="signature-requests",
     )
     return service

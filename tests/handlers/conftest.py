@@ -14,12 +14,41 @@ import pytest
 
 from egov.contracts.validation import RuleContext, get_validator
 from egov.paths import EXAMPLES_DIR
+from egov.runtime.auth import Person
 from egov.runtime.service import Service
 from egov.runtime.settings import Settings
 from egov.runtime.testing import FakeRuntime
 
 #: Business time of the tests: a Tuesday morning in the province (02:00 UTC is 09:00 in Hồ Chí Minh City).
 NOW = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)
+
+
+def citizen(applicant: Any, *, subject: str = "c-1") -> Person:
+    """A citizen signed in through VNeID, as their token says (`applicant`: a CitizenRef record)."""
+    return Person(
+        kind="citizen",
+        subject=subject,
+        issuer="https://vneid.example/realms/vneid",
+        name=applicant["full_name"],
+        id_number=applicant["id_number"],
+        authenticated_at=dt.datetime.now(dt.UTC),
+    )
+
+
+def official(
+    agency_code: str, position: str, *, official_id: str | None = None, minutes_ago: float = 0
+) -> Person:
+    """An official signed in at the province's single sign-on."""
+    role = {"leader": "lanh-dao", "clerk": "van-thu", "counter_officer": "mot-cua"}[position]
+    return Person(
+        kind="official",
+        subject=f"o-{agency_code}-{position}",
+        issuer="https://sso.example/realms/officials",
+        agency_code=agency_code,
+        position=position,
+        official_id=official_id or f"{agency_code}/{role}-01",
+        authenticated_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago),
+    )
 
 
 def example(event_type: str, **changes: Any) -> dict[str, Any]:

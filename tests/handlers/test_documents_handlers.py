@@ -1,10 +1,12 @@
-"""The document system's wiring on the fake runtime: an outgoing document numbered, approved, sent for
-signature and issued; an incoming one verified and answered with status packets. The signing platform's own
-wiring, on a second fake runtime sharing the test CA's folder, makes the signatures."""
+"""The document system's wiring on the fake runtime: an outgoing document submitted by an official of its
+agency, numbered, approved by its signer signed in just now, signed and issued; an incoming one verified and
+answered with status packets. The signing platform's own wiring, on a second fake runtime sharing the test
+CA's folder, makes the signatures."""
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -15,46 +17,107 @@ from egov.runtime.testing import FakeRuntime, Published
 from egov.tools.samples import official_document
 from services.documents.app import build
 from services.signing.app import build as build_signing
+from tests.handlers.conftest import official
+
+LETTER = official_document(random.Random(7), get_province("binh-thuan"))
+AGENCY = str(LETTER["issuing_agency"])
+SIGNER = official(AGENCY, "leader", official_id=LETTER["signer"]["official_id"])  # type: ignore[index]
+CLERK = official(AGENCY, "clerk")
 
 
-def a_letter() -> dict[str, object]:
-    return official_document(random.Random(7), get_province("binh-thuan"))
-
-
-def submitted(documents: FakeRuntime) -> list[Published]:
-    """Given a letter submitted through the API and numbered: what the document system published."""
+def registered(documents: FakeRuntime, body: dict[str, Any] | None = None) -> Published:
+    """Given a letter submitted by its agency's clerk and numbered: its DocumentRegistered."""
     answer = documents.request(
-        "POST", "/api/v1/documents", json=a_letter(), headers={"Idempotency-Key": "l-1"}
+        "POST",
+        "/api/v1/documents",
+        json={k: v for k, v in (body or LETTER).items() if k != "issuing_agency"},  # the token says which
+        headers={"Idempotency-Key": "l-1", **documents.bearer(CLERK)},
     )
-    assert answer.status == 202
-    return documents.pump()
+    assert answer.status == 202, answer.body
+    [registration] = documents.pump()
+    return registration
 
 
-def test_an_outgoing_document_is_numbered_approved_and_sent_for_signature(start) -> None:  # type: ignore[no-untyped-def]
+def approve(documents: FakeRuntime, document: str, person: Any = SIGNER) -> Any:
+    return documents.request(
+        "POST", "/api/v1/documents/approve", query=[("id", document)], headers=documents.bearer(person)
+    )
+
+
+def test_an_outgoing_document_is_numbered_and_waits_for_its_signer(start) -> None:  # type: ignore[no-untyped-def]
     documents = start(build)
-    out = submitted(documents)
-    assert [p.type for p in out] == [
-        EventTypes.DOCUMENT_REGISTERED,
-        EventTypes.DOCUMENT_APPROVED,
-        EventTypes.SIGNATURE_REQUESTED,
-    ]
-    registered = out[0]
-    letter = a_letter()
-    assert registered.record["document_id"].startswith(f"{letter['issuing_agency']},")
-    assert registered.record["document_id"].split(",")[2].startswith("1/")  # the first of its register
+    registration = registered(documents)
+    assert registration.type == EventTypes.DOCUMENT_REGISTERED
+    assert registration.record["document_id"].startswith(f"{AGENCY},")
+    assert registration.record["document_id"].split(",")[2].startswith("1/")  # the first of its register
+    assert registration.record["drafted_by"]["agency_code"] == AGENCY
     [drafted] = documents.on(Topics.DOCUMENT_DRAFTS)
-    assert drafted.key == letter["issuing_agency"]  # drafts are keyed by their agency: one numbering writer
-    # and the draft look-up names the document
+    assert drafted.key == AGENCY  # drafts are keyed by their agency: one numbering writer
+    assert drafted.record["drafted_by"]["position"] == "clerk"
+    # nothing is approved or signed until the signer says so
+    assert not [p for p in documents.published if p.type == EventTypes.SIGNATURE_REQUESTED]
     draft_id = drafted.record["draft_id"]
-    found = documents.request("GET", f"/api/v1/drafts/{draft_id}").body
-    assert found == {"draft_id": draft_id, "document_id": registered.record["document_id"]}
+    found = documents.request("GET", f"/api/v1/drafts/{draft_id}", headers=documents.bearer(CLERK)).body
+    assert found == {
+        "draft_id": draft_id,
+        "document_id": registration.record["document_id"],
+        "status": "awaiting_approval",
+    }
+
+
+def test_only_the_signer_signed_in_just_now_approves_the_signature(start) -> None:  # type: ignore[no-untyped-def]
+    documents = start(build)
+    document = registered(documents).record["document_id"]
+    # a clerk may not approve; another leader is not the signer; a signer signed in long ago signs in again
+    clerk = approve(documents, document, CLERK)
+    assert (clerk.status, clerk.body["errors"][0]["field"]) == (403, "Authorization")
+    other = approve(documents, document, official(AGENCY, "leader", official_id=f"{AGENCY}/lanh-dao-02"))
+    assert (other.status, other.body["errors"][0]["field"]) == (403, "signer")
+    stale = approve(
+        documents, document, official(AGENCY, "leader", official_id=SIGNER.official_id, minutes_ago=10)
+    )
+    assert (stale.status, stale.body["errors"][0]["field"]) == (401, "Authorization")
+    foreign = approve(
+        documents, document, official("000.00.15.H11", "leader", official_id=SIGNER.official_id)
+    )
+    assert foreign.status == 403
+    assert not [p for p in documents.published if p.type == EventTypes.DOCUMENT_APPROVED]
+    # the signer, just signed in, approves: the approval names them as they signed in; the signature is asked
+    answer = approve(documents, document)
+    assert answer.status == 202
+    approved, requested = documents.published[-2:]
+    assert approved.type == EventTypes.DOCUMENT_APPROVED
+    assert approved.record["approved_by"]["official_id"] == SIGNER.official_id
+    assert approved.record["approved_by_person"] == SIGNER.actor()
+    assert approved.record["authenticated_at"] is not None
+    assert requested.type == EventTypes.SIGNATURE_REQUESTED
+
+
+def test_an_official_issues_only_for_their_own_agency(start) -> None:  # type: ignore[no-untyped-def]
+    documents = start(build)
+    answer = documents.request(
+        "POST",
+        "/api/v1/documents",
+        json={**LETTER, "issuing_agency": "000.00.15.H11"},
+        headers=documents.bearer(CLERK),
+    )
+    assert answer.status == 403
+    assert answer.body["errors"][0]["field"] == "issuing_agency"
+    citizen_like = documents.request("POST", "/api/v1/documents", json=LETTER)
+    assert citizen_like.status == 401
+    assert documents.published == []
 
 
 def test_a_signed_document_is_issued_and_verified_by_its_recipient(start) -> None:  # type: ignore[no-untyped-def]
-    # Given a document sent for signature, and the signing platform (its CA in the same state folder)
+    # Given a document its signer approved, and the signing platform (its CA in the same state folder)
     documents = start(build)
-    request = submitted(documents)[-1]
+    document = registered(documents).record["document_id"]
+    approve(documents, document)
+    approved, request = documents.published[-2:]
     signing = start(build_signing)
+    signing.deliver(
+        Topics.OUTGOING_DOCUMENTS, approved.record, key=document, event_type=EventTypes.DOCUMENT_APPROVED
+    )
     # When the signing platform signs it and the document system gets the signature
     [signature] = signing.deliver(
         Topics.OUTGOING_DOCUMENTS, request.record, key=request.key, event_type=EventTypes.SIGNATURE_REQUESTED
@@ -68,27 +131,40 @@ def test_a_signed_document_is_issued_and_verified_by_its_recipient(start) -> Non
     packets = documents.deliver(
         Topics.LGSP_DOCUMENTS, issued.record, key=issued.key, event_type=EventTypes.DOCUMENT_ISSUED
     )
-    recipients = {r["code"] for r in issued.record["recipients"]}
-    for code in recipients:
+    for code in {r["code"] for r in issued.record["recipients"]}:
         mine = [p.record["status"] for p in packets if p.record["sender"]["code"] == code]
         assert mine == ["ARRIVED", "ACCEPTED", "ASSIGNED", "IN_PROGRESS"], code
+    # and the sender's officials see each recipient's statuses; a third agency's do not
+    view = documents.request(
+        "GET", "/api/v1/documents/by-id", query=[("id", document)], headers=documents.bearer(CLERK)
+    )
+    assert view.status == 200 and view.body["outgoing"]["status"] == "issued"
+    parties = {AGENCY, *(r["code"] for r in issued.record["recipients"])}
+    outsider = next(a.code for a in get_province("binh-thuan").agencies if a.code not in parties)
+    third = documents.bearer(official(outsider, "clerk"))
+    refused = documents.request("GET", "/api/v1/documents/by-id", query=[("id", document)], headers=third)
+    assert refused.status == 403
 
 
 def test_an_incoming_document_waits_for_the_trust_store_rather_than_being_refused(start) -> None:  # type: ignore[no-untyped-def]
     # Given a document system whose signing platform has not published its trust store yet
     documents = start(build)
-    signing_request = submitted(documents)[-1]
-    issued = {**signing_request.record}
-    # When a signed document arrives, Then the event is tried again later, never dead-lettered
+    document = registered(documents).record["document_id"]
+    approve(documents, document)
+    approved, request = documents.published[-2:]
     signing = start(build_signing)
-    [signature] = signing.deliver(
-        Topics.OUTGOING_DOCUMENTS, issued, key=signing_request.key, event_type=EventTypes.SIGNATURE_REQUESTED
+    signing.deliver(
+        Topics.OUTGOING_DOCUMENTS, approved.record, key=document, event_type=EventTypes.DOCUMENT_APPROVED
     )
-    [document] = documents.deliver(Topics.SIGNATURES, signature.record, key=signature.key)
+    [signature] = signing.deliver(
+        Topics.OUTGOING_DOCUMENTS, request.record, key=request.key, event_type=EventTypes.SIGNATURE_REQUESTED
+    )
+    [issued] = documents.deliver(Topics.SIGNATURES, signature.record, key=signature.key)
     (documents.settings.ca_directory / "public" / "root.pem").unlink()
+    # When the signed document arrives, Then the event is tried again later, never dead-lettered
     with pytest.raises(TryLater, match="no trusted root"):
         documents.deliver(
-            Topics.LGSP_DOCUMENTS, document.record, key=document.key, event_type=EventTypes.DOCUMENT_ISSUED
+            Topics.LGSP_DOCUMENTS, issued.record, key=issued.key, event_type=EventTypes.DOCUMENT_ISSUED
         )
     assert documents.dead_letters == []
 
@@ -100,6 +176,7 @@ def test_a_recall_of_an_unknown_document_is_a_409(start) -> None:  # type: ignor
         "/api/v1/documents/recall",
         json={"reason": "sai sót"},
         query=[("id", "000.00.04.H11,2026/11/24,9/CV")],
+        headers=documents.bearer(SIGNER),
     )
     assert answer.status == 409
     assert answer.body["errors"][0]["field"] == "document_id"
@@ -107,8 +184,12 @@ def test_a_recall_of_an_unknown_document_is_a_409(start) -> None:  # type: ignor
 
 def test_a_draft_naming_an_agency_the_province_lacks_is_a_422(start) -> None:  # type: ignore[no-untyped-def]
     documents = start(build)
-    letter = {**a_letter(), "recipients": ["000.00.99.H11"]}
-    answer = documents.request("POST", "/api/v1/documents", json=letter)
+    answer = documents.request(
+        "POST",
+        "/api/v1/documents",
+        json={**LETTER, "recipients": ["000.00.99.H11"]},
+        headers=documents.bearer(CLERK),
+    )
     assert answer.status == 422
     assert [e["field"] for e in answer.body["errors"]] == ["recipients.0"]
     assert documents.published == []

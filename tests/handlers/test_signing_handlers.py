@@ -19,10 +19,31 @@ def test_the_ca_is_created_when_the_worker_starts(start, settings) -> None:  # t
     assert len(roots) == 1
 
 
-def test_a_content_hash_is_signed_with_the_officials_certificate(start, settings) -> None:  # type: ignore[no-untyped-def]
-    # Given the signing platform, When the document system asks for a signature
+def approval(signer: dict[str, object], **changes: object) -> dict[str, object]:
+    person = {"kind": "OFFICIAL", "id": "o-1", "agency_code": signer["agency"]["code"], "position": "leader"}  # type: ignore[index]
+    return example(
+        EventTypes.DOCUMENT_APPROVED,
+        document_id=REQUEST["document_id"],
+        approved_by=signer,
+        approved_by_person=person,
+        authenticated_at="2026-11-26T02:30:00Z",
+        **changes,
+    )
+
+
+def test_a_content_hash_is_signed_with_the_officials_certificate_once_its_signer_approved(
+    start, settings
+) -> None:  # type: ignore[no-untyped-def]
+    # Given the signing platform, and the signer's approval, signed in
     signing = start(build)
     key = str(REQUEST["document_id"])
+    signing.deliver(
+        Topics.OUTGOING_DOCUMENTS,
+        approval(REQUEST["signer"]),
+        key=key,
+        event_type=EventTypes.DOCUMENT_APPROVED,
+    )
+    # When the document system asks for a signature
     [completed] = signing.deliver(
         Topics.OUTGOING_DOCUMENTS, REQUEST, key=key, event_type=EventTypes.SIGNATURE_REQUESTED
     )
@@ -35,8 +56,34 @@ def test_a_content_hash_is_signed_with_the_officials_certificate(start, settings
     assert all("PRIVATE KEY" not in pem for pem in completed.record["certificate_chain"])
 
 
+def test_no_signature_without_the_signers_own_approval(start) -> None:  # type: ignore[no-untyped-def]
+    signing = start(build)
+    key = str(REQUEST["document_id"])
+    # no approval at all
+    out = signing.deliver(
+        Topics.OUTGOING_DOCUMENTS, REQUEST, key=key, event_type=EventTypes.SIGNATURE_REQUESTED
+    )
+    assert [p.topic for p in out] == [signing.service.dead_letter_topic.name]
+    assert "no approval by its signer" in out[0].record["reason"]
+    # an approval by someone else (or one recorded before people signed in) does not do either
+    someone = {**REQUEST["signer"], "official_id": "000.00.04.H11/van-thu-01"}  # type: ignore[dict-item]
+    signing.deliver(
+        Topics.OUTGOING_DOCUMENTS, approval(someone), key=key, event_type=EventTypes.DOCUMENT_APPROVED
+    )
+    again = signing.deliver(
+        Topics.OUTGOING_DOCUMENTS, REQUEST, key=key, event_type=EventTypes.SIGNATURE_REQUESTED
+    )
+    assert "someone other than its signer" in again[0].record["reason"]
+
+
 def test_a_hash_that_is_not_hexadecimal_is_dead_lettered(start) -> None:  # type: ignore[no-untyped-def]
     signing = start(build)
+    signing.deliver(
+        Topics.OUTGOING_DOCUMENTS,
+        approval(REQUEST["signer"]),
+        key=str(REQUEST["document_id"]),
+        event_type=EventTypes.DOCUMENT_APPROVED,
+    )
     bad = {**REQUEST, "content_sha256": "z" * 64}
     out = signing.deliver(
         Topics.OUTGOING_DOCUMENTS,

@@ -15,8 +15,11 @@ from typing import TypeVar
 import httpx
 import pytest
 
+from egov.paths import default_state_dir
 from egov.runtime.settings import Settings
-from egov.tools.localkafka import free_port
+from egov.tools.identity.keycloak import IdentityProviderError, LocalIdentityProvider
+from egov.tools.identity.signin import DocumentsAuth, PortalAuth, SignIn
+from egov.tools.processes import free_port
 from egov.tools.provision import provision
 from egov.tools.stack import ServiceProcess, running
 from services import SERVICES
@@ -25,14 +28,57 @@ pytestmark = pytest.mark.integration
 T = TypeVar("T")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def identity_provider() -> Iterator[SignIn]:
+    """The real identity provider of the test session (Keycloak, the realms of infra/keycloak/realms),
+    started once on free ports; every service process of the session trusts its issuers. Tests sign the
+    fictional people in with the `SignIn` it yields. `EGOV_OIDC_*_ISSUER` given: that provider is used."""
+    given = os.environ.get("EGOV_OIDC_CITIZEN_ISSUER"), os.environ.get("EGOV_OIDC_OFFICIAL_ISSUER")
+    if all(given):
+        yield SignIn(str(given[0]), str(given[1]))
+        return
+    provider = LocalIdentityProvider(
+        home=default_state_dir() / f"test-keycloak-{os.getpid()}",
+        port=free_port(),
+        management_port=free_port(),
+    )
+    try:
+        provider.start(timeout=300)
+    except IdentityProviderError as exc:
+        provider.destroy()
+        pytest.fail(f"the identity provider did not start: {exc}")
+    before = {
+        name: os.environ.get(name) for name in ("EGOV_OIDC_CITIZEN_ISSUER", "EGOV_OIDC_OFFICIAL_ISSUER")
+    }
+    os.environ["EGOV_OIDC_CITIZEN_ISSUER"] = provider.citizen_issuer
+    os.environ["EGOV_OIDC_OFFICIAL_ISSUER"] = provider.official_issuer
+    try:
+        yield SignIn(provider.citizen_issuer, provider.official_issuer)
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        provider.destroy()
+
+
 @dataclass
 class Stack:
     settings: Settings
     services: dict[str, ServiceProcess]
+    sign_in: SignIn
 
     @property
     def portal(self) -> httpx.Client:
-        return httpx.Client(base_url=self.services["portal"].url, timeout=10.0)
+        """The portal, as its users call it: the applicant online, a counter officer for the rest."""
+        auth = PortalAuth(self.sign_in, self.settings.province)
+        return httpx.Client(base_url=self.services["portal"].url, timeout=10.0, auth=auth)
+
+    def documents(self, agency_code: str) -> httpx.Client:
+        """The document system, as an agency's clerk (and its leader, to approve and recall) calls it."""
+        auth = DocumentsAuth(self.sign_in, agency_code)
+        return httpx.Client(base_url=self.services["documents"].url, timeout=10.0, auth=auth)
 
     def topic(self, spec) -> str:  # type: ignore[no-untyped-def]
         return spec.full_name(self.settings.topic_prefix)
@@ -92,7 +138,7 @@ def run_stack(
         for name, port in ports.items()
     }
     with running(list(processes.values()), timeout=120):
-        yield Stack(settings, processes)
+        yield Stack(settings, processes, SignIn.from_settings(Settings()))
 
 
 def fast_clock_env(day_seconds: float) -> dict[str, str]:

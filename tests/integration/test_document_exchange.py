@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 from cryptography import x509
@@ -23,6 +22,7 @@ from egov.contracts.serde import get_registry
 from egov.contracts.topics import EventTypes, Topics, dead_letters
 from egov.platform import pki
 from egov.runtime.clock import Clock
+from egov.tools.identity.realms import official
 from services.signing.ca import CertificateAuthority
 from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack, wait_until
 from tests.integration.kafka_helpers import collect, produce, read_all, wait_committed_past
@@ -32,7 +32,8 @@ pytestmark = pytest.mark.integration
 A = {"code": "000.00.04.H11", "name": "Sở Kế hoạch và Đầu tư"}
 B = {"code": "000.00.16.H11", "name": "Sở Xây dựng"}
 C = {"code": "000.00.17.H11", "name": "Sở Tài nguyên và Môi trường"}
-SIGNER = {"official_id": "000.00.04.H11/giam-doc", "full_name": "Trần Văn Minh", "position": "Giám đốc"}
+#: A's leader, who signs and approves (a fictional official of the local single sign-on).
+SIGNER = {k: v for k, v in official(A["code"], "leader").as_official().items() if k != "agency"}
 #: B completes an incoming document the day it arrives; C takes thirty working days (a recall finds it busy).
 PROFILE = {"default_days": 1, "agencies": {B["code"]: 0, C["code"]: 30}}
 THROUGH_06 = ["ARRIVED", "ACCEPTED", "ASSIGNED", "IN_PROGRESS", "COMPLETED"]
@@ -42,7 +43,7 @@ class Exchange:
     def __init__(self, stack: Stack, clock: Clock) -> None:
         self.stack = stack
         self.clock = clock
-        self.client = httpx.Client(base_url=stack.services["documents"].url, timeout=10.0)
+        self.client = stack.documents(A["code"])  # A's clerk, and its leader to approve and recall
         self.ca = CertificateAuthority(stack.settings.state_dir / "ca")
 
     @property
@@ -64,9 +65,14 @@ class Exchange:
         answer = self.client.post("/api/v1/documents", json=body)
         assert answer.status_code == 202, answer.text
         draft = answer.json()["draft_id"]
-        return str(
+        document = str(
             self.poll(lambda: self.client.get(f"/api/v1/drafts/{draft}").json()["document_id"], "registered")
         )
+        approved = self.client.post(
+            "/api/v1/documents/approve", params={"id": document}
+        )  # the signer, signed in
+        assert approved.status_code == 202, approved.text
+        return document
 
     def view(self, document: str) -> dict[str, Any]:
         return dict(self.client.get("/api/v1/documents/by-id", params={"id": document}).json())

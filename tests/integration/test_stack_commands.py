@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from egov.tools.localkafka import free_port, pid_alive
+from egov.tools.processes import free_port, pid_alive
 from services import SERVICES
 
 pytestmark = pytest.mark.integration

@@ -69,7 +69,7 @@ def test_each_break_is_reported_at_its_field_with_its_reason() -> None:
     )
     assert problems["channel"].kind == "missing_enum_symbols"
     assert str(problems["submission_id"]) == (
-        f"{SUBMITTED}: cannot read data written with {SUBMITTED}/v1: "
+        f"{SUBMITTED}: cannot read data written with {SUBMITTED}/v2: "
         "field 'submission_id': reader type int cannot read writer type string"
     )
 
@@ -101,12 +101,13 @@ def test_a_narrowed_union_names_the_branch_old_data_may_hold() -> None:
     phone = field(field(broken, "contact")["type"], "phone")
     phone["type"] = "string"
     del phone["default"]
-    [problem] = check_against_released(SUBMITTED, broken)
-    assert problem.location == "contact.phone"
-    assert problem.message == (
-        "field 'contact.phone': reader type string cannot read writer type null "
-        "(a branch of the writer's union [null, string])"
-    )
+    problems = check_against_released(SUBMITTED, broken)  # once per released version (v1, v2)
+    assert [p.location for p in problems] == ["contact.phone", "contact.phone"]
+    for problem in problems:
+        assert problem.message == (
+            "field 'contact.phone': reader type string cannot read writer type null "
+            "(a branch of the writer's union [null, string])"
+        )
 
 
 def test_a_renamed_record_is_reported_with_the_fix() -> None:
@@ -230,11 +231,11 @@ def test_the_current_contracts_pass_the_whole_gate() -> None:
 
 def test_a_candidate_event_is_checked_against_its_released_versions() -> None:
     raw = copy.deepcopy(json.loads(REG.get(SUBMITTED).source.read_text(encoding="utf-8")))
-    assert check_candidate(raw) == (SUBMITTED, [], [f"{SUBMITTED}/v1"])
+    assert check_candidate(raw) == (SUBMITTED, [], [f"{SUBMITTED}/v1", f"{SUBMITTED}/v2"])
     raw["fields"].append({"name": "priority", "type": "int", "doc": "no default"})
     name, problems, checked = check_candidate(raw, REG)
-    assert (name, checked) == (SUBMITTED, [f"{SUBMITTED}/v1"])
-    assert [p.location for p in problems] == ["priority"]
+    assert (name, checked) == (SUBMITTED, [f"{SUBMITTED}/v1", f"{SUBMITTED}/v2"])
+    assert [p.location for p in problems] == ["priority", "priority"]
 
 
 def test_a_broken_shared_type_reports_every_event_it_breaks() -> None:
@@ -242,8 +243,8 @@ def test_a_broken_shared_type_reports_every_event_it_breaks() -> None:
     channel["symbols"] = ["IN_PERSON", "ONLINE"]
     name, problems, checked = check_candidate(channel, REG)
     assert name == "vn.egov.common.Channel"
-    assert checked == [f"{RECEIVED}/v1", f"{RECEIVED}/v2", f"{SUBMITTED}/v1"]
-    assert sorted(p.contract for p in problems) == [RECEIVED, RECEIVED, SUBMITTED]
+    assert checked == [f"{RECEIVED}/v1", f"{RECEIVED}/v2", f"{SUBMITTED}/v1", f"{SUBMITTED}/v2"]
+    assert sorted(p.contract for p in problems) == [RECEIVED, RECEIVED, SUBMITTED, SUBMITTED]
     assert all(
         p.message == "field 'channel': symbols POSTAL were removed from vn.egov.common.Channel"
         for p in problems
@@ -256,7 +257,7 @@ def test_a_compatible_shared_type_passes_and_lists_the_versions_checked() -> Non
     assert check_candidate(channel, REG) == (
         "vn.egov.common.Channel",
         [],
-        [f"{RECEIVED}/v1", f"{RECEIVED}/v2", f"{SUBMITTED}/v1"],
+        [f"{RECEIVED}/v1", f"{RECEIVED}/v2", f"{SUBMITTED}/v1", f"{SUBMITTED}/v2"],
     )
 
 

@@ -1,0 +1,197 @@
+"""Background processes the project's commands own: the Kafka broker, the identity provider, the services.
+
+A process is ours when its pid file names a live process whose command line carries our signature (a
+reused pid is not ours). Starting one checks its ports first, sends its output to a log, writes the pid file
+and waits until it is ready, with a time-out; a start that fails or is interrupted leaves nothing running.
+Stopping sends SIGTERM to its session, then SIGKILL after a time-out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+
+class ProcessError(RuntimeError):
+    """A background process could not be started or stopped; the message says why and what to do."""
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def process_cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on now (for throw-away test instances)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def java_executable(needed_by: str) -> str:
+    """`$JAVA_HOME/bin/java` when there is one, else `java` on PATH."""
+    java_home = os.environ.get("JAVA_HOME")
+    candidate = Path(java_home) / "bin" / "java" if java_home else None
+    if candidate is not None and candidate.exists():
+        return str(candidate)
+    found = shutil.which("java")
+    if found is None:
+        raise ProcessError(f"`java` was not found on PATH; {needed_by} needs Java 17+")
+    return found
+
+
+def stop_process(pid: int, timeout: float) -> None:
+    """SIGTERM the process (and its session), wait up to `timeout`, then SIGKILL it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 10.0)
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not pid_alive(pid):
+                return
+            time.sleep(0.1)
+    raise ProcessError(f"Process {pid} did not stop after SIGKILL.")
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):  # not our child: nothing to reap
+        os.waitpid(pid, os.WNOHANG)
+
+
+class OwnedProcess:
+    """What a local instance (broker, identity provider) shares: it is known by its pid file and the
+    signature of its command line, it is started in the background and waited for, then stopped."""
+
+    #: How messages name it ("The Kafka broker").
+    what: ClassVar[str]
+    #: The error its failures raise (a ProcessError).
+    error: ClassVar[type[ProcessError]] = ProcessError
+    #: Seconds between readiness checks while starting, bounded by the time-out.
+    poll_interval: ClassVar[float] = 0.5
+    stop_timeout: ClassVar[float] = 30.0
+
+    home: Path
+
+    @property
+    def pid_file(self) -> Path:
+        raise NotImplementedError
+
+    def _signature(self) -> Sequence[str]:
+        """Strings the command line of our process contains (its main class, its own home or config)."""
+        raise NotImplementedError
+
+    def _logs(self) -> Sequence[Path]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def pid(self) -> int | None:
+        """The pid of our instance when it runs, else None (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        cmdline = process_cmdline(pid)
+        if pid_alive(pid) and all(part in cmdline for part in self._signature()):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def log_tail(self, lines: int = 40) -> str:
+        chunks = []
+        for path in self._logs():
+            if path.exists():
+                text = path.read_text(errors="replace").splitlines()[-lines:]
+                chunks.append(f"--- {path} (last {len(text)} lines) ---\n" + "\n".join(text))
+        return "\n".join(chunks) or f"({self.what.lower()} wrote no log)"
+
+    def _check_ports(self, host: str, ports: Sequence[int], hint: str) -> None:
+        for port in ports:
+            if not port_is_free(host, port):
+                raise self.error(f"Port {host}:{port} is taken by another process. Stop it, or {hint}.")
+
+    def _launch(self, cmd: Sequence[str], output: Path, timeout: float, cwd: Path | None = None) -> None:
+        """Start `cmd` in a session of its own with its output appended to `output`, and wait until it is
+        ready; a start that fails, times out or is interrupted (Ctrl-C too) stops what it started."""
+        with open(output, "ab") as out:
+            proc = subprocess.Popen(
+                list(cmd),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=cwd,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        try:
+            if not self.wait_until_ready(timeout, proc):
+                raise self.error(f"{self.what} was not ready within {timeout:.0f}s.\n{self.log_tail()}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_until_ready(self, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+        """Whether it is ready within `timeout`; raises at once when `proc` exits meanwhile."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise self.error(
+                    f"{self.what} exited with code {proc.returncode} while starting.\n{self.log_tail()}"
+                )
+            if self.ready():
+                return True
+            time.sleep(self.poll_interval)
+        return False
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """SIGTERM, then SIGKILL after `timeout`; False when it was not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        stop_process(pid, self.stop_timeout if timeout is None else timeout)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def destroy(self) -> None:
+        """Stop it and remove its home (throw-away test instances)."""
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
