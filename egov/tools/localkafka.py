@@ -308,7 +308,7 @@ class LocalBroker:
                 )
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cluster_id = _kafka_cluster_id()
+        cluster_id = kafka_cluster_id()
         # SCRAM credentials of the broker itself and of the super user; every other principal is created by
         # the admin step. The format command prints the salted credentials: never shown, not even on failure.
         scram = [
@@ -430,7 +430,7 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _kafka_cluster_id() -> str:
+def kafka_cluster_id() -> str:
     """A Kafka cluster id: a random UUID in URL-safe base64 without padding, as `random-uuid` prints."""
     import base64
 
