@@ -113,6 +113,16 @@ class SecretStore:
                 self._write(known)
         return {p: known[p] for p in wanted}
 
+    def replace(self, passwords: dict[str, str]) -> None:
+        """Make the file hold exactly `passwords` (e.g. a container's own password, copied from the
+        installation's file); a single writer only, like the job that lays the secrets out."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.path.parent, 0o700)
+        if self.path.exists() and self.read() == passwords:
+            os.chmod(self.path, 0o600)
+            return
+        self._write(dict(passwords))
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

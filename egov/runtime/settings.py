@@ -22,10 +22,11 @@ class Settings(BaseSettings):
     """Everything a service or the CLI reads from its environment.
 
     Each field can be set as `EGOV_<FIELD>`; the broker address also as the conventional
-    `KAFKA_BOOTSTRAP_SERVERS`.
+    `KAFKA_BOOTSTRAP_SERVERS`. A variable set to the empty string counts as not set (its default), so a
+    compose file can pass `EGOV_CLOCK_ANCHOR: ${EGOV_CLOCK_ANCHOR:-}` through.
     """
 
-    model_config = SettingsConfigDict(env_prefix="EGOV_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="EGOV_", extra="ignore", env_ignore_empty=True)
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",

@@ -96,6 +96,45 @@ def _provision(settings: Any, *, prune: bool = False) -> Any:
         raise click.ClickException(str(exc)) from exc
 
 
+@kafka.command("secrets")
+@click.option(
+    "--broker-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the broker's own, its controller's and admin's passwords and the cluster id here, one "
+    "value per file (for the broker image's entry script).",
+)
+@click.option(
+    "--services-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write <dir>/<service>/secrets/kafka.json for every service, each with only that service's "
+    "password (<dir>/<service>: the service's own state folder).",
+)
+@click.option(
+    "--owner", metavar="USER|UID:GID", help="Give the secrets file and the services' files to this user."
+)
+@click.option("--broker-owner", metavar="USER|UID:GID", help="Give the broker's files to this user.")
+def secrets_command(
+    broker_dir: Path | None, services_dir: Path | None, owner: str | None, broker_owner: str | None
+) -> None:
+    """The installation's broker passwords: generated into the secrets file on the first run and kept (every
+    principal of the model, the broker, its controller, admin), and laid out for containers that may see only
+    their part (the compose file's first job). Prints no password."""
+    from egov.tools.kafkasecrets import Owner, lay_out
+
+    try:
+        owners = [Owner.parse(text) if text else None for text in (owner, broker_owner)]
+        done = lay_out(
+            get_settings(),
+            broker_dir=broker_dir,
+            services_dir=services_dir,
+            owner=owners[0],
+            broker_owner=owners[1],
+        )
+    except (ValueError, PermissionError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Broker secrets: {done.summary()}")
+
+
 @kafka.command("client-config")
 @click.option(
     "--principal",

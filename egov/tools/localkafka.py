@@ -259,7 +259,7 @@ class LocalBroker(OwnedProcess):
                 )
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cluster_id = _kafka_cluster_id()
+        cluster_id = kafka_cluster_id()
         # SCRAM credentials of the broker itself and of the super user; every other principal is created by
         # the admin step. The format command prints the salted credentials: never shown, not even on failure.
         scram = [
@@ -312,7 +312,7 @@ class LocalBroker(OwnedProcess):
         return True
 
 
-def _kafka_cluster_id() -> str:
+def kafka_cluster_id() -> str:
     """A Kafka cluster id: a random UUID in URL-safe base64 without padding, as `random-uuid` prints."""
     import base64
 

@@ -67,3 +67,12 @@ def test_an_error_faust_wraps_is_judged_by_its_cause() -> None:
     assert is_retryable(wrapped(KafkaConnectionError("broker away")))
     assert not is_retryable(wrapped(TopicAuthorizationFailedError()))  # refused by the ACLs: it will not pass
     assert not is_retryable(TopicAuthorizationFailedError())
+
+
+def test_an_empty_variable_is_no_password(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`EGOV_KAFKA_PASSWORD: ${EGOV_KAFKA_PASSWORD:-}` in a compose file sets no empty password."""
+    monkeypatch.setenv("EGOV_KAFKA_PASSWORD", "")
+    settings = Settings(state_dir=tmp_path)
+    assert settings.kafka_password is None
+    password = SecretStore(settings.secrets_path).ensure(["egov-lgsp"])["egov-lgsp"]
+    assert settings.kafka_options("egov-lgsp")["sasl_plain_password"] == password

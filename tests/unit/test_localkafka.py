@@ -1,10 +1,10 @@
 import os
 
-from egov.tools.localkafka import LocalBroker, _kafka_cluster_id
+from egov.tools.localkafka import LocalBroker, kafka_cluster_id
 
 
 def test_cluster_ids_are_22_url_safe_characters() -> None:
-    cluster_id = _kafka_cluster_id()
+    cluster_id = kafka_cluster_id()
     assert len(cluster_id) == 22 and "=" not in cluster_id and "/" not in cluster_id
 
 
