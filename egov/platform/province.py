@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from egov.paths import PROVINCES_DIR
 from egov.regulations.codes import agency_code_problems, procedure_code_problems
+from egov.regulations.workdays import ProcessingUnit
 
 
 def _code_check(problems_of: Callable[[str], list[str]], what: str) -> AfterValidator:
@@ -52,6 +53,8 @@ class Procedure(BaseModel):
     receiving_agency: AgencyCode
     responsible_agency: AgencyCode
     processing_days: int = Field(ge=0)
+    #: The unit processing_days is stated in (`egov.regulations.workdays`).
+    processing_unit: ProcessingUnit = "working_days"
     fee_vnd: int = Field(ge=0)
     verified: bool = False
 
