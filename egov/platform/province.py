@@ -15,6 +15,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from egov.paths import PROVINCES_DIR
+from egov.regulations.basis import Basis
 from egov.regulations.codes import agency_code_problems, procedure_code_problems
 from egov.regulations.workdays import ProcessingUnit
 
@@ -70,6 +71,8 @@ class Province(BaseModel):
     level1_agency_code_verified: bool = False
     agencies: tuple[Agency, ...]
     procedures: tuple[Procedure, ...]
+    #: Where the province's facts come from (docs/legal-basis.md lists them with the rules in code).
+    legal_basis: tuple[Basis, ...] = ()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Province:

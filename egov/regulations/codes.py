@@ -71,7 +71,8 @@ LEGAL_BASIS: tuple[Basis, ...] = (
         "QCVN 102:2016/BTTTT (Thông tư 10/2016/TT-BTTTT, amended by Thông tư 01/2022/TT-BTTTT)",
         "the standard's code structure (clause number unverified)",
         "secondary",
-        ("the project's domain notes (shared/domain/VIETNAM-EGOV.md); the standard's text was not re-read",),
+        ("the project's domain notes, from the standard as published by the MIC",),
+        "The standard's text was not re-read for this table.",
     ),
     Basis(
         "dossier-code.issued",

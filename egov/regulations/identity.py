@@ -31,7 +31,8 @@ LEGAL_BASIS: tuple[Basis, ...] = (
         "verified",
         (
             "Art. 12 quoted word for word in a thuvienphapluat.vn question-and-answer page",
-            "https://news.thuvienphapluat.vn/tintuc/vn/ho-tro-phap-luat/tu-van-phap-luat/50225/",
+            "https://news.thuvienphapluat.vn/tintuc/vn/ho-tro-phap-luat/tu-van-phap-luat/50225/tra-cuu-ma-63-"
+            "tinh-thanh-tren-the-can-cuoc-cong-dan-3-so-dau-the-can-cuoc-cong-dan",
         ),
         "Cl. 4: the Government rules how the number is set (Nghị định 70/2024/NĐ-CP).",
     ),
@@ -52,10 +53,9 @@ LEGAL_BASIS: tuple[Basis, ...] = (
         "Thông tư 07/2016/TT-BCA",
         "Annex",
         "secondary",
-        (
-            "a copy of the annex: https://moinhat123.blogspot.com/2021/03/ma-so-can-cuoc-cong-dan-quang-binh.html",
-        ),
-        "Thông tư 59/2021/TT-BCA not read; codes after the 2025 mergers unverified.",
+        ("https://moinhat123.blogspot.com/2021/03/ma-so-can-cuoc-cong-dan-quang-binh.html",),
+        "Read from a copy of the annex. Thông tư 59/2021/TT-BCA not read; codes after the 2025 mergers "
+        "unverified.",
     ),
 )
 

@@ -23,6 +23,7 @@ from egov.contracts.serde import ContractRegistry, get_registry
 from egov.contracts.topics import TopicSpec
 from egov.paths import ARCHITECTURE_DIR, REPO_ROOT
 from egov.platform.province import Province, get_province
+from egov.tools.architecture import legal
 from egov.tools.architecture.acls import expected_acls, principals
 from egov.tools.architecture.model import ArchitectureModel, Flow, Status, get_model
 from egov.tools.contracts.asyncapi import events_of, message_name
@@ -448,15 +449,20 @@ def render() -> str:
 
 # -- command --------------------------------------------------------------------------------------------
 @click.command("docs")
-@click.option("--check", is_flag=True, help="Write nothing; fail when the committed document is stale.")
+@click.option("--check", is_flag=True, help="Write nothing; fail when a committed document is stale.")
 def arch_docs_command(check: bool) -> None:
-    """Generate architecture/README.md from the architecture model and the code."""
+    """Generate architecture/README.md from the architecture model and the code, and docs/legal-basis.md from
+    the rules' citations in the code and the data."""
     write_or_check(DOCUMENT_PATH, render(), check=check, command="egov arch docs")
+    write_or_check(legal.LEGAL_BASIS_PATH, legal.render(), check=check, command="egov arch docs")
     if check:
-        click.echo(f"{shown(DOCUMENT_PATH)} is up to date")
+        click.echo(f"{shown(DOCUMENT_PATH)} and {shown(legal.LEGAL_BASIS_PATH)} are up to date")
         return
     model = get_model()
     click.echo(
         f"wrote {shown(DOCUMENT_PATH)}: {len(model.layers)} layers, {len(model.components())} components, "
         f"{len(model.flows)} flows, {len(model.topics)} topics"
+    )
+    click.echo(
+        f"wrote {shown(legal.LEGAL_BASIS_PATH)}: {len(legal.every_basis())} rules with their legal basis"
     )
