@@ -66,7 +66,7 @@ def scenario(province: Province, *, count: int, seed: int) -> list[Dossier]:
         ("supplement asked (form 02), then supplied", supplement, people[2].as_citizen()),
         ("the department refuses", refused, people[3].as_citizen()),
         ("population database time-out: checked by hand", free, rng.choice(register.silent()).as_citizen()),
-        ("late: apology (form 04), new date", late, people[4].as_citizen()),
+        ("late: apology, extension asked (form 04), new date", late, people[4].as_citizen()),
         *(
             (f"citizen {i + 1}", rng.choice([fee, supplement, free]), people[5 + i].as_citizen())
             for i in range(count)

@@ -79,6 +79,7 @@ class Receipt:
             "received_at": self.received_at,
             "receipt_date": self.receipt_date,
             "processing_days": self.procedure.processing_days,
+            "processing_unit": self.procedure.processing_unit,
             "appointment_date": self.appointment_date,
             "applicant": submission["applicant"],
             "contact": submission["contact"],

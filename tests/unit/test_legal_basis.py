@@ -85,3 +85,32 @@ def test_the_command_checks_the_table_too(tmp_path, monkeypatch) -> None:  # typ
     (tmp_path / "legal-basis.md").write_text("# old\n", encoding="utf-8")
     stale = runner.invoke(docs.arch_docs_command, ["--check"])
     assert stale.exit_code == 1 and "legal-basis.md is stale: run `egov arch docs`" in stale.output
+
+
+REPLACED = ("61/2018/NĐ-CP", "107/2021/NĐ-CP", "01/2018/TT-VPCP")
+#: Words that say a text is cited as replaced, not as the rule in force.
+AS_HISTORY = ("replaced", "cited before", "could not be confirmed", "before 1/7/2025", "pre-merger")
+
+
+def test_the_replaced_one_stop_texts_are_cited_only_as_replaced() -> None:
+    """Nghị định 118/2025/NĐ-CP replaced 61/2018 and 107/2021, Thông tư 03/2025/TT-VPCP the forms of Thông tư
+    01/2018: wherever they still appear, the text around them says so."""
+    from egov.paths import REPO_ROOT
+
+    roots = ["egov", "services", "contracts/schemas", "architecture", "docs", "README.md"]
+    files = [p for r in roots for p in ([REPO_ROOT / r] if r.endswith(".md") else (REPO_ROOT / r).rglob("*"))]
+    wrong = []
+    for path in files:
+        if not path.is_file() or path.suffix not in (".py", ".yaml", ".avsc", ".md", ".html"):
+            continue
+        if "adr" in path.parts:  # decision records keep the texts they were decided under
+            continue
+        text = " ".join(path.read_text(encoding="utf-8").split())
+        for old in REPLACED:
+            start = text.find(old)
+            while start >= 0:
+                around = text[max(0, start - 160) : start + 160]
+                if not any(word in around for word in AS_HISTORY):
+                    wrong.append(f"{path.relative_to(REPO_ROOT)}: …{text[max(0, start - 60) : start + 40]}…")
+                start = text.find(old, start + 1)
+    assert wrong == []

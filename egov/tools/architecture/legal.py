@@ -18,7 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from types import ModuleType
 
-from egov.paths import PROVINCES_DIR, REPO_ROOT
+from egov.paths import ONE_STOP_RULES_PATH, PROVINCES_DIR, REPO_ROOT
+from egov.platform.one_stop import load_one_stop_rules
 from egov.platform.province import load_province
 from egov.regulations.basis import STATUSES, Basis
 
@@ -56,7 +57,8 @@ def declared_in_code() -> list[tuple[str, list[Basis]]]:
 
 def declared_in_data() -> list[tuple[str, list[Basis]]]:
     """The `legal_basis` of the data files: the one-stop rules, then each province file."""
-    found = []
+    rules = str(ONE_STOP_RULES_PATH.relative_to(REPO_ROOT))
+    found = [(rules, [replace(b, where=rules) for b in load_one_stop_rules().legal_basis])]
     for path in sorted(PROVINCES_DIR.glob("*.yaml")):
         where = str(path.relative_to(REPO_ROOT))
         bases = [replace(b, where=where) for b in load_province(path).legal_basis]
