@@ -4,13 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from egov.platform.province import get_province
-from egov.tools.demo import Dossier, Letter, letters, scenario, summary
+import pytest
 
-PROVINCE = get_province("binh-thuan")
+from egov.platform.province import Province, get_province
+from egov.tools.demo import DEMO_PROFILE, Dossier, Letter, letters, path_procedures, scenario, summary
+from services.agency.domain import Profile
+
+PROVINCES = ("binh-thuan", "lam-dong")
 
 
-def test_the_scenario_is_the_same_for_a_seed_and_its_letters_go_between_departments() -> None:
+@pytest.fixture(params=PROVINCES)
+def province(request: pytest.FixtureRequest) -> Province:
+    return get_province(request.param)
+
+
+def test_every_path_of_the_journey_has_a_procedure_in_either_province(province: Province) -> None:
+    """`EGOV_PROVINCE=lam-dong egov demo` plays the same paths as Bình Thuận: approved with a fee on time, a
+    supplement first, refused, late, approved without a fee — each on a procedure of that province."""
+    fee, supplement, refused, late, free = path_procedures(province, Profile.load(DEMO_PROFILE))
+    assert len({fee, supplement, refused, late, free}) == 5
+    assert all(province.procedure(code) for code in (fee, supplement, refused, late, free))
+    assert province.procedure(fee).fee_vnd > 0 and province.procedure(free).fee_vnd == 0  # type: ignore[union-attr]
+
+
+def test_the_scenario_is_the_same_for_a_seed_and_its_letters_go_between_departments(
+    province: Province,
+) -> None:
+    PROVINCE = province
     first, again = letters(PROVINCE, count=3, seed=7), letters(PROVINCE, count=3, seed=7)
     assert [x.body for x in first] == [x.body for x in again]
     assert [x.body for x in letters(PROVINCE, count=3, seed=8)] != [x.body for x in first]
