@@ -67,12 +67,16 @@ def test_the_summary_counts_statuses_documents_and_prints_the_indicators() -> No
     indicators = {
         "definitions": [
             {"id": "on_time_rate", "name_en": "On-time or early rate", "unit": "ratio"},
-            {"id": "average_processing_days", "name_en": "Average processing time (days)", "unit": "days"},
+            {"id": "average_processing_time", "name_en": "Average processing time", "unit": "time"},
+            {"id": "one_procedure", "name_en": "Average processing time of one", "unit": "time"},
+            {"id": "several", "name_en": "Average over several procedures", "unit": "time"},
         ],
         "totals": {
             "indicators": {
                 "on_time_rate": {"numerator": 1, "denominator": 2, "value": 0.5},
-                "average_processing_days": {"numerator": 0, "denominator": 0, "value": None},
+                "average_processing_time": {"numerator": 0, "denominator": 0, "value": None},
+                "one_procedure": {"numerator": 5.0, "denominator": 2, "value": 2.5, "unit": "working_days"},
+                "several": {"numerator": None, "denominator": 3, "value": None, "unit": None},
             }
         },
     }
@@ -82,4 +86,5 @@ def test_the_summary_counts_statuses_documents_and_prints_the_indicators() -> No
     assert "1 signed decisions to the service centre, 1 letters between departments to 2 recipients" in text
     assert "(1 COMPLETED, 1 REFUSED)" in text
     assert "50.0 %   (1 / 2)" in text and "—   (0 / 0)" in text
+    assert "2.50 working days   (5.0 / 2)" in text and "—   (— / 3)" in text
     assert "Indicators" not in "\n".join(summary(dossiers, {}, [letter], None))
