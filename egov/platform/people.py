@@ -1,8 +1,9 @@
 """Fictional people, reproducible from a seed: the population register stand-in is made of them, and the
 demo's and the tests' citizens are drawn from them.
 
-Every person is invented; ID numbers have the structure of Nghị định 137/2015/NĐ-CP Art. 13 (a real province
-code, the century/sex digit and year agreeing with the birth date and sex) but random last digits.
+Every person is invented; ID numbers have the 12 digits of Luật Căn cước 2023 Art. 12 and the structure
+described in `egov.regulations.identity` (a real province code, the century/sex digit and year agreeing with
+the birth date and sex) but random last digits.
 """
 
 from __future__ import annotations

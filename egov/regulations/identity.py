@@ -1,9 +1,17 @@
 """The 12-digit personal identification number (số định danh cá nhân).
 
-Nghị định 137/2015/NĐ-CP Art. 13: 3 digits for the province where the birth was registered, 1 digit for
-century and sex (20th century: male 0, female 1; 21st: 2/3; 22nd: 4/5; 23rd: 6/7; 24th: 8/9), 2 digits for
-the last two digits of the birth year, then 6 random digits. Province codes: Thông tư 07/2016/TT-BCA
-(the provinces before the 2025 mergers; numbers already issued keep their codes).
+- Luật Căn cước 2023 (Law on Identification, 26/2023/QH15, in force 1/7/2024) Art. 12: a natural number of 12
+  digits set by the national population database, one per citizen, never reused; the Government rules how it
+  is set (cl. 4), today Nghị định 70/2024/NĐ-CP.
+- Its inner structure, unchanged since Nghị định 137/2015/NĐ-CP Art. 13: 3 digits for the province (or
+  country) where the birth was registered, 1 digit for century and sex (20th century: male 0, female 1; 21st:
+  2/3; 22nd: 4/5; 23rd: 6/7; 24th: 8/9), 2 digits for the last two digits of the birth year, then 6 random
+  digits. Known from a quotation of Nghị định 137/2015's article (secondary); the article of Nghị định
+  70/2024/NĐ-CP that now carries it was not read.
+- Province codes: Thông tư 07/2016/TT-BCA's annex (the provinces before the 2025 mergers; numbers already
+  issued keep their codes, so a citizen of today's Lâm Đồng may carry 060, 067 or 068). Thông tư
+  59/2021/TT-BCA was not read, nor whether births registered after 1/7/2025 in former Bình Thuận or Đắk Nông
+  get 068.
 """
 
 from __future__ import annotations
@@ -11,6 +19,45 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Literal
+
+from egov.regulations.basis import Basis
+
+LEGAL_BASIS: tuple[Basis, ...] = (
+    Basis(
+        "id-number.length",
+        "A personal identification number is exactly 12 digits.",
+        "Luật Căn cước 2023 (26/2023/QH15)",
+        "Art. 12 cl. 1",
+        "verified",
+        (
+            "Art. 12 quoted word for word in a thuvienphapluat.vn question-and-answer page",
+            "https://news.thuvienphapluat.vn/tintuc/vn/ho-tro-phap-luat/tu-van-phap-luat/50225/tra-cuu-ma-63-"
+            "tinh-thanh-tren-the-can-cuoc-cong-dan-3-so-dau-the-can-cuoc-cong-dan",
+        ),
+        "Cl. 4: the Government rules how the number is set (Nghị định 70/2024/NĐ-CP).",
+    ),
+    Basis(
+        "id-number.structure",
+        "Digits 1–3 the birth-registration province, 4 century and sex, 5–6 the birth year, 7–12 random; the "
+        "4th and 5th–6th digits must agree with the birth date and sex.",
+        "Nghị định 137/2015/NĐ-CP (structure carried forward by Nghị định 70/2024/NĐ-CP)",
+        "Art. 13 (of 137/2015); the article of 70/2024 unverified",
+        "secondary",
+        ("https://vietjack.me/tin-phap-luat/ma-63-tinh-thanh-tren-can-cuoc-cong-dan-moi-nhat-hien-nay-782",),
+        "The structure is quoted from Nghị định 137/2015's article; Nghị định 70/2024/NĐ-CP was not read.",
+    ),
+    Basis(
+        "id-number.province-codes",
+        "The first three digits are a province code of the annex (060 Bình Thuận, 067 Đắk Nông, 068 Lâm "
+        "Đồng …).",
+        "Thông tư 07/2016/TT-BCA",
+        "Annex",
+        "secondary",
+        ("https://moinhat123.blogspot.com/2021/03/ma-so-can-cuoc-cong-dan-quang-binh.html",),
+        "Read from a copy of the annex. Thông tư 59/2021/TT-BCA not read; codes after the 2025 mergers "
+        "unverified.",
+    ),
+)
 
 Sex = Literal["MALE", "FEMALE"]
 
@@ -96,7 +143,8 @@ def century_sex_digit(date_of_birth: dt.date, sex: Sex) -> int:
 def id_number_problems(
     id_number: str, date_of_birth: dt.date | None = None, sex: Sex | None = None
 ) -> list[str]:
-    """Every way `id_number` breaks the structure of Art. 13 (empty when it is well formed).
+    """Every way `id_number` breaks the 12 digits of Luật Căn cước Art. 12 or the structure the Government
+    sets (see the module's docstring); empty when it is well formed.
 
     When the birth date and sex are given, the century/sex digit and the year digits must agree with them.
     """

@@ -9,6 +9,21 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from egov.regulations.basis import Basis
+
+LEGAL_BASIS: tuple[Basis, ...] = (
+    Basis(
+        "personal-data.masked",
+        "ID numbers and phone numbers are masked in whatever the platform writes (logs, the audit log, "
+        "published notices).",
+        "Nghị định 13/2023/NĐ-CP (personal data protection)",
+        "unverified (the definitions of personal data)",
+        "secondary",
+        ("the project's domain notes",),
+        "Which article lists ID and phone numbers as personal data was not re-read for this table.",
+    ),
+)
+
 #: A 12-digit personal ID number, also written in groups of three, or a 9-digit old ID card number.
 _ID_NUMBER = re.compile(
     r"(?<!\d)(\d{3})[\s.-]?\d{3}[\s.-]?\d{3}[\s.-]?(\d{3})(?!\d)|(?<!\d)\d{5}(\d{4})(?!\d)"

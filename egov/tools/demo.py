@@ -76,7 +76,7 @@ def scenario(province: Province, *, count: int, seed: int) -> list[Dossier]:
             free,
             rng.choice([p for p in with_accounts if not p.answers]).as_citizen(),
         ),
-        ("late: apology (form 04), new date", late, people[4].as_citizen()),
+        ("late: apology, extension asked (form 04), new date", late, people[4].as_citizen()),
         *(
             (f"citizen {i + 1}", rng.choice([fee, supplement, free]), people[5 + i].as_citizen())
             for i in range(count)
@@ -389,19 +389,23 @@ def summary(
         totals = indicators["totals"]["indicators"]
         for definition in indicators["definitions"]:
             figures = totals[definition["id"]]
+            numerator = "—" if figures["numerator"] is None else figures["numerator"]
             lines.append(
                 f"  {definition['name_en']:45} {_shown(definition['unit'], figures):>10}"
-                f"   ({figures['numerator']} / {figures['denominator']})"
+                f"   ({numerator} / {figures['denominator']})"
             )
     return lines
 
 
 def _shown(unit: str, figures: dict[str, Any]) -> str:
-    """A figure as the dashboard shows it: from the exact quotient, to 0.1 % or 0.01 day."""
-    if not figures["denominator"]:
+    """A figure as the dashboard shows it: from the exact quotient, to 0.1 % or 0.01 of a time unit; "—" when
+    there is none (nothing to divide, or an average over several procedures, which QĐ 766 does not give)."""
+    if figures.get("value") is None or not figures["denominator"]:
         return "—"
     value = figures["numerator"] / figures["denominator"]
-    return f"{value:.2f} days" if unit == "days" else f"{100 * value:.1f} %"
+    if unit == "time":
+        return f"{value:.2f} {str(figures.get('unit', '')).replace('_', ' ')}"
+    return f"{100 * value:.1f} %"
 
 
 def _indicators(reporting_url: str) -> dict[str, Any] | None:

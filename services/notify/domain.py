@@ -1,8 +1,9 @@
 """What the notification service tells citizens about their dossiers, and to whom. Pure rules.
 
 - A citizen is told about the changes that ask something of them or end a step for them: receipt,
-  refusal, supplement, fee, result, rejection, and the overdue apology (form 04). Internal steps
-  (assignment, processing) are not worth a message.
+  refusal, supplement, fee, result, stop, and the apology with a request to extend the time. Internal steps
+  (assignment, processing) are not worth a message. Each notice stands for a form of Thông tư 03/2025/TT-VPCP
+  (`FORM_OF_TEMPLATE`, by key; the numbers are data in architecture/one-stop-rules.yaml, partly unverified).
 - Messages are short Vietnamese texts (SMS-like) that begin with the dossier code, so a citizen with
   several dossiers knows which one it is about. Dates are written `dd/mm/yyyy`, amounts `50.000 đồng`.
 - The notice goes on the channel the citizen chose in their Contact (SMS, EMAIL, ZALO). The address is
@@ -23,21 +24,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from egov.contracts.topics import EventTypes
+from egov.platform.one_stop import FormKey
 
 # -- templates ----------------------------------------------------------------------------------------------
 #: The dossier was received (được tiếp nhận), with its appointment date.
 RECEIVED = "received"
-#: The dossier was refused at reception (không được tiếp nhận, form 03).
+#: The dossier was refused at reception (không được tiếp nhận: the refusal slip).
 NOT_ACCEPTED = "not_accepted"
-#: The responsible agency did not grant the result (không được giải quyết).
+#: The responsible agency did not grant the result and its processing stopped, status 8 (không được giải
+#: quyết: the stop notice, not the refusal slip of reception).
 REJECTED = "rejected"
-#: The citizen must supplement the dossier (yêu cầu bổ sung, form 02); processing is paused meanwhile.
+#: The citizen must supplement the dossier (yêu cầu bổ sung: the supplement request, once); processing is
+#: paused meanwhile.
 SUPPLEMENT_REQUESTED = "supplement_requested"
 #: The citizen must pay the fee (yêu cầu thực hiện nghĩa vụ tài chính).
 FEE_REQUESTED = "fee_requested"
 #: The result is ready (đã có kết quả).
 RESULT_READY = "result_ready"
-#: The dossier is late: apology and new appointment date (phiếu xin lỗi và hẹn lại, form 04).
+#: The dossier is expected to be late: the apology with a request to extend the time and the new date.
 OVERDUE_APOLOGY = "overdue_apology"
 
 #: Every template, in the order a dossier usually meets them.
@@ -50,6 +54,15 @@ TEMPLATES: tuple[str, ...] = (
     REJECTED,
     OVERDUE_APOLOGY,
 )
+
+#: The form of Thông tư 03/2025/TT-VPCP each notice stands for, by key (architecture/one-stop-rules.yaml).
+FORM_OF_TEMPLATE: dict[str, FormKey] = {
+    RECEIVED: "receipt",
+    NOT_ACCEPTED: "refusal",
+    SUPPLEMENT_REQUESTED: "supplement",
+    REJECTED: "stop_notice",
+    OVERDUE_APOLOGY: "apology_extension",
+}
 
 #: The status changes a citizen is told about, and the template of each. Receipt is told on the change
 #: to ACCEPTED rather than on DossierReceived: the change may carry a note in its `reason` (e.g. that the
@@ -201,7 +214,7 @@ def notice_for(event_type: str, record: Mapping[str, Any], facts: DossierFacts) 
         after = _vn_date(record["new_appointment_date"])
         apology = _sentence(record["apology"])
         occasion = record["original_appointment_date"].isoformat()
-        if after in apology:  # the apology (form 04) already gives the new date
+        if after in apology:  # the apology already gives the new date
             return Notice(OVERDUE_APOLOGY, f"{head}: {apology}", occasion)
         text = f"{head}: {apology} Ngày hẹn trả kết quả được hẹn lại từ {before} sang {after}."
         return Notice(OVERDUE_APOLOGY, text, occasion)

@@ -1,10 +1,12 @@
 """Receipt of a dossier at the one-stop system: dossier code and appointment date. Pure rules.
 
-- Dossier code, Thông tư 01/2018/TT-VPCP Art. 19: `<receiving agency code>-<YYMMDD>-<NNNN>`, the sequence
-  counted per receiving agency per receipt day, from 0001, never reused.
+- Dossier code (Nghị định 118/2025/NĐ-CP Art. 11; structure Thông tư 03/2025/TT-VPCP Art. 13, see
+  `egov.regulations.codes`): `<receiving agency code>-<YYMMDD>-<NNNN>`, the sequence counted per receiving
+  agency per receipt day, from 0001, never reused, and at least four digits (a 10,000th dossier gets five).
 - Receipt date and appointment date are business dates in the province's time zone.
-- The appointment (ngày hẹn trả kết quả, form 01) is the procedure's processing time in working days after
-  the receipt date (see `egov.regulations.workdays`).
+- The appointment (ngày hẹn trả kết quả, on the receipt slip, form 01) is the procedure's processing time in
+  its own unit after the receipt (working days, calendar days rolled to a working day, or the same day; see
+  `egov.regulations.workdays`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from egov.platform.province import Procedure, Province
-from egov.regulations.codes import DOSSIER_SEQUENCE_MAX, CodeError, format_dossier_code
+from egov.regulations.codes import format_dossier_code
 from egov.regulations.workdays import WorkingCalendar
 
 #: The status of a dossier on receipt, until its applicant's identity is checked.
@@ -33,11 +35,9 @@ def sequence_key(agency_code: str, receipt_date: dt.date) -> str:
 
 
 def next_sequence(last: int | None) -> int:
-    """The number after `last` (None: none issued yet that day); refuses to overflow the 4 digits."""
-    number = (last or 0) + 1
-    if number > DOSSIER_SEQUENCE_MAX:
-        raise CodeError(f"more than {DOSSIER_SEQUENCE_MAX} dossiers in one day at one agency")
-    return number
+    """The number after `last` (None: none issued yet that day). No upper bound: the sequence has "at least"
+    four digits (Thông tư 03/2025/TT-VPCP Art. 13 cl. 3), so the 10,000th dossier of a day is 10000."""
+    return (last or 0) + 1
 
 
 def allocate(counter: Mapping[str, Any] | None, submission_id: str) -> tuple[int, dict[str, Any]]:
@@ -79,6 +79,7 @@ class Receipt:
             "received_at": self.received_at,
             "receipt_date": self.receipt_date,
             "processing_days": self.procedure.processing_days,
+            "processing_unit": self.procedure.processing_unit,
             "appointment_date": self.appointment_date,
             "applicant": submission["applicant"],
             "contact": submission["contact"],
@@ -114,5 +115,7 @@ class Reception:
             procedure=procedure,
             received_at=received_at.astimezone(dt.UTC),
             receipt_date=day,
-            appointment_date=self.calendar.add_working_days(day, procedure.processing_days),
+            appointment_date=self.calendar.appointment(
+                received_at.astimezone(self.zone), procedure.processing_days, procedure.processing_unit
+            ),
         )

@@ -5,25 +5,35 @@ timers to set) or raises `InvalidTransition`, which the app refuses and logs: an
 applied.
 
 Statuses are those synchronised with the National Public Service Portal (codes 1–10, the DossierStatus
-contract). The journey:
+contract). The one-stop mechanism is Nghị định 118/2025/NĐ-CP with the forms of Thông tư 03/2025/TT-VPCP,
+named here by key (their numbers, partly unverified, and the values of the rules below are data:
+`architecture/one-stop-rules.yaml`; docs/legal-basis.md says what each rests on). The journey:
 
     NEWLY_REGISTERED (1) ── identity checked through the LGSP ──▶ ACCEPTED (2) ──▶ IN_PROGRESS (4)
-                         └─ identity does not match (form 03) ──▶ NOT_ACCEPTED (3)
-    IN_PROGRESS ──▶ SUPPLEMENT_REQUESTED (5) ──▶ IN_PROGRESS      (the clock stops in between)
+                         └─ identity does not match (refusal slip) ──▶ NOT_ACCEPTED (3)
+    IN_PROGRESS ──▶ SUPPLEMENT_REQUESTED (5) ──▶ IN_PROGRESS      (once; the clock stops in between)
     IN_PROGRESS ──▶ PAYMENT_REQUESTED (6) ──▶ PROCESSED (9) ──▶ RESULT_RETURNED (10)   (fee due)
     IN_PROGRESS ──▶ PROCESSED (9) ──▶ RESULT_RETURNED (10)                             (no fee)
-    IN_PROGRESS ──▶ STOPPED (8)                                                         (agency refuses)
+    IN_PROGRESS ──▶ STOPPED (8)                                (agency refuses: stop notice)
+
+Rules from the sources:
+- A supplement may be asked once (Nghị định 118/2025/NĐ-CP Art. 11, verified): a second SupplementRequested is
+  an invalid transition, refused with the reason (the app dead-letters it).
+- A dossier expected to be late gets the apology with a request to extend the time *before* its date: at the
+  start of the last working day before the appointment date if it is still unresolved, and the date moves
+  only once (secondary: Lai Châu QĐ 88/2025/QĐ-UBND applying the decree; its own article was not read). When
+  the processing time is too short for that lead, the apology comes when the date is missed.
 
 Choices where the sources are silent (docs/adr/0005-citizen-journey.md):
 - When the national population database cannot answer (time-out, or the LGSP refuses the call), the dossier
   is accepted with a note that the identity must be checked against the citizen's papers: a citizen is not
   refused because a national system is down, and the dossier never hangs.
-- The deadline (`due_date`) is the appointment date moved by the working days spent waiting for a
-  supplement or for the fee: the time the citizen takes does not count. Overdue means the business date in
-  the province passed the date promised (the appointment date, moved likewise, or an apology's new date)
-  while the clock runs (statuses 1, 2 and 4).
-- After an apology (form 04) the citizen is given a new date: half the processing time again in working
-  days, at least two. On-time is judged against `due_date`, never against an apology's new date.
+- The deadline (`due_date`) is the appointment date moved by the time spent waiting for a supplement or for
+  the fee, in the procedure's unit: the time the citizen takes does not count. The apology is due while the
+  clock runs (statuses 1, 2 and 4).
+- The apology's new date is the date promised plus half the processing time again in working days, at least
+  two (the agency states the extension it asks for; no rule for its length was found). On-time is judged
+  against `due_date`, never against an apology's new date.
 """
 
 from __future__ import annotations
@@ -38,8 +48,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from egov.contracts.topics import EventTypes
+from egov.platform.one_stop import OneStopRules, get_one_stop_rules
 from egov.platform.province import Province
-from egov.regulations.workdays import WorkingCalendar
+from egov.regulations.basis import Basis
+from egov.regulations.workdays import ProcessingUnit, WorkingCalendar
 
 NEWLY_REGISTERED = "NEWLY_REGISTERED"
 ACCEPTED = "ACCEPTED"
@@ -67,7 +79,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 #: While the dossier is in one of these, the responsible agency's clock runs (overdue can happen).
 CLOCK_RUNS = frozenset({NEWLY_REGISTERED, ACCEPTED, IN_PROGRESS})
-#: Timer purposes the app keeps for a dossier.
+#: Timer purposes the app keeps for a dossier: the apology with a request to extend (named "overdue" since the
+#: first release, when it fired after the date; renaming it would orphan the timers already set).
 OVERDUE_TIMER = "overdue"
 #: Working days the citizen has to pay a fee.
 PAYMENT_DAYS = 5
@@ -77,6 +90,50 @@ DOSSIERS = "dossiers"
 LGSP = "lgsp"
 
 _REQUESTS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:egov:onestop:requests")
+
+LEGAL_BASIS: tuple[Basis, ...] = (
+    Basis(
+        "dossier-status.codes",
+        "Dossier statuses 1–10 as synchronised with the National Public Service Portal; overdue is derived "
+        "from the deadline, not a status.",
+        "—",
+        "unverified",
+        "unverified",
+        (),
+        "Codes seen in public implementations; the official specification was not found (Thông tư "
+        "04/2025/TT-VPCP on the data exchanged with the national portal was not read for it).",
+    ),
+    Basis(
+        "one-stop.reception-regardless-of-boundary",
+        "A procedure marked boundaryless may be received at any one-stop desk of the province; the catalogue "
+        "carries the flag (the portal does not yet let the citizen choose the desk).",
+        "Nghị định 118/2025/NĐ-CP",
+        "unverified (the definitions article, probably)",
+        "secondary",
+        ("https://baohatinh.vn/thu-tuc-hanh-chinh-phi-dia-gioi-ro-loi-ich-con-tran-tro-post307134.html",),
+        "Provinces publish the list of procedures handled this way (Bắc Ninh, Đồng Nai, Hà Nội's pilot).",
+    ),
+    Basis(
+        "one-stop.clock-stops-for-the-citizen",
+        "The deadline moves by the time the dossier waits for the citizen's supplement or fee.",
+        "“Mô tả công thức tính chỉ số 766” (criterion 2.1) for the supplement; a project choice for the fee",
+        "unverified",
+        "secondary",
+        ("“Mô tả công thức tính chỉ số 766”, criterion 2.1, as kept in github.com/ChippedTopaz/qd766",),
+        "The QĐ 766 description subtracts the supplement time; stopping the clock for the fee is "
+        "docs/adr/0005-citizen-journey.md's choice.",
+    ),
+    Basis(
+        "one-stop.extension-length",
+        "The new date an apology gives is the date promised plus half the processing time, at least two "
+        "working days.",
+        "—",
+        "unverified",
+        "unverified",
+        (),
+        "The agency states the extension it asks for on the form; no rule for its length was found.",
+    ),
+)
 
 
 class InvalidTransition(ValueError):
@@ -185,10 +242,16 @@ class Step:
 class Journey:
     """The one-stop system's rules for a dossier after receipt; knows the catalogue and the calendar."""
 
-    def __init__(self, province: Province, calendar: WorkingCalendar | None = None) -> None:
+    def __init__(
+        self,
+        province: Province,
+        calendar: WorkingCalendar | None = None,
+        rules: OneStopRules | None = None,
+    ) -> None:
         self.province = province
         self.zone = ZoneInfo(province.timezone)
         self.calendar = calendar or WorkingCalendar()
+        self.rules = rules or get_one_stop_rules()
 
     # -- helpers ------------------------------------------------------------------------------------------
     def today(self, now: dt.datetime) -> dt.date:
@@ -196,8 +259,29 @@ class Journey:
 
     def end_of(self, day: dt.date) -> dt.datetime:
         """The first instant after `day` in the province, UTC: when a dossier due that day becomes late."""
-        start_next = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=self.zone)
-        return start_next.astimezone(dt.UTC)
+        return self.start_of(day + dt.timedelta(days=1))
+
+    def start_of(self, day: dt.date) -> dt.datetime:
+        """The first instant of `day` in the province, UTC."""
+        return dt.datetime.combine(day, dt.time(), tzinfo=self.zone).astimezone(dt.UTC)
+
+    def unit(self, state: DossierState) -> ProcessingUnit:
+        procedure = self.province.procedure(state.procedure_code)
+        return procedure.processing_unit if procedure else "working_days"
+
+    def apology_at(self, state: DossierState) -> dt.datetime | None:
+        """When the apology with a request to extend is due, if the dossier is still unresolved then: the
+        start of the last working day(s) before the date promised (`apology_lead_working_days`), or, when that
+        day is not after the receipt day (a processing time too short for the lead), the moment the date is
+        missed. None once the date has been moved as often as it may be (`reschedules_max`): the dossier is
+        then only late."""
+        if state.apologies >= self.rules.reschedules_max.value:
+            return None
+        lead = self.rules.apology_lead_working_days.value
+        day = self.calendar.working_days_before(state.appointment_date, lead)
+        if day <= self.today(state.received_at):
+            return self.end_of(state.appointment_date)
+        return self.start_of(day)
 
     def agency_ref(self, code: str) -> dict[str, str]:
         agency = self.province.agency(code)
@@ -243,15 +327,15 @@ class Journey:
             )
 
     def _resume(self, state: DossierState, now: dt.datetime) -> DossierState:
-        """The clock restarts: the deadline and the appointment move by the working days it stood still
-        (since `paused_on`)."""
+        """The clock restarts: the deadline and the appointment move by the time it stood still (since
+        `paused_on`), in the procedure's unit."""
         if state.paused_on is None:
             raise InvalidTransition(f"{state.dossier_code}: the clock was not stopped")
-        paused = self.calendar.working_days_between(state.paused_on, self.today(now))
+        stopped, resumed, unit = state.paused_on, self.today(now), self.unit(state)
         return state.moved(
             paused_on=None,
-            due_date=self.calendar.add_working_days(state.due_date, paused),
-            appointment_date=self.calendar.add_working_days(state.appointment_date, paused),
+            due_date=self.calendar.extended(state.due_date, stopped, resumed, unit),
+            appointment_date=self.calendar.extended(state.appointment_date, stopped, resumed, unit),
         )
 
     # -- the steps ----------------------------------------------------------------------------------------
@@ -284,13 +368,13 @@ class Journey:
         return Step(
             new,
             [Emit(EventTypes.IDENTITY_VERIFICATION_REQUESTED, request, (LGSP,))],
-            overdue_at=self.end_of(appointment),
+            overdue_at=self.apology_at(new),
         )
 
     def identity_answered(
         self, state: DossierState | None, answer: Mapping[str, Any], now: dt.datetime
     ) -> Step:
-        """The LGSP's answer: accept and assign, or refuse (form 03)."""
+        """The LGSP's answer: accept and assign, or refuse at reception (the refusal slip)."""
         new = self._require(state, NEWLY_REGISTERED, event="an identity answer")
         if answer["request_id"] != new.request_id:
             raise InvalidTransition(
@@ -304,7 +388,7 @@ class Journey:
         note = None if outcome == "MATCH" else unverified_note(answer)
         new, accepted = self._move(new, ACCEPTED, now, note)
         new, assigned = self._assign(new, now)
-        return Step(new, [accepted, *assigned], overdue_at=self.end_of(new.appointment_date))
+        return Step(new, [accepted, *assigned], overdue_at=self.apology_at(new))
 
     def _assign(self, state: DossierState, now: dt.datetime) -> tuple[DossierState, list[Emit]]:
         """Pass the dossier to the responsible agency (through the LGSP) with its deadline."""
@@ -324,9 +408,19 @@ class Journey:
     def supplement_requested(
         self, state: DossierState | None, request: Mapping[str, Any], now: dt.datetime
     ) -> Step:
-        """The agency asks for a supplement (form 02): the clock stops until the citizen supplies it."""
+        """The agency asks for a supplement (the supplement request form): the clock stops until the citizen
+        supplies it. Only as often as `supplement_requests_max` allows, once (Nghị định 118/2025/NĐ-CP
+        Art. 11): a further request is refused."""
         new = self._require(state, IN_PROGRESS, event="a supplement request")
         self._require_responsible(new, request["requested_by"]["code"], "asked for a supplement")
+        allowed = self.rules.supplement_requests_max.value
+        if new.history.count(SUPPLEMENT_REQUESTED) >= allowed:
+            raise InvalidTransition(
+                f"{new.dossier_code}: a supplement may be asked for only {_times(allowed)} "
+                f"({self.rules.supplement_requests_max.basis.regulation} "
+                f"{self.rules.supplement_requests_max.basis.article}), and this dossier was already sent "
+                "back; decide on the dossier as it is"
+            )
         reason = f"{request['reason']} Cần bổ sung: {'; '.join(request['missing_items'])}."
         new, changed = self._move(new.moved(paused_on=self.today(now)), SUPPLEMENT_REQUESTED, now, reason)
         return Step(new, [Emit(EventTypes.SUPPLEMENT_REQUESTED, dict(request)), changed], overdue_at=None)
@@ -341,10 +435,10 @@ class Journey:
         reason = f"Công dân đã bổ sung hồ sơ. Ngày hẹn trả kết quả mới: {new.appointment_date:%d/%m/%Y}."
         new, resumed = self._move(new, IN_PROGRESS, now, reason)
         new, assigned = self._assign(new, now)
-        return Step(new, [resumed, *assigned], overdue_at=self.end_of(new.appointment_date))
+        return Step(new, [resumed, *assigned], overdue_at=self.apology_at(new))
 
     def decided(self, state: DossierState | None, decision: Mapping[str, Any], now: dt.datetime) -> Step:
-        """The agency's decision: refuse (STOPPED), ask for the fee, or finish."""
+        """The agency's decision: refuse (STOPPED, the stop notice), ask for the fee, or finish."""
         new = self._require(state, IN_PROGRESS, event="a decision")
         self._require_responsible(new, decision["agency"]["code"], "decided")
         new = new.moved(document_id=decision["document_id"])
@@ -394,28 +488,37 @@ class Journey:
         return state, [processed, Emit(EventTypes.RESULT_RETURNED, result), returned]
 
     def overdue(self, state: DossierState | None, now: dt.datetime) -> Step | None:
-        """The overdue timer fired: apologise (form 04) and give a new date, if the dossier is still late
-        and the agency's clock is running; None when there is nothing to do."""
+        """The apology timer fired: if the dossier is still unresolved with the agency's clock running, the
+        agency apologises and asks for more time (the apology and extension request form), giving a new date;
+        None when there is nothing to do. Before the date promised when the processing time allows it
+        (`apology_at`), and at most `reschedules_max` times."""
         if state is None or state.status not in CLOCK_RUNS:
             return None
+        due = self.apology_at(state)
+        if due is None:
+            return None  # the date was already moved as often as it may be: the dossier is only late
+        if now < due:
+            return Step(state, [], overdue_at=due)  # an early timer (the dates moved meanwhile): wait
         promised = state.appointment_date
         today = self.today(now)
-        if today <= promised:
-            return None
         procedure = self.province.procedure(state.procedure_code)
         extension = max(2, math.ceil((procedure.processing_days if procedure else 4) / 2))
-        new_date = self.calendar.add_working_days(today, extension)
+        new_date = self.calendar.add_working_days(max(promised, today), extension)
         new = state.moved(appointment_date=new_date, apologies=state.apologies + 1)
         agency = self.agency_ref(new.responsible_agency_code)
         record = {
             "dossier_code": new.dossier_code,
             "original_appointment_date": promised,
             "new_appointment_date": new_date,
-            "apology": apology_text(agency["name"], promised, new_date),
+            "apology": apology_text(agency["name"], promised, new_date, before=today <= promised),
             "responsible_agency": agency,
             "detected_at": now,
         }
-        return Step(new, [Emit(EventTypes.DOSSIER_OVERDUE, record)], overdue_at=self.end_of(new_date))
+        return Step(new, [Emit(EventTypes.DOSSIER_OVERDUE, record)], overdue_at=self.apology_at(new))
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
 
 
 def payment_reference(dossier_code: str) -> str:
@@ -427,7 +530,8 @@ _FIELD_NAMES_VI = {"full_name": "họ và tên", "date_of_birth": "ngày sinh", 
 
 
 def refusal_reason(answer: Mapping[str, Any]) -> str:
-    """The reason of the refusal slip (form 03, phiếu từ chối tiếp nhận) when the identity does not match."""
+    """The reason on the refusal slip (phiếu từ chối tiếp nhận, form key `refusal`) when the identity does not
+    match."""
     if answer["outcome"] == "NOT_FOUND":
         return (
             "Số định danh cá nhân không có trong Cơ sở dữ liệu quốc gia về dân cư. "
@@ -449,8 +553,16 @@ def unverified_note(answer: Mapping[str, Any]) -> str:
     )
 
 
-def apology_text(agency_name: str, promised: dt.date, new_date: dt.date) -> str:
-    """The apology of form 04 (phiếu xin lỗi và hẹn lại ngày trả kết quả)."""
+def apology_text(agency_name: str, promised: dt.date, new_date: dt.date, *, before: bool = True) -> str:
+    """The apology with a request to extend the time (form key `apology_extension`): before the date promised,
+    the agency apologises that the dossier is expected to be late and asks for the new date; after it (a
+    processing time too short to warn ahead), that it was not resolved on time."""
+    if before:
+        return (
+            f"{agency_name} xin lỗi Ông/Bà vì hồ sơ dự kiến không giải quyết kịp ngày hẹn "
+            f"{promised:%d/%m/%Y} và đề nghị gia hạn thời gian giải quyết. "
+            f"Ngày hẹn trả kết quả mới: {new_date:%d/%m/%Y}."
+        )
     return (
         f"{agency_name} xin lỗi Ông/Bà vì hồ sơ chưa được giải quyết đúng hẹn ngày {promised:%d/%m/%Y}. "
         f"Ngày hẹn trả kết quả mới: {new_date:%d/%m/%Y}."

@@ -23,7 +23,8 @@ from typing import Any, Final, Literal
 from egov.platform import people as fictional
 from egov.regulations.identity import PROVINCE_CODES, Sex
 
-#: Birth-registration province of most of the register: the stand-in serves Bình Thuận's dossiers.
+#: Birth-registration province of most of the register: Bình Thuận (060), whose citizens keep the code in
+#: today's Lâm Đồng (with 067 of former Đắk Nông and 068), so the stand-in serves either province file.
 HOME_PROVINCE = "060"
 #: Share of the register born in `HOME_PROVINCE`; the rest moved in from anywhere in the country.
 HOME_SHARE = 0.6
@@ -135,7 +136,8 @@ class Register:
         """`size` fictional people drawn from `random.Random(seed)`: the same seed gives the same register,
         in the same order, in any process (nothing depends on Python's salted `hash()`).
 
-        About 60 % were registered at birth in Bình Thuận (060), the rest in another real province. About
+        About 60 % were registered at birth in Bình Thuận (060, part of Lâm Đồng since 1/7/2025), the rest in
+        another real province. About
         `silent_share` of them (at least one when the share is positive) are never answered for; they are
         chosen with the same generator.
         """

@@ -1,5 +1,6 @@
 """reporting wiring: fold the dossiers, settlements and outgoing documents into facts, and serve the
-indicators computed from them.
+indicators computed from them by QĐ 766's formulas (services/reporting/domain.py) and the province's
+catalogue.
 
 - `GET /api/v1/indicators?by=procedure,agency,month&procedure=…&agency=…&month=YYYY-MM`: the indicators in
   total and per group (`by=` with nothing after it: the totals only), with their definitions;
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 from egov.contracts.topics import EventTypes, Topics
 from egov.paths import REPO_ROOT
 from egov.platform.province import get_province
+from egov.regulations.workdays import WorkingCalendar
 from egov.runtime.auth import PUBLIC
 from egov.runtime.engine import Engine
 from egov.runtime.http import HttpError, HttpRequest, HttpResponse
@@ -28,6 +30,7 @@ from egov.runtime.settings import Settings
 from services import SERVICES
 from services.reporting.domain import (
     InvalidQuery,
+    catalogue,
     document_facts,
     dossier_facts,
     parse_query,
@@ -43,6 +46,9 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
     province = get_province(settings.province)
     zone = ZoneInfo(province.timezone)
     agency_names = {a.code: a.name for a in province.agencies}
+    #: What QĐ 766's formulas need of each procedure: its unit, its fee, whether its result is on paper.
+    procedures = catalogue(province)
+    calendar = WorkingCalendar()
     dashboard = DASHBOARD.read_text(encoding="utf-8")
 
     #: Dossier code → procedure, responsible agency, channel, receipt, result, final status.
@@ -105,6 +111,8 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             zone=zone,
             agency_names=agency_names,
             generated_at=service.clock.now(),
+            procedures=procedures,
+            calendar=calendar,
         )
 
     @service.route("GET", "/", access=PUBLIC)

@@ -1,21 +1,41 @@
-"""reporting rules: the indicators the province is measured on, computed from the events.
+"""reporting rules: the indicators the province is measured on, computed from the events by their own
+formulas.
 
 Pure functions: the app folds each event into a small record of facts per dossier, per payment and per
 outgoing document (`dossier_facts`, `settlement_facts`, `document_facts`), and `report` turns those facts into
 the indicators per procedure, agency and month whenever they are asked for. Because facts are set, never
 added to, a redelivered event changes nothing.
 
-Definitions (docs/indicators.md cites the sources):
+The QĐ 766/QĐ-TTg (23/6/2022) indicators follow the formulas the National Public Service Portal computes them
+by, as its "Mô tả công thức tính chỉ số 766" describes them (a secondary source: the description as kept in a
+public repository, github.com/ChippedTopaz/qd766, not the decision's text; docs/indicators.md quotes it):
 
-- QĐ 766/QĐ-TTg (23/6/2022), the real-time service index: progress (on-time or early rate, average
-  processing time), digitisation (share of dossiers with electronic results), online services (dossiers by
-  channel, share paid online);
-- the provincial DTI (QĐ 922/QĐ-BTTTT, 20/5/2022): the share of dossiers submitted online, and the share of
-  outgoing official documents that carry a digital signature.
+- 2.1 **on time** (`on_time_rate`, 20 points): over *every* dossier received or in processing in the period —
+  in progress, refused, stopped, withdrawn and resolved — the share that ended, or stands at the period's end,
+  on or before its appointment date; the end is the change to PROCESSED (else the result, a refusal, a stop or
+  a withdrawal), the time waited for the citizen's supplement is subtracted from it, a dossier waiting for a
+  supplement is judged at the request, and more than one supplement request is late. This project subtracts
+  the time waited for the citizen's fee too, as its journey stops the clock for it (a choice, labelled).
+- 2.2 **average time per procedure** (`average_processing_time`, no points): over the dossiers processed whose
+  processing started (was received) in the period, the time from receipt to the end, supplement (and fee)
+  time subtracted, in the procedure's own unit (working days, days, or hours for same-day procedures); given
+  only for one procedure at a time.
+- 3.3 **online dossiers** (`online_dossier_share`, in online services, 12 points): over the dossiers received
+  in the period, those submitted online *and*, for a procedure whose result is a paper document, with an
+  electronic result (a result file); times the share of dossiers synchronised, 1 here (no national portal).
+- 3.6 **online payment** (`online_payment_share`, 6 of the 10 points of online payment): over every dossier
+  received in the period of a procedure with a fee, those paid online.
+- 4.1 **electronic result** (`electronic_result_share`, 6 of the 22 points of digitisation): over the dossiers
+  received in the period of procedures whose result is a paper document, those whose result carries a result
+  file (here the signed decision the department issued: `ResultReturned.document_id`).
 
-Each indicator is a numerator over a denominator counted in one month, in the province's time zone: the month
-of receipt for the channel, the month the result was returned for progress and digitisation, the month of
-settlement for payments, the month of registration for documents. The agency of a dossier is the one
+The provincial DTI (QĐ 922/QĐ-BTTTT, 20/5/2022) adds the share of dossiers submitted online (`online_share`)
+and the share of outgoing official documents that carry a digital signature (`signed_document_share`).
+
+A period is a month in the province's time zone, or, when the query neither groups nor filters by month,
+everything seen so far (judged now). An indicator counted in a month of its own event (receipt, result,
+settlement, registration) adds up across months; the on-time rate counts a dossier in every month it was
+received or in processing, so its months do not add up to its total. The agency of a dossier is the one
 responsible for resolving it; the agency of a document is the one issuing it.
 """
 
@@ -24,17 +44,122 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from egov.contracts.errors import FieldError
+from egov.platform.province import Province
+from egov.regulations.basis import QD766_DESCRIPTION, Basis
+from egov.regulations.workdays import WorkingCalendar
 
 DIMENSIONS = ("procedure", "agency", "month")
 ONLINE = "ONLINE"
-#: Where a dossier can end without a result: refused at intake (3), stopped by the department (8).
-FINAL_WITHOUT_RESULT = ("NOT_ACCEPTED", "STOPPED")
+#: Where a dossier can end without a result: refused at intake (3), withdrawn (7), stopped (8).
+FINAL_WITHOUT_RESULT = ("NOT_ACCEPTED", "WITHDRAWN", "STOPPED")
+#: The end of processing, in the order QĐ 766's description prefers them (processed before returned).
+ENDS = ("PROCESSED", "RESULT_RETURNED", *FINAL_WITHOUT_RESULT)
+#: The waits for the citizen whose time is subtracted: the supplement (QĐ 766), the fee (this project).
+WAITS = ("SUPPLEMENT_REQUESTED", "PAYMENT_REQUESTED")
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+#: The unit an average processing time is given in, by the procedure's processing unit.
+TIME_UNITS = {"working_days": "working_days", "days": "days", "same_day": "hours"}
+
+QD_766 = "QĐ 766/QĐ-TTg (23/6/2022)"
+DTI = "Provincial DTI, QĐ 922/QĐ-BTTTT (20/5/2022)"
+#: QĐ 766's groups and their points as the national portal scores provinces in 2026 (secondary): the online
+#: services of 2022 (22 points) are shown as online services 12 + online payment 10.
+QD766_GROUPS: dict[str, tuple[str, int]] = {
+    "transparency": ("Công khai, minh bạch", 18),
+    "progress": ("Tiến độ, kết quả giải quyết", 20),
+    "online_services": ("Cung cấp dịch vụ trực tuyến", 12),
+    "online_payment": ("Thanh toán trực tuyến", 10),
+    "digitisation": ("Số hóa hồ sơ", 22),
+    "satisfaction": ("Mức độ hài lòng", 18),
+}
+#: What a score is, from an indicator's value: points × rate, or full points from 50 % (3.3).
+Scoring = Literal["proportional", "full-from-50%"]
+
+LEGAL_BASIS: tuple[Basis, ...] = (
+    Basis(
+        "qd766.groups",
+        "QĐ 766's groups weigh 18 + 20 + 12 + 10 + 22 + 18 points: online services 12 and online payment 10 "
+        "(the 22 points of 2022's online services, split); the average time carries no points.",
+        "Quyết định 766/QĐ-TTg (23/6/2022), as the National Public Service Portal scores it in 2026",
+        "the decision's annex (group points); the 12 + 10 split from the portal's scoring",
+        "secondary",
+        (
+            "https://sonoivu.namdinh.gov.vn/cai-cach-hanh-chinh/thu-tuong-chinh-phu-phe-duyet-bo-chi-so-chi-dao-"
+            "dieu-hanh-va-danh-gia-chat-luong-phuc-vu-nguoi-dan-doanh-nghiep-trong-2373",
+            "github.com/ChippedTopaz/qd766 (web/src/formula-maximums.ts, from the portal's "
+            "“Công thức 766.xlsx”)",
+        ),
+        "No 2024–2026 decision amending QĐ 766 was found; how the 12 points of online services are split "
+        "among its criteria is not settled, so 3.3 gets no score here.",
+    ),
+    Basis(
+        "qd766.on-time",
+        "The on-time rate counts every dossier received or in processing in the period, judged at its end "
+        "(or the period's end), the citizen's supplement time subtracted; more than one supplement request "
+        "is late.",
+        "Quyết định 766/QĐ-TTg, criterion 2.1, by the national portal's formula description",
+        "criterion 2.1",
+        "secondary",
+        (QD766_DESCRIPTION,),
+        "This project also subtracts the time waited for the citizen's fee, as its journey stops the clock "
+        "for it (docs/adr/0005-citizen-journey.md).",
+    ),
+    Basis(
+        "qd766.average-time",
+        "The average processing time is per procedure, in the procedure's unit, over the dossiers processed "
+        "whose processing started in the period, supplement time subtracted.",
+        "Quyết định 766/QĐ-TTg, criterion 2.2, by the national portal's formula description",
+        "criterion 2.2",
+        "secondary",
+        (QD766_DESCRIPTION,),
+        "Same-day procedures are measured in hours (the description names hours, days, working days and "
+        "months; which a same-day procedure uses is this project's choice).",
+    ),
+    Basis(
+        "qd766.online-dossiers",
+        "An online dossier counts as online only with an electronic result when its procedure's result is a "
+        "paper document; over every dossier received in the period.",
+        "Quyết định 766/QĐ-TTg, criterion 3.3, by the national portal's formula description",
+        "criterion 3.3",
+        "secondary",
+        (QD766_DESCRIPTION,),
+        "The description multiplies by the share of dossiers synchronised with the national portal, 1 here.",
+    ),
+    Basis(
+        "qd766.online-payment",
+        "The online payment rate is over every dossier of a procedure with a fee received in the period, not "
+        "over the fees paid.",
+        "Quyết định 766/QĐ-TTg, criterion 3.6, by the national portal's formula description",
+        "criterion 3.6",
+        "secondary",
+        (QD766_DESCRIPTION,),
+        "Worth 6 of the 10 points of online payment (reconstructed from the portal's scores: secondary).",
+    ),
+    Basis(
+        "qd766.electronic-result",
+        "An electronic result is a result file synchronised for a procedure whose result is a paper "
+        "document, not a dossier submitted online.",
+        "Quyết định 766/QĐ-TTg, criterion 4.1, by the national portal's formula description",
+        "criterion 4.1",
+        "secondary",
+        (QD766_DESCRIPTION,),
+        "The denominator, “hồ sơ thuộc thẩm quyền giải quyết”, is read as the dossiers received in the "
+        "period (as the description defines it for criterion 4.3).",
+    ),
+    Basis(
+        "dti.indicators",
+        "The share of dossiers submitted online and of outgoing documents digitally signed.",
+        "Quyết định 922/QĐ-BTTTT (20/5/2022), the provincial DTI",
+        "the digital-government pillar's sub-indices (numbers unverified)",
+        "secondary",
+        ("the project's domain notes on the DTI",),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -42,70 +167,115 @@ class Indicator:
     id: str
     name: str
     name_en: str
-    #: "ratio" (numerator ÷ denominator, 0..1) or "days" (total days ÷ number of dossiers).
+    #: "ratio" (numerator ÷ denominator, 0..1) or "time" (total time ÷ dossiers, in the procedure's unit).
     unit: str
     numerator: str
     denominator: str
     month_of: str
     source: str
+    #: QĐ 766's criterion number and group (None for the DTI's indicators).
+    criterion: str | None = None
+    group: str | None = None
+    #: The criterion's maximum points, when known (0: shown, not scored).
+    points: int | None = None
+    scoring: Scoring | None = None
+    #: The status of the formula's source (docs/legal-basis.md).
+    basis: str = "secondary"
 
-    def as_dict(self) -> dict[str, str]:
-        return dict(self.__dict__)
+    def as_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        if self.group is not None:
+            name, group_points = QD766_GROUPS[self.group]
+            data["group"] = {"id": self.group, "name": name, "points": group_points}
+        return data
 
+    def score(self, value: float | None) -> float | None:
+        if value is None or self.points is None or self.scoring is None:
+            return None
+        rate = value if self.scoring == "proportional" else min(1.0, value / 0.5)
+        return round(self.points * rate, 2)
 
-QD_766 = "QĐ 766/QĐ-TTg (23/6/2022)"
-DTI = "Provincial DTI, QĐ 922/QĐ-BTTTT (20/5/2022)"
 
 INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "online_share",
-        "Tỷ lệ hồ sơ nộp trực tuyến",
+        "Tỷ lệ hồ sơ nộp trực tuyến (DTI)",
         "Share of dossiers submitted online",
         "ratio",
         "dossiers accepted at intake that came through the online channel",
         "dossiers accepted at intake (received, not refused at the identity check)",
         "receipt",
-        f"{DTI}, digital-government headline metric; {QD_766}, online services (dossiers by channel)",
+        f"{DTI}, digital-government headline metric",
+    ),
+    Indicator(
+        "online_dossier_share",
+        "Tỷ lệ hồ sơ trực tuyến (QĐ 766, chỉ tiêu 3.3)",
+        "Share of online dossiers (QĐ 766, 3.3)",
+        "ratio",
+        "dossiers received online with, for a procedure whose result is a paper document, a result file",
+        "dossiers received",
+        "receipt",
+        f"{QD_766}, criterion 3.3",
+        criterion="3.3",
+        group="online_services",
+        scoring="full-from-50%",
     ),
     Indicator(
         "on_time_rate",
-        "Tỷ lệ hồ sơ giải quyết đúng hạn, trước hạn",
+        "Tỷ lệ hồ sơ xử lý trước hạn, đúng hạn",
         "On-time or early rate",
         "ratio",
-        "results returned on or before the appointment date",
-        "results returned",
-        "result",
-        f"{QD_766}, progress",
+        "dossiers that ended, or stand at the period's end, on or before their appointment date, the "
+        "citizen's supplement and fee time subtracted (more than one supplement request: late)",
+        "every dossier received or in processing in the period (in progress, refused, stopped, withdrawn, "
+        "resolved)",
+        "receipt and of every later month in processing",
+        f"{QD_766}, criterion 2.1",
+        criterion="2.1",
+        group="progress",
+        points=20,
+        scoring="proportional",
     ),
     Indicator(
-        "average_processing_days",
-        "Thời gian giải quyết trung bình (ngày)",
-        "Average processing time (days)",
-        "days",
-        "calendar days from receipt to result, summed",
-        "results returned",
-        "result",
-        f"{QD_766}, progress",
+        "average_processing_time",
+        "Thời gian giải quyết TTHC trung bình theo từng TTHC",
+        "Average processing time, per procedure",
+        "time",
+        "time from receipt to the end of processing, the citizen's supplement and fee time subtracted, "
+        "summed",
+        "dossiers processed (given for one procedure at a time)",
+        "receipt",
+        f"{QD_766}, criterion 2.2",
+        criterion="2.2",
+        group="progress",
+        points=0,
     ),
     Indicator(
         "electronic_result_share",
-        "Tỷ lệ hồ sơ trả kết quả điện tử",
+        "Tỷ lệ hồ sơ có kết quả giải quyết điện tử",
         "Share of dossiers with an electronic result",
         "ratio",
-        "results returned electronically",
-        "results returned",
-        "result",
-        f"{QD_766}, digitisation",
+        "dossiers whose result carries a result file (a signed decision)",
+        "dossiers received of procedures whose result is a paper document",
+        "receipt",
+        f"{QD_766}, criterion 4.1",
+        criterion="4.1",
+        group="digitisation",
+        points=6,
     ),
     Indicator(
         "online_payment_share",
         "Tỷ lệ hồ sơ thanh toán trực tuyến",
-        "Share of fees paid online",
+        "Share of dossiers paid online (with a fee)",
         "ratio",
-        "fees paid online",
-        "fees settled",
-        "settlement",
-        f"{QD_766}, online services",
+        "dossiers paid online",
+        "dossiers received of procedures with a fee",
+        "receipt",
+        f"{QD_766}, criterion 3.6",
+        criterion="3.6",
+        group="online_payment",
+        points=6,
+        scoring="proportional",
     ),
     Indicator(
         "signed_document_share",
@@ -119,9 +289,36 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
 )
 INDICATOR_IDS = tuple(i.id for i in INDICATORS)
-_UNITS = {i.id: i.unit for i in INDICATORS}
+_BY_ID = {i.id: i for i in INDICATORS}
 #: What each group also counts, beside the indicators.
-COUNTS = ("received", "results", "stopped", "not_accepted", "fees_settled", "documents", "documents_issued")
+COUNTS = (
+    "received",
+    "results",
+    "stopped",
+    "not_accepted",
+    "withdrawn",
+    "fees_settled",
+    "documents",
+    "documents_issued",
+)
+
+
+# -- the catalogue, as the formulas need it ----------------------------------------------------------------
+@dataclass(frozen=True)
+class ProcedureInfo:
+    """What QĐ 766's formulas need to know of a procedure: its unit, whether it has a fee, whether its result
+    is a paper document."""
+
+    processing_unit: str = "working_days"
+    fee_bearing: bool = False
+    result_on_paper: bool = True
+
+
+def catalogue(province: Province) -> dict[str, ProcedureInfo]:
+    return {
+        p.code: ProcedureInfo(p.processing_unit, p.fee_vnd > 0, p.result_on_paper)
+        for p in province.procedures
+    }
 
 
 # -- facts, folded from the events ------------------------------------------------------------------------
@@ -135,12 +332,17 @@ def _instant(value: Any) -> str:
     return parsed.astimezone(dt.UTC).isoformat()
 
 
+def _day(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)).isoformat()
+
+
 def dossier_facts(
     state: Mapping[str, Any] | None, event_type: str, record: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The facts of a dossier after one of its events on the one-stop system's stream. Events before the
     receipt (which names the procedure and agency) are kept as well: an indicator counts a dossier once its
-    receipt is known."""
+    receipt is known. Every status change is kept by its transition (`FROM>TO`), each time once, which is
+    what the on-time and average-time formulas read the waits and the end of processing from."""
     facts = dict(state or {})
     short = event_type.rsplit(".", 1)[-1]
     if short == "DossierReceived":
@@ -151,13 +353,23 @@ def dossier_facts(
             channel=record["channel"],
             received_at=_instant(record["received_at"]),
         )
+        if record.get("appointment_date") is not None:
+            facts["appointment_date"] = _day(record["appointment_date"])
+        facts["processing_unit"] = record.get("processing_unit") or "working_days"
     elif short == "ResultReturned":
         facts.update(
             returned_at=_instant(record["returned_at"]),
             on_time=bool(record["on_time"]),
             electronic=bool(record["electronic"]),
+            result_file=bool(record.get("document_id")),
         )
     elif short == "DossierStatusChanged":
+        transition = f"{record.get('from_status') or ''}>{record['to_status']}"
+        changes = {k: list(v) for k, v in (facts.get("changes") or {}).items()}
+        times = set(changes.get(transition, []))
+        times.add(_instant(record["changed_at"]))
+        changes[transition] = sorted(times)
+        facts["changes"] = changes
         if record["to_status"] in FINAL_WITHOUT_RESULT:
             facts.update(final_status=record["to_status"], final_at=_instant(record["changed_at"]))
     else:
@@ -200,6 +412,100 @@ def document_facts(
     return facts
 
 
+# -- a dossier's timeline, as QĐ 766 reads it ------------------------------------------------------------
+def _at(instant: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(instant)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """When a dossier was received, promised, waited for the citizen, and ended, from its status changes."""
+
+    received: dt.datetime
+    appointment: dt.date | None
+    #: Each time the dossier was sent back for a supplement.
+    supplement_requests: tuple[dt.datetime, ...]
+    #: The citizen's waits (supplement, fee): start and end (None: still waiting).
+    waits: tuple[tuple[dt.datetime, dt.datetime | None], ...]
+    #: The end of processing: processed, else the result, refused, withdrawn or stopped (None: not yet).
+    end: dt.datetime | None
+    processed: bool
+
+    @classmethod
+    def of(cls, facts: Mapping[str, Any]) -> Timeline:
+        changes: Mapping[str, list[str]] = facts.get("changes") or {}
+
+        def entering(status: str) -> list[dt.datetime]:
+            return sorted(_at(t) for k, times in changes.items() if k.endswith(f">{status}") for t in times)
+
+        def leaving(status: str) -> list[dt.datetime]:
+            return sorted(_at(t) for k, times in changes.items() if k.startswith(f"{status}>") for t in times)
+
+        waits = []
+        for status in WAITS:
+            exits = leaving(status)
+            for start in entering(status):
+                end = next((e for e in exits if e >= start), None)
+                if end is not None:
+                    exits.remove(end)
+                waits.append((start, end))
+        end, processed = None, False
+        for status in ENDS:
+            times = entering(status)
+            if not times and status == "RESULT_RETURNED" and "returned_at" in facts:
+                times = [_at(facts["returned_at"])]
+            if times:
+                end, processed = times[0], status in ("PROCESSED", "RESULT_RETURNED")
+                break
+        appointment = facts.get("appointment_date")
+        return cls(
+            received=_at(facts["received_at"]),
+            appointment=dt.date.fromisoformat(appointment) if appointment else None,
+            supplement_requests=tuple(entering("SUPPLEMENT_REQUESTED")),
+            waits=tuple(sorted(waits, key=lambda w: w[0])),
+            end=end,
+            processed=processed,
+        )
+
+    def effective_end(self, until: dt.datetime) -> dt.datetime:
+        """The end of processing as of `until` (or `until` when not ended by then), minus the time the
+        citizen was waited for before it (a wait still open at the end runs to the end)."""
+        end = self.end if self.end is not None and self.end <= until else until
+        waited = dt.timedelta()
+        for start, stop in self.waits:
+            if start < end:
+                waited += min(stop or end, end) - start
+        return end - waited
+
+    def on_time(self, until: dt.datetime, zone: ZoneInfo) -> bool | None:
+        """QĐ 766 criterion 2.1 as of `until`; None without an appointment date to judge against."""
+        if self.appointment is None:
+            return None
+        if sum(1 for t in self.supplement_requests if t <= until) > 1:
+            return False  # “Yêu cầu bổ sung hồ sơ hơn 01 lần thì tính quá hạn”
+        return self.effective_end(until).astimezone(zone).date() <= self.appointment
+
+    def active_in(self, start: dt.datetime, stop: dt.datetime) -> bool:
+        """Received or in processing between `start` and `stop` (exclusive)."""
+        return self.received < stop and (self.end is None or self.end >= start)
+
+
+def processing_time(
+    timeline: Timeline, unit: str, zone: ZoneInfo, calendar: WorkingCalendar
+) -> tuple[float, str] | None:
+    """QĐ 766 criterion 2.2: the time from receipt to the end of a processed dossier, the citizen's waits
+    subtracted, in the procedure's own unit; None while not processed."""
+    if not timeline.processed or timeline.end is None:
+        return None
+    end = timeline.effective_end(timeline.end)
+    shown = TIME_UNITS.get(unit, "working_days")
+    if shown == "working_days":
+        start_day, end_day = timeline.received.astimezone(zone).date(), end.astimezone(zone).date()
+        return float(calendar.working_days_between(start_day, end_day)), shown
+    seconds = max(0.0, (end - timeline.received).total_seconds())
+    return (seconds / 3600, shown) if shown == "hours" else (seconds / 86400, shown)
+
+
 # -- the query -------------------------------------------------------------------------------------------
 class InvalidQuery(ValueError):
     def __init__(self, errors: list[FieldError]) -> None:
@@ -216,7 +522,7 @@ class Query:
     agency: str | None = None
     month: str | None = None
 
-    def keeps(self, procedure: str | None, agency: str | None, month: str) -> bool:
+    def keeps(self, procedure: str | None, agency: str | None, month: str | None) -> bool:
         return (
             (self.procedure is None or procedure == self.procedure)
             and (self.agency is None or agency == self.agency)
@@ -256,79 +562,143 @@ def parse_query(pairs: Iterable[tuple[str, str]]) -> Query:
 
 
 # -- the report ------------------------------------------------------------------------------------------
+#: Which tallies a contribution goes to: "any" is counted in a month of its own event, wherever it is asked
+#: for; "monthly" only where the period is a month; "overall" only where it is everything seen so far.
+Scope = Literal["any", "monthly", "overall"]
+
+
 @dataclass
 class _Tally:
     numerators: dict[str, float]
     denominators: dict[str, int]
     counts: dict[str, int]
+    #: For the average time: the procedures and units counted, which must be one each for a value.
+    procedures: dict[str, set[str]] = field(default_factory=dict)
+    units: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> _Tally:
         return cls({i: 0.0 for i in INDICATOR_IDS}, {i: 0 for i in INDICATOR_IDS}, {c: 0 for c in COUNTS})
 
-    def add(self, indicator: str, numerator: float) -> None:
+    def add(self, indicator: str, numerator: float, procedure: str | None, unit: str | None) -> None:
         self.numerators[indicator] += numerator
         self.denominators[indicator] += 1
+        if procedure is not None:
+            self.procedures.setdefault(indicator, set()).add(procedure)
+        if unit is not None:
+            self.units.setdefault(indicator, set()).add(unit)
+
+    def result(self, indicator: Indicator) -> dict[str, Any]:
+        num, den = self.numerators[indicator.id], self.denominators[indicator.id]
+        if indicator.unit == "time":
+            units = self.units.get(indicator.id, set())
+            single = len(self.procedures.get(indicator.id, set())) == 1 and len(units) == 1
+            if not den:
+                return {"numerator": 0, "denominator": 0, "value": None, "unit": None, "score": None}
+            if not single:  # QĐ 766 gives it for one procedure at a time, in that procedure's unit
+                return {"numerator": None, "denominator": den, "value": None, "unit": None, "score": None}
+            (unit,) = units
+            average = round(num / den, 2)
+            return {
+                "numerator": round(num, 4),
+                "denominator": den,
+                "value": average,
+                "unit": unit,
+                "score": None,
+            }
+        value = round(num / den, 4) if den else None
+        return {"numerator": int(num), "denominator": den, "value": value, "score": indicator.score(value)}
 
     def as_dict(self) -> dict[str, Any]:
-        indicators = {}
-        for ident in INDICATOR_IDS:
-            num, den = self.numerators[ident], self.denominators[ident]
-            digits = 2 if _UNITS[ident] == "days" else 4
-            indicators[ident] = {
-                "numerator": round(num, 4) if _UNITS[ident] == "days" else int(num),
-                "denominator": den,
-                "value": round(num / den, digits) if den else None,
-            }
-        return {"indicators": indicators, "counts": dict(self.counts)}
+        return {
+            "indicators": {i.id: self.result(i) for i in INDICATORS},
+            "counts": dict(self.counts),
+        }
 
 
-#: One contribution: (procedure, agency, month), then an indicator with its numerator, or a count.
-_Contribution = tuple[tuple[str | None, str | None, str], str, float | None]
+#: One contribution: (procedure, agency, month), what it adds to (an indicator, with its numerator, or a
+#: count, numerator None), its scope, and the unit of a time.
+_Contribution = tuple[tuple[str | None, str | None, str | None], str, float | None, Scope, str | None]
 
 
 def _month(instant: str, zone: ZoneInfo) -> str:
     return dt.datetime.fromisoformat(instant).astimezone(zone).strftime("%Y-%m")
 
 
-def _days(start: str, end: str) -> float:
-    return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds() / 86400
+def _months(
+    start: dt.datetime, stop: dt.datetime, zone: ZoneInfo
+) -> Iterator[tuple[str, dt.datetime, dt.datetime]]:
+    """Each month from `start`'s to `stop`'s in the province: its name, first instant and the next month's."""
+    local = start.astimezone(zone)
+    first = dt.datetime(local.year, local.month, 1, tzinfo=zone)
+    while first <= stop:
+        following = dt.datetime(first.year + first.month // 12, first.month % 12 + 1, 1, tzinfo=zone)
+        yield first.strftime("%Y-%m"), first.astimezone(dt.UTC), following.astimezone(dt.UTC)
+        first = following
 
 
 def _dossier_contributions(
-    facts: Mapping[str, Any], settlements: Mapping[str, Any] | None, zone: ZoneInfo
+    facts: Mapping[str, Any],
+    settlements: Mapping[str, Any] | None,
+    *,
+    zone: ZoneInfo,
+    procedures: Mapping[str, ProcedureInfo],
+    calendar: WorkingCalendar,
+    now: dt.datetime,
 ) -> Iterator[_Contribution]:
     if "received_at" not in facts:  # no receipt seen: nothing says which procedure or agency it counts for
         return
     procedure, agency = facts["procedure_code"], facts["agency_code"]
+    info = procedures.get(procedure) or ProcedureInfo(facts.get("processing_unit") or "working_days")
     received = (procedure, agency, _month(facts["received_at"], zone))
-    yield received, "received", None
+    yield received, "received", None, "any", None
     final = facts.get("final_status")
     if final is not None:
         ended = facts.get("final_at", facts["received_at"])
-        yield (procedure, agency, _month(ended, zone)), final.lower(), None
+        yield (procedure, agency, _month(ended, zone)), final.lower(), None, "any", None
     if final != "NOT_ACCEPTED":
-        yield received, "online_share", 1.0 if facts["channel"] == ONLINE else 0.0
+        yield received, "online_share", 1.0 if facts["channel"] == ONLINE else 0.0, "any", None
+    result_file = bool(facts.get("result_file"))
+    online = facts["channel"] == ONLINE and (result_file or not info.result_on_paper)
+    yield received, "online_dossier_share", 1.0 if online else 0.0, "any", None
+    if info.result_on_paper:
+        yield received, "electronic_result_share", 1.0 if result_file else 0.0, "any", None
+    if info.fee_bearing:
+        paid = any(s["paid_online"] for s in (settlements or {}).values())
+        yield received, "online_payment_share", 1.0 if paid else 0.0, "any", None
     if "returned_at" in facts:
-        resolved = (procedure, agency, _month(facts["returned_at"], zone))
-        yield resolved, "results", None
-        yield resolved, "on_time_rate", 1.0 if facts["on_time"] else 0.0
-        yield resolved, "average_processing_days", _days(facts["received_at"], facts["returned_at"])
-        yield resolved, "electronic_result_share", 1.0 if facts["electronic"] else 0.0
+        yield (procedure, agency, _month(facts["returned_at"], zone)), "results", None, "any", None
     for settlement in (settlements or {}).values():
-        settled = (procedure, agency, _month(settlement["settled_at"], zone))
-        yield settled, "fees_settled", None
-        yield settled, "online_payment_share", 1.0 if settlement["paid_online"] else 0.0
+        yield (procedure, agency, _month(settlement["settled_at"], zone)), "fees_settled", None, "any", None
+
+    timeline = Timeline.of(facts)
+    time = processing_time(timeline, info.processing_unit, zone, calendar)
+    if time is not None:
+        yield received, "average_processing_time", time[0], "any", time[1]
+    overall = timeline.on_time(now, zone)
+    if overall is None:
+        return
+    yield (procedure, agency, None), "on_time_rate", 1.0 if overall else 0.0, "overall", None
+    last = min(timeline.end, now) if timeline.end is not None else now
+    for month, first, following in _months(timeline.received, last, zone):
+        if not timeline.active_in(first, following):
+            continue
+        verdict = timeline.on_time(min(following - dt.timedelta(microseconds=1), now), zone)
+        yield (procedure, agency, month), "on_time_rate", 1.0 if verdict else 0.0, "monthly", None
 
 
 def _document_contributions(facts: Mapping[str, Any], zone: ZoneInfo) -> Iterator[_Contribution]:
     if "registered_at" not in facts:
         return
     where = (None, facts["agency_code"], _month(facts["registered_at"], zone))
-    yield where, "documents", None
+    yield where, "documents", None, "any", None
     if facts.get("issued"):
-        yield where, "documents_issued", None
-    yield where, "signed_document_share", 1.0 if facts.get("signed") else 0.0
+        yield where, "documents_issued", None, "any", None
+    yield where, "signed_document_share", 1.0 if facts.get("signed") else 0.0, "any", None
+
+
+def _in_scope(scope: Scope, by_month: bool) -> bool:
+    return scope == "any" or scope == ("monthly" if by_month else "overall")
 
 
 def report(
@@ -340,17 +710,32 @@ def report(
     zone: ZoneInfo,
     agency_names: Mapping[str, str],
     generated_at: dt.datetime,
+    procedures: Mapping[str, ProcedureInfo] | None = None,
+    calendar: WorkingCalendar | None = None,
 ) -> dict[str, Any]:
-    """The indicators, in total and per group of `query.by`, over the facts that pass its filters.
+    """The indicators, in total and per group of `query.by`, over the facts that pass its filters, as of
+    `generated_at` (an unfinished dossier is judged then, or at the end of its month).
 
     A group names a procedure only for dossiers: outgoing documents belong to no procedure, so grouped by
-    procedure they form a group whose procedure is null."""
+    procedure they form a group whose procedure is null. `procedures` is the catalogue as the formulas need
+    it (`catalogue(province)`); a procedure missing from it has no fee and a paper result."""
+    procedures = procedures or {}
+    calendar = calendar or WorkingCalendar()
     procedure_names: dict[str, str] = {}
     contributions: list[_Contribution] = []
     for code, facts in dossiers:
         if "procedure_code" in facts:
             procedure_names[facts["procedure_code"]] = facts["procedure_name"]
-        contributions.extend(_dossier_contributions(facts, settlements.get(code), zone))
+        contributions.extend(
+            _dossier_contributions(
+                facts,
+                settlements.get(code),
+                zone=zone,
+                procedures=procedures,
+                calendar=calendar,
+                now=generated_at,
+            )
+        )
     issuers: dict[str, str] = {}
     for facts in documents:
         contributions.extend(_document_contributions(facts, zone))
@@ -358,20 +743,24 @@ def report(
             issuers[facts["agency_code"]] = facts["agency_name"]
     names = {"procedure": procedure_names, "agency": {**issuers, **agency_names}}
 
+    months_in_totals = query.month is not None
+    months_in_groups = months_in_totals or "month" in query.by
     totals = _Tally.empty()
     groups: dict[tuple[str | None, ...], _Tally] = {}
-    for (procedure, agency, month), what, numerator in contributions:
+    for (procedure, agency, month), what, numerator, scope, unit in contributions:
         if not query.keeps(procedure, agency, month):
             continue
-        values = {"procedure": procedure, "agency": agency, "month": month}
-        tallies = [totals]
-        if query.by:
+        tallies = []
+        if _in_scope(scope, months_in_totals):
+            tallies.append(totals)
+        if query.by and _in_scope(scope, months_in_groups):
+            values = {"procedure": procedure, "agency": agency, "month": month}
             tallies.append(groups.setdefault(tuple(values[d] for d in query.by), _Tally.empty()))
         for tally in tallies:
             if numerator is None:
                 tally.counts[what] += 1
             else:
-                tally.add(what, numerator)
+                tally.add(what, numerator, procedure, unit)
 
     def label(dimension: str, value: str | None) -> Any:
         if dimension == "month" or value is None:

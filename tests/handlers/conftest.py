@@ -60,10 +60,20 @@ def example(event_type: str, **changes: Any) -> dict[str, Any]:
     return record
 
 
+#: Both province files: the pre-merger Bình Thuận of the architecture v1.0 and Lâm Đồng after 1/7/2025.
+PROVINCES = ("binh-thuan", "lam-dong")
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings of a service under test: its own state folder, no topic prefix, no broker."""
-    return Settings(kafka_bootstrap_servers="no-broker:9092", topic_prefix="", state_dir=tmp_path / "state")
+    """Settings of a service under test: its own state folder, no topic prefix, no broker, and Bình Thuận
+    (the golden examples' province) whatever EGOV_PROVINCE says; `start(build, province=…)` picks another."""
+    return Settings(
+        kafka_bootstrap_servers="no-broker:9092",
+        topic_prefix="",
+        state_dir=tmp_path / "state",
+        province="binh-thuan",
+    )
 
 
 @pytest.fixture

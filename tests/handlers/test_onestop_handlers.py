@@ -80,14 +80,20 @@ def test_a_decision_for_a_dossier_never_received_is_refused_as_an_invalid_transi
     assert "invalid transition" in out[0].record["reason"]
 
 
-def test_a_dossier_past_its_appointment_gets_the_apology_of_form_04(start) -> None:  # type: ignore[no-untyped-def]
-    onestop = start(build)
+def accepted(onestop: FakeRuntime) -> str:
+    """Given a dossier received, its identity matched, and assigned to its agency: its dossier code."""
     code = received(onestop)
     request_id = onestop.on(Topics.ONESTOP_TO_LGSP)[0].record["request_id"]
     answer = example(EventTypes.IDENTITY_VERIFICATION_ANSWERED, dossier_code=code, request_id=request_id)
     onestop.deliver(
         Topics.LGSP_TO_ONESTOP, answer, key=code, event_type=EventTypes.IDENTITY_VERIFICATION_ANSWERED
     )
+    return code
+
+
+def test_a_dossier_past_its_appointment_gets_the_apology_and_extension_request(start) -> None:  # type: ignore[no-untyped-def]
+    onestop = start(build)
+    code = accepted(onestop)
     # When business time passes the appointment date and the timers are checked
     onestop.time.advance(days=10)
     fired = onestop.run_checks()
@@ -97,3 +103,45 @@ def test_a_dossier_past_its_appointment_gets_the_apology_of_form_04(start) -> No
     [overdue] = [p for p in out if p.type == EventTypes.DOSSIER_OVERDUE]
     assert overdue.record["new_appointment_date"] > overdue.record["original_appointment_date"]
     assert overdue.record["detected_at"] >= NOW + dt.timedelta(days=10)
+    assert onestop.table("dossiers")[code]["apologies"] == 1
+    # and once only: later checks apologise no more
+    onestop.time.advance(days=10)
+    onestop.run_checks()
+    assert [p for p in onestop.pump() if p.type == EventTypes.DOSSIER_OVERDUE] == []
+
+
+def test_the_apology_goes_out_a_working_day_before_the_date(start) -> None:  # type: ignore[no-untyped-def]
+    # Received on Tuesday 24/11/2026 (Vietnam Cultural Day), 3 working days: due Friday 27/11 (25, 26, 27).
+    onestop = start(build)
+    code = accepted(onestop)
+    assert onestop.table("dossiers")[code]["appointment_date"] == "2026-11-27"
+    onestop.time.advance(days=1, hours=14)  # Wednesday 25/11, 23:00 in the province: not yet
+    onestop.run_checks()
+    assert [p for p in onestop.pump() if p.type == EventTypes.DOSSIER_OVERDUE] == []
+    onestop.time.advance(hours=2)  # Thursday 26/11, 01:00: the last working day before the date
+    onestop.run_checks()
+    [apology] = [p for p in onestop.pump() if p.type == EventTypes.DOSSIER_OVERDUE]
+    assert apology.record["original_appointment_date"].isoformat() == "2026-11-27"
+    assert "đề nghị gia hạn" in apology.record["apology"]
+
+
+def test_a_second_supplement_request_is_dead_lettered_with_the_reason(start) -> None:  # type: ignore[no-untyped-def]
+    onestop = start(build)
+    code = accepted(onestop)
+    request = example(EventTypes.SUPPLEMENT_REQUESTED, dossier_code=code)
+    asked = onestop.deliver(
+        Topics.LGSP_TO_ONESTOP, request, key=code, event_type=EventTypes.SUPPLEMENT_REQUESTED
+    )
+    assert [p.record["to_status"] for p in asked if p.type == EventTypes.DOSSIER_STATUS_CHANGED] == [
+        "SUPPLEMENT_REQUESTED"
+    ]
+    supplied = example(EventTypes.SUPPLEMENT_SUPPLIED, dossier_code=code)
+    onestop.deliver(Topics.SUPPLEMENTS, supplied, key=code)
+    assert onestop.table("dossiers")[code]["status"] == "IN_PROGRESS"
+    # When the agency asks a second time
+    again = example(EventTypes.SUPPLEMENT_REQUESTED, dossier_code=code, requested_at="2026-11-26T02:00:00Z")
+    out = onestop.deliver(Topics.LGSP_TO_ONESTOP, again, key=code, event_type=EventTypes.SUPPLEMENT_REQUESTED)
+    # Then it is dead-lettered, saying why, and the dossier stays in progress
+    assert [p.topic for p in out] == [onestop.service.dead_letter_topic.name]
+    assert "only once" in out[0].record["reason"] and "Art. 11" in out[0].record["reason"]
+    assert onestop.table("dossiers")[code]["status"] == "IN_PROGRESS"

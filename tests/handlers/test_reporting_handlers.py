@@ -36,9 +36,13 @@ def test_the_indicators_count_a_dossier_from_its_events(start) -> None:  # type:
     # Then each counts it once, by procedure
     assert answer.status == 200
     totals = answer.body["totals"]["indicators"]
-    assert totals["online_share"] == {"numerator": 1, "denominator": 1, "value": 1.0}
+    assert totals["online_share"] == {"numerator": 1, "denominator": 1, "value": 1.0, "score": None}
     assert totals["on_time_rate"]["numerator"] == totals["on_time_rate"]["denominator"] == 1
+    assert totals["on_time_rate"]["score"] == 20.0  # QĐ 766 criterion 2.1: 20 points × the rate
+    # The result carries a signed decision (a result file) for a procedure whose result is on paper
     assert totals["electronic_result_share"]["value"] == 1.0
+    # Its procedure has a fee (in the province's catalogue), and nothing was paid online
+    assert totals["online_payment_share"] == {"numerator": 0, "denominator": 1, "value": 0.0, "score": 0.0}
     [group] = answer.body["groups"]
     assert group["procedure"]["code"] == RECEIVED["procedure_code"]
     # and the same events again change nothing

@@ -113,6 +113,7 @@ def test_the_command_writes_the_document_and_checks_it(
 ) -> None:
     target = tmp_path / "README.md"
     monkeypatch.setattr(docs, "DOCUMENT_PATH", target)
+    monkeypatch.setattr(docs.legal, "LEGAL_BASIS_PATH", tmp_path / "legal-basis.md")
     runner = CliRunner()
 
     missing = runner.invoke(docs.arch_docs_command, ["--check"])

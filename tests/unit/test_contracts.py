@@ -136,7 +136,7 @@ def test_a_compatible_change_passes_the_gate() -> None:
 
 def test_rules_apply_inside_nested_records_and_arrays() -> None:
     body = example("vn.egov.document.DocumentIssued")
-    body["recipients"][1]["code"] = "H11"
+    body["recipients"][1]["code"] = "15.H11"  # neither QĐ 20/2020 (H11 alone is valid) nor QCVN 102
     body["content"]["sha256"] = "ABC"
     errors = {e.path: e.rule for e in VALIDATOR.from_json("vn.egov.document.DocumentIssued", body)[1]}
     assert errors == {"recipients.1.code": "agency_code", "content.sha256": "sha256"}

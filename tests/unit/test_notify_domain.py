@@ -374,3 +374,20 @@ def test_the_notification_event_refuses_a_naive_time() -> None:
     notice = Notice(RECEIVED, "…")
     with pytest.raises(ValueError, match="timezone-aware"):
         notification_event(FACTS, notice, "event-1", dt.datetime(2026, 11, 25, 10, 0))
+
+
+def test_each_notice_cites_its_own_form_and_a_stopped_dossier_gets_the_stop_notice() -> None:
+    from egov.platform.one_stop import get_one_stop_rules
+    from services.notify.domain import FORM_OF_TEMPLATE, NOT_ACCEPTED, OVERDUE_APOLOGY
+
+    rules = get_one_stop_rules()
+    assert set(FORM_OF_TEMPLATE.values()) <= set(rules.forms)
+    assert FORM_OF_TEMPLATE[REJECTED] == "stop_notice" != FORM_OF_TEMPLATE[NOT_ACCEPTED] == "refusal"
+    assert rules.form(FORM_OF_TEMPLATE[OVERDUE_APOLOGY]).name.startswith("Phiếu xin lỗi và đề nghị gia hạn")
+    # The numbers are data, labelled: 03 refusal, 04 apology and extension, 05 stop notice, none verified.
+    assert [rules.form(k).number for k in ("refusal", "apology_extension", "stop_notice")] == [
+        "03",
+        "04",
+        "05",
+    ]
+    assert not any(rules.form(k).verified for k in ("refusal", "apology_extension", "stop_notice"))

@@ -3,7 +3,6 @@ import datetime as dt
 import pytest
 
 from egov.platform.province import get_province
-from egov.regulations.codes import CodeError
 from services.onestop.domain import Reception, UnknownProcedure, allocate, next_sequence, sequence_key
 
 PROVINCE = get_province("binh-thuan")
@@ -44,10 +43,12 @@ def test_the_counter_is_per_agency_per_day() -> None:
     )
 
 
-def test_more_than_9999_dossiers_a_day_is_an_error_not_a_reused_number() -> None:
-    assert next_sequence(9998) == 9999
-    with pytest.raises(CodeError):
-        next_sequence(9999)
+def test_the_10000th_dossier_of_a_day_gets_a_five_digit_sequence_not_an_error() -> None:
+    """Thông tư 03/2025/TT-VPCP Art. 13 cl. 3: the sequence has at least four digits."""
+    assert next_sequence(None) == 1
+    assert next_sequence(9999) == 10000
+    receipt = RECEPTION.receive(PROC.code, dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC), 10000)
+    assert receipt.dossier_code.endswith("-260302-10000")
 
 
 def test_unknown_procedures_are_refused() -> None:

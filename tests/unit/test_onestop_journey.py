@@ -10,6 +10,7 @@ import pytest
 from egov.contracts.serde import get_registry
 from egov.contracts.topics import EventTypes
 from egov.contracts.validation import get_validator
+from egov.platform.one_stop import OneStopRules, get_one_stop_rules
 from egov.platform.province import get_province
 from services.onestop.journey import (
     LGSP,
@@ -58,9 +59,9 @@ def answer(state: DossierState, outcome: str, **extra: Any) -> dict[str, Any]:
     } | extra
 
 
-def accepted(procedure: str = FEE) -> Step:
-    started = JOURNEY.start(None, received(procedure))
-    return JOURNEY.identity_answered(started.state, answer(started.state, "MATCH"), LATER)
+def accepted(procedure: str = FEE, journey: Journey = JOURNEY) -> Step:
+    started = journey.start(None, received(procedure))
+    return journey.identity_answered(started.state, answer(started.state, "MATCH"), LATER)
 
 
 def decision(kind: str = "APPROVED", agency: str = "000.00.04.H11") -> dict[str, Any]:
@@ -83,14 +84,15 @@ def assert_valid(step: Step) -> None:
         get_registry().encode(emit.event_type, emit.record)
 
 
-def test_receipt_asks_the_lgsp_to_check_the_identity_and_sets_the_overdue_timer() -> None:
+def test_receipt_asks_the_lgsp_to_check_the_identity_and_sets_the_apology_timer() -> None:
     step = JOURNEY.start(None, received())
     [request] = step.emits
     assert (request.event_type, request.topics) == (EventTypes.IDENTITY_VERIFICATION_REQUESTED, (LGSP,))
     assert request.record["citizen"] == APPLICANT
     assert step.state.status == "NEWLY_REGISTERED"
-    # Late from the first instant of the day after the appointment date, in the province.
-    assert step.overdue_at == dt.datetime(2026, 11, 30, 17, 0, tzinfo=dt.UTC)
+    # Due Monday 30/11: the apology is due at the start of the last working day before, Friday 27/11, in the
+    # province (00:00 on 27/11 in Hồ Chí Minh City is 17:00 UTC on 26/11).
+    assert step.overdue_at == dt.datetime(2026, 11, 26, 17, 0, tzinfo=dt.UTC)
     assert_valid(step)
     with pytest.raises(InvalidTransition, match="already received"):
         JOURNEY.start(step.state, received())
@@ -116,7 +118,7 @@ def test_a_match_accepts_and_assigns_to_the_responsible_agency() -> None:
         ("NOT_FOUND", [], "không có trong"),
     ],
 )
-def test_a_mismatch_or_unknown_person_is_refused_with_the_reason_of_form_03(
+def test_a_mismatch_or_unknown_person_is_refused_with_the_reason_on_the_refusal_slip(
     outcome: str, fields: list[str], words: str
 ) -> None:
     started = JOURNEY.start(None, received())
@@ -163,7 +165,7 @@ def test_a_supplement_stops_the_clock_and_moves_the_deadline_by_the_days_it_stoo
     assert back.state.as_dict()["due_date"] == "2026-12-04"
     assigned = [e.record for e in back.emits if e.event_type == EventTypes.DOSSIER_ASSIGNED]
     assert assigned[0]["deadline"] == dt.date(2026, 12, 4)
-    assert back.overdue_at == dt.datetime(2026, 12, 4, 17, 0, tzinfo=dt.UTC)
+    assert back.overdue_at == dt.datetime(2026, 12, 2, 17, 0, tzinfo=dt.UTC)  # Thursday 3/12 begins
     assert_valid(back)
     with pytest.raises(InvalidTransition, match="not allowed in status IN_PROGRESS"):
         JOURNEY.supplement_supplied(back.state, {"dossier_code": CODE}, supplied_at)
@@ -212,21 +214,27 @@ def test_a_decision_by_another_agency_or_at_the_wrong_time_is_refused() -> None:
         JOURNEY.decided(None, decision(), LATER)
 
 
-def test_overdue_apologises_with_form_04_and_a_new_date_only_when_late_and_running() -> None:
-    state = accepted().state
-    assert JOURNEY.overdue(state, dt.datetime(2026, 11, 30, 16, 59, tzinfo=dt.UTC)) is None  # still the 30th
-    late = JOURNEY.overdue(state, dt.datetime(2026, 11, 30, 17, 0, tzinfo=dt.UTC))
-    assert late is not None
-    [apology] = late.emits
+def test_an_unresolved_dossier_gets_the_apology_and_extension_request_a_working_day_before_its_date() -> None:
+    """Secondary (Lai Châu QĐ 88/2025 applying Nghị định 118/2025): at the latest one day before the date, an
+    apology that asks for more time, and the date moves once."""
+    state = accepted().state  # due Monday 30/11
+    early = JOURNEY.overdue(state, dt.datetime(2026, 11, 26, 16, 59, tzinfo=dt.UTC))  # still Thursday 26/11
+    assert early is not None and early.emits == [] and early.overdue_at == JOURNEY.apology_at(state)
+    step = JOURNEY.overdue(state, dt.datetime(2026, 11, 26, 17, 0, tzinfo=dt.UTC))  # Friday 27/11 begins
+    assert step is not None
+    [apology] = step.emits
+    assert apology.event_type == EventTypes.DOSSIER_OVERDUE
     assert apology.record["original_appointment_date"] == dt.date(2026, 11, 30)
-    # Half the processing time again, at least 2 working days: 3 days → 2, from Tuesday 1/12.
-    assert apology.record["new_appointment_date"] == dt.date(2026, 12, 3)
-    assert "xin lỗi" in apology.record["apology"] and "03/12/2026" in apology.record["apology"]
-    assert late.overdue_at == dt.datetime(2026, 12, 3, 17, 0, tzinfo=dt.UTC)
-    assert_valid(late)
+    # The date promised plus half the processing time again, at least 2 working days: Wednesday 2/12.
+    assert apology.record["new_appointment_date"] == dt.date(2026, 12, 2)
+    text = apology.record["apology"]
+    assert "xin lỗi" in text and "dự kiến" in text and "đề nghị gia hạn" in text and "02/12/2026" in text
+    assert step.overdue_at is None  # moved once: no second apology
+    assert JOURNEY.overdue(step.state, dt.datetime(2026, 12, 3, tzinfo=dt.UTC)) is None
+    assert_valid(step)
     # The new date is the promise; on-time is still judged against the deadline.
     done = JOURNEY.decided(
-        late.state, decision(agency="000.00.04.H11"), dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
+        step.state, decision(agency="000.00.04.H11"), dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
     )
     paid = JOURNEY.fee_settled(
         done.state,
@@ -237,6 +245,69 @@ def test_overdue_apologises_with_form_04_and_a_new_date_only_when_late_and_runni
     assert result["on_time"] is False
     asked = JOURNEY.decided(state, decision(), LATER).state  # waiting for the citizen's payment
     assert JOURNEY.overdue(asked, dt.datetime(2026, 12, 10, tzinfo=dt.UTC)) is None
+
+
+def _rules(**values: int) -> OneStopRules:
+    """The one-stop rules with some values changed, as a deployment would change the data file."""
+    rules = get_one_stop_rules()
+    return rules.model_copy(
+        update={name: getattr(rules, name).model_copy(update={"value": v}) for name, v in values.items()}
+    )
+
+
+def test_when_the_time_is_too_short_to_warn_ahead_the_apology_comes_when_the_date_is_missed() -> None:
+    journey = Journey(
+        PROVINCE, rules=_rules(apology_lead_working_days=3)
+    )  # 3 days' lead on a 3-day procedure
+    state = accepted(journey=journey).state
+    assert journey.apology_at(state) == journey.end_of(dt.date(2026, 11, 30))
+    step = journey.overdue(state, dt.datetime(2026, 11, 30, 17, 0, tzinfo=dt.UTC))  # Tuesday 1/12 begins
+    assert step is not None
+    [apology] = step.emits
+    assert "chưa được giải quyết đúng hẹn ngày 30/11/2026" in apology.record["apology"]
+    assert apology.record["new_appointment_date"] == dt.date(2026, 12, 3)  # two working days from 1/12
+
+
+def test_a_deployment_may_allow_more_reschedules_in_its_data() -> None:
+    journey = Journey(PROVINCE, rules=_rules(reschedules_max=2))
+    state = accepted().state
+    first = journey.overdue(state, dt.datetime(2026, 11, 26, 17, 0, tzinfo=dt.UTC))
+    assert first is not None and first.state.apologies == 1
+    # The second apology is due a working day before the new date (Wednesday 2/12): Tuesday 1/12.
+    assert first.overdue_at == dt.datetime(2026, 11, 30, 17, 0, tzinfo=dt.UTC)
+
+
+def test_a_second_supplement_request_is_refused_naming_the_decree() -> None:
+    """Nghị định 118/2025/NĐ-CP Art. 11: “chỉ được yêu cầu sửa đổi, bổ sung một lần”."""
+    request = {
+        "dossier_code": CODE,
+        "missing_items": ["Bản sao"],
+        "reason": "Thiếu giấy tờ.",
+        "requested_by": {"code": "000.00.04.H11", "name": "x"},
+        "requested_at": LATER,
+    }
+    asked = JOURNEY.supplement_requested(accepted().state, request, LATER)
+    back = JOURNEY.supplement_supplied(asked.state, {"dossier_code": CODE}, LATER + dt.timedelta(hours=2))
+    assert back.state.supplements == 1
+    with pytest.raises(InvalidTransition, match=r"only once \(Nghị định 118/2025/NĐ-CP Art\. 11\)"):
+        JOURNEY.supplement_requested(back.state, request, LATER + dt.timedelta(hours=3))
+    # The dossier is untouched: still in progress, and the agency can decide on it as it is.
+    assert statuses(JOURNEY.decided(back.state, decision("REJECTED"), LATER)) == ["STOPPED"]
+
+
+def test_a_calendar_day_procedure_moves_its_deadline_by_calendar_days() -> None:
+    procedures = [
+        p.model_copy(update={"processing_unit": "days"}) if p.code == FEE else p for p in PROVINCE.procedures
+    ]
+    journey = Journey(PROVINCE.model_copy(update={"procedures": tuple(procedures)}))
+    state = accepted(journey=journey).state
+    asked = journey.decided(state, decision(), LATER)  # Wednesday 25/11, the fee asked
+    paid = journey.fee_settled(
+        asked.state,
+        {"payment_reference": payment_reference(CODE), "paid_online": True},
+        dt.datetime(2026, 11, 27, 3, tzinfo=dt.UTC),  # Friday 27/11: two calendar days later
+    )
+    assert paid.state.due_date == dt.date(2026, 12, 2)  # 30/11 + 2 days
 
 
 def test_every_status_has_its_successors_and_terminal_ones_none() -> None:

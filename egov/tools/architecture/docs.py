@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,8 +22,9 @@ import click
 
 from egov.contracts.serde import ContractRegistry, get_registry
 from egov.contracts.topics import TopicSpec
-from egov.paths import ARCHITECTURE_DIR, REPO_ROOT
-from egov.platform.province import Province, get_province
+from egov.paths import ARCHITECTURE_DIR, PROVINCES_DIR, REPO_ROOT
+from egov.platform.province import Province, get_province, load_province
+from egov.tools.architecture import legal
 from egov.tools.architecture.acls import expected_acls, principals
 from egov.tools.architecture.model import ArchitectureModel, Flow, Status, get_model
 from egov.tools.contracts.asyncapi import events_of, message_name
@@ -415,13 +417,53 @@ def _procedures(province: Province) -> list[str]:
         "",
         "### Agencies",
         "",
-        "The province's agencies by QCVN 102:2016 identifier code (mã định danh): the People's Committee, "
-        "its public administration service centre, departments and district-level committees.",
+        "The province's agencies by identifier code (mã định danh): the People's Committee, its public "
+        "administration service centre, departments and district-level committees (a level abolished on "
+        "1/7/2025).",
         "",
         *_table(
             ("Code", "Tên cơ quan", "Kind", "Verified"),
             ((_code(a.code), a.name, a.kind, _yes_no(a.verified)) for a in province.agencies),
         ),
+    ]
+
+
+def _period(province: Province) -> str:
+    if province.valid_from and province.valid_until:
+        return f"{province.valid_from:%d/%m/%Y} – {province.valid_until:%d/%m/%Y}"
+    if province.valid_until:
+        return f"until {province.valid_until:%d/%m/%Y}"
+    if province.valid_from:
+        return f"from {province.valid_from:%d/%m/%Y}"
+    return "—"
+
+
+def _provinces(model: ArchitectureModel) -> list[str]:
+    rows = []
+    for path in sorted(PROVINCES_DIR.glob("*.yaml")):
+        province = load_province(path)
+        kinds = Counter(a.kind for a in province.agencies)
+        state = "verified" if province.level1_agency_code_verified else "unverified"
+        rows.append(
+            (
+                f"[`{path.name}`](provinces/{path.name})",
+                province.name + (" (the model's)" if province.slug == model.province else ""),
+                _period(province),
+                f"{province.level1_agency_code} ({state})",
+                ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())),
+                str(len(province.procedures)),
+            )
+        )
+    return [
+        "## Provinces",
+        "",
+        "The province is data (`EGOV_PROVINCE`): the same services run on every file below. On 1/7/2025 "
+        "Bình Thuận, Đắk Nông and Lâm Đồng became Lâm Đồng province (Nghị quyết 202/2025/QH15), with two "
+        "levels of local government (no district level). The architecture v1.0 is Bình Thuận's: its file "
+        "describes the province before the merger; `lam-dong.yaml` the province after it. "
+        "docs/legal-basis.md lists where each file's facts come from.",
+        "",
+        *_table(("File", "Province", "Period", "Level-1 code", "Agencies", "Procedures"), rows),
     ]
 
 
@@ -442,21 +484,27 @@ def render() -> str:
         _rules(model),
         _principals(model),
         _procedures(get_province(model.province)),
+        _provinces(model),
     ]
     return "\n\n".join("\n".join(section) for section in sections) + "\n"
 
 
 # -- command --------------------------------------------------------------------------------------------
 @click.command("docs")
-@click.option("--check", is_flag=True, help="Write nothing; fail when the committed document is stale.")
+@click.option("--check", is_flag=True, help="Write nothing; fail when a committed document is stale.")
 def arch_docs_command(check: bool) -> None:
-    """Generate architecture/README.md from the architecture model and the code."""
+    """Generate architecture/README.md from the architecture model and the code, and docs/legal-basis.md from
+    the rules' citations in the code and the data."""
     write_or_check(DOCUMENT_PATH, render(), check=check, command="egov arch docs")
+    write_or_check(legal.LEGAL_BASIS_PATH, legal.render(), check=check, command="egov arch docs")
     if check:
-        click.echo(f"{shown(DOCUMENT_PATH)} is up to date")
+        click.echo(f"{shown(DOCUMENT_PATH)} and {shown(legal.LEGAL_BASIS_PATH)} are up to date")
         return
     model = get_model()
     click.echo(
         f"wrote {shown(DOCUMENT_PATH)}: {len(model.layers)} layers, {len(model.components())} components, "
         f"{len(model.flows)} flows, {len(model.topics)} topics"
+    )
+    click.echo(
+        f"wrote {shown(legal.LEGAL_BASIS_PATH)}: {len(legal.every_basis())} rules with their legal basis"
     )
