@@ -345,6 +345,11 @@ def _follow(client: httpx.Client, dossier: Dossier) -> None:
             f"/api/v1/dossiers/{dossier.code}/supplements",
             json={"attachments": files, "note": "Đã bổ sung theo yêu cầu."},
             headers={"Idempotency-Key": f"{dossier.code}/supplement"},
+            auth=(
+                client.auth.of_applicant(dossier.body)
+                if isinstance(client.auth, PortalAuth)
+                else httpx.USE_CLIENT_DEFAULT
+            ),
         )
         if answer.status_code not in (202, 409):
             raise DemoError(f"the supplement of {dossier.code} was refused: {answer.text}")

@@ -16,6 +16,7 @@ import asyncio
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -85,8 +86,17 @@ class PortalAuth(httpx.Auth):
         centre = next((a for a in get_province(province).agencies if a.kind == "centre"), None)
         if centre is None:
             raise ValueError(f"{province} has no public administration service centre")
+        self.province = province
         self.counter_officer = f"{centre.code}/mot-cua-01"
         self.as_citizen = as_citizen
+
+    def of_applicant(self, body: dict[str, Any]) -> PortalAuth:
+        """Who follows up a dossier submitted with `body`: its applicant when they submitted it online, else
+        the counter officer who received it."""
+        applicant = body.get("applicant") or {}
+        if body.get("channel") != "ONLINE" or not applicant.get("id_number"):
+            return self
+        return PortalAuth(self.sign_in, self.province, as_citizen=str(applicant["id_number"]))
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         import json
