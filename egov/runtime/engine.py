@@ -8,8 +8,10 @@ routes, and the service asks the engine.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,6 +28,18 @@ from egov.runtime.settings import Settings
 #: Called with each record of a subscribed topic, in partition order; the record's offset is committed only
 #: once the callback returns.
 RecordCallback = Callable[[Message], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A record to send, as bytes."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
 #: Runs a route and answers (the service's `answer`: the same error body everywhere).
 Responder = Callable[[Route, HttpRequest], Awaitable[HttpResponse]]
 
@@ -37,11 +51,14 @@ class Engine(Protocol):
 
     def table(self, name: str, *, help: str) -> MutableMapping[Any, Any]: ...
 
-    def subscribe(self, topic: str, callback: RecordCallback, *, name: str) -> None: ...
+    def subscribe(self, topic: str, callback: RecordCallback, *, name: str, concurrency: int = 1) -> None:
+        """Call `callback` with each record of `topic`; with `concurrency` > 1, with up to that many records
+        at once (taken in partition order; the engine commits an offset only once every record before it
+        is done)."""
 
-    async def send(
-        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None: ...
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
+        """Send the records, in this order (per partition), and return once the broker acknowledged every
+        one of them (raise when it refused or did not answer one)."""
 
     def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None: ...
 
@@ -116,18 +133,20 @@ class FaustEngine:
         )
         return table
 
-    def subscribe(self, topic: str, callback: RecordCallback, *, name: str) -> None:
+    def subscribe(self, topic: str, callback: RecordCallback, *, name: str, concurrency: int = 1) -> None:
         async def agent(stream: faust.StreamT) -> None:
             async for event in stream.events():
                 await callback(event.message)
 
-        self.app.agent(self._topic(topic), name=name)(agent)
+        self.app.agent(self._topic(topic), name=name, concurrency=concurrency)(agent)
 
-    async def send(
-        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        pending = await self._topic(topic).send(key=key, value=value, headers=headers)
-        await pending
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
+        # Every record is handed to the producer first (in order: it batches them), then the
+        # acknowledgements are awaited together: one round trip for all of an event's outputs.
+        pending = [
+            await self._topic(r.topic).send(key=r.key, value=r.value, headers=r.headers) for r in records
+        ]
+        await asyncio.gather(*pending)
 
     def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None:
         self.app.timer(seconds, name=name)(check)

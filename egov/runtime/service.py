@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import structlog
@@ -44,7 +44,7 @@ from egov.runtime.admin import wait_for_topics
 from egov.runtime.auth import PUBLIC, Access, AuthError, Kind, TokenVerifier, Verifier
 from egov.runtime.credentials import service_principal
 from egov.runtime.deadletters import dead_letter_event, without_original_value
-from egov.runtime.engine import Engine, FaustEngine
+from egov.runtime.engine import Engine, FaustEngine, Outgoing
 from egov.runtime.events import (
     Handler,
     Handlers,
@@ -61,6 +61,15 @@ from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Route, answe
 from egov.runtime.logging import configure_logging, get_logger
 from egov.runtime.retries import KeyLocks, is_retryable
 from egov.runtime.settings import Settings, get_settings
+
+
+class Publication(NamedTuple):
+    """An event to publish: its topic, body, key and envelope."""
+
+    spec: TopicSpec
+    record: Mapping[str, Any]
+    key: str
+    envelope: Envelope
 
 
 class Service:
@@ -147,7 +156,14 @@ class Service:
         async def each(message: Message) -> None:
             await self._handle_with_retries(spec, name, message, handler, takes)
 
-        self.engine.subscribe(self.full_name(spec), each, name=f"{self.name}.{name}")
+        # Events of different keys are handled side by side (each awaits its broker acknowledgements); the
+        # key locks keep one event per key at a time, in partition order.
+        self.engine.subscribe(
+            self.full_name(spec),
+            each,
+            name=f"{self.name}.{name}",
+            concurrency=self.settings.agent_concurrency,
+        )
 
     def consume_raw(
         self, spec: TopicSpec, callback: Callable[[Message], Awaitable[None]], *, name: str
@@ -261,6 +277,24 @@ class Service:
         self, spec: TopicSpec, record: Mapping[str, Any], *, key: str, envelope: Envelope
     ) -> None:
         """Encode `record` as `envelope.type`, send it, and wait for the broker's acknowledgement."""
+        await self.publish_all([Publication(spec, record, key, envelope)])
+
+    async def publish_all(self, publications: Sequence[Publication]) -> None:
+        """Publish several events at once: each is checked and encoded first (nothing is sent when one breaks
+        its contract), then all are sent in this order and their acknowledgements awaited together."""
+        outgoing = [self._encoded(p) for p in publications]
+        await self.engine.send_all(outgoing)
+        for p in publications:
+            self.log.info(
+                "event.published",
+                topic=p.spec.name,
+                event_id=p.envelope.id,
+                event_type=p.envelope.type,
+                key=p.key,
+            )
+
+    def _encoded(self, publication: Publication) -> Outgoing:
+        spec, record, key, envelope = publication
         if envelope.type not in spec.events:
             raise ContractError(f"{envelope.type} is not an event type of topic {spec.name}")
         require_rules(self.validator, envelope.type, record)
@@ -270,10 +304,7 @@ class Service:
         actor = actor_of(record)
         if actor is not None:
             headers.append((ACTOR_HEADER, actor.encode()))
-        await self.send_raw(spec, key=key, value=value, headers=headers)
-        self.log.info(
-            "event.published", topic=spec.name, event_id=envelope.id, event_type=envelope.type, key=key
-        )
+        return self._stamped(spec, key=key, value=value, headers=headers)
 
     async def publish_for_request(
         self,
@@ -306,6 +337,16 @@ class Service:
         headers: Iterable[tuple[str, bytes]],
     ) -> None:
         """Send bytes as they are (forwarding an event unchanged) and wait for the acknowledgement."""
+        await self.engine.send_all([self._stamped(spec, key=key, value=value, headers=headers)])
+
+    def _stamped(
+        self,
+        spec: TopicSpec,
+        *,
+        key: str | bytes | None,
+        value: bytes | None,
+        headers: Iterable[tuple[str, bytes]],
+    ) -> Outgoing:
         if spec not in self.produces:
             raise PermissionError(
                 f"{self.name} does not declare {spec.name} among the topics it writes (Service.writes)"
@@ -314,7 +355,7 @@ class Service:
         # `ce_source` says where an event comes from; `egov_writer` which service put this record on this
         # topic (they differ for a forwarded event). `egov arch observe` checks the writer against the model.
         stamped = [(k, v) for k, v in headers if k != WRITER_HEADER] + [(WRITER_HEADER, self.name.encode())]
-        await self.engine.send(self.full_name(spec), key=key_bytes, value=value, headers=stamped)
+        return Outgoing(self.full_name(spec), key_bytes, value, stamped)
 
     def new_envelope(
         self,
@@ -502,6 +543,7 @@ __all__ = [
     "Handler",
     "Handlers",
     "IncomingEvent",
+    "Publication",
     "RejectedEvent",
     "Service",
     "is_retryable",

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         description="How recent (real seconds) a signer's own authentication must be to approve a document "
         "for signature.",
     )
+    agent_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="Events of different keys a consumer handles at once (one per key at a time, in "
+        "partition order; an offset is committed only once every event before it is done).",
+    )
     kafka_session_timeout: float = Field(
         default=30.0, gt=0, description="Seconds before the broker gives a silent consumer's partitions away."
     )
