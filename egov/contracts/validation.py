@@ -39,6 +39,7 @@ from pydantic import (
 
 from egov.contracts.errors import FieldError
 from egov.contracts.serde import ContractRegistry, get_registry
+from egov.regulations import text
 from egov.regulations.codes import (
     CodeError,
     agency_code_problems,
@@ -62,12 +63,13 @@ class RuleContext:
         return cls(today=dt.datetime.now(ZoneInfo(PROVINCE_TZ_DEFAULT)).date())
 
 
-FieldRule = Callable[[Any, Mapping[str, Any], RuleContext], list[str]]
+#: A field rule's findings: messages about the field, or (a key below it, message) pairs (a map's entries).
+FieldRule = Callable[[Any, Mapping[str, Any], RuleContext], list[str] | list[tuple[str, str]]]
 RecordRule = Callable[[Mapping[str, Any], RuleContext], list[tuple[str, str]]]
 
-_PHONE = re.compile(r"^(?:\+84|0)\d{9}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_PHONE = re.compile(r"(?:\+84|0)[0-9]{9}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _dossier_code(value: Any, _: Mapping[str, Any], __: RuleContext) -> list[str]:
@@ -83,12 +85,26 @@ FIELD_RULES: dict[str, FieldRule] = {
     "agency_code": lambda v, _, __: agency_code_problems(v),
     "procedure_code": lambda v, _, __: procedure_code_problems(v),
     "dossier_code": _dossier_code,
-    "sha256": lambda v, _, __: [] if _SHA256.match(v) else ["must be 64 lower-case hex digits (SHA-256)"],
+    "sha256": lambda v, _, __: [] if _SHA256.fullmatch(v) else ["must be 64 lower-case hex digits (SHA-256)"],
     "vn_phone": lambda v, _, __: (
-        [] if v is None or _PHONE.match(v) else ["must be a Vietnamese phone number: 0 or +84 then 9 digits"]
+        []
+        if v is None or _PHONE.fullmatch(v)
+        else ["must be a Vietnamese phone number: 0 or +84 then 9 digits"]
     ),
-    "email": lambda v, _, __: [] if v is None or _EMAIL.match(v) else ["is not an e-mail address"],
+    "email": lambda v, _, __: (
+        text.EMAIL.problems(v) or ([] if _EMAIL.fullmatch(v) else ["is not an e-mail address"])
+    ),
     "non_negative": lambda v, _, __: [] if v >= 0 else [f"must not be negative, got {v}"],
+    "person_name": lambda v, _, __: text.person_name_problems(v),
+    "address_part": lambda v, _, __: text.ADDRESS_PART.problems(v),
+    "short_text": lambda v, _, __: text.SHORT_TEXT.problems(v),
+    "free_text": lambda v, _, __: text.FREE_TEXT.problems(v),
+    "file_name": lambda v, _, __: text.file_name_problems(v),
+    "media_type": lambda v, _, __: text.media_type_problems(v),
+    "file_size": lambda v, _, __: text.file_size_problems(v),
+    "attachments": lambda v, _, __: text.attachments_problems(v),
+    "component_key": lambda v, _, __: text.component_key_problems(v),
+    "form_fields": lambda v, _, __: text.form_fields_problems(v),
     "not_future": lambda v, _, ctx: (
         [f"is in the future ({v.isoformat()})"] if ctx.today is not None and v > ctx.today else []
     ),
@@ -114,6 +130,38 @@ RECORD_RULES: dict[str, RecordRule] = {
     "contact_reachable": _contact_reachable,
     "reason_when_rejected": _reason_when_rejected,
 }
+
+#: What JSON Schema can say of a field rule, for the OpenAPI documents and any client generated from them:
+#: the same limits as the rule's check (egov.regulations.text), written there once. A rule with more to it
+#: than a schema can say (a name's letters, an ID number's check against the birth date) is a narrower
+#: check than its schema; every rule's name travels as `x-rule`.
+RULE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "id_number": {"pattern": "^[0-9]{12}$"},
+    "agency_code": {"minLength": 1, "maxLength": 35},
+    "sha256": {"pattern": "^[0-9a-f]{64}$"},
+    "vn_phone": {"pattern": "^(\\+84|0)[0-9]{9}$"},
+    "email": {"maxLength": text.EMAIL.max_chars, "pattern": "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"},
+    "non_negative": {"minimum": 0},
+    "person_name": text.PERSON_NAME.json_schema(),
+    "address_part": text.ADDRESS_PART.json_schema(),
+    "short_text": text.SHORT_TEXT.json_schema(),
+    "free_text": text.FREE_TEXT.json_schema(),
+    "file_name": {**text.FILE_NAME.json_schema(), "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f/\\\\]*$"},
+    "media_type": {"maxLength": text.MEDIA_TYPE_LIMIT.max_chars, "pattern": text.MEDIA_TYPE_SCHEMA},
+    "file_size": {"minimum": 1, "maximum": text.MAX_ATTACHMENT_BYTES},
+    "attachments": {"maxItems": text.MAX_ATTACHMENTS},
+    "component_key": {"pattern": text.COMPONENT_KEY_SCHEMA},
+    "form_fields": {
+        "maxProperties": text.MAX_FORM_FIELDS,
+        "propertyNames": {"pattern": text.FORM_FIELD_NAME_SCHEMA},
+        "additionalProperties": {"type": "string", **text.FORM_VALUE.json_schema()},
+    },
+}
+
+
+def rule_schema(rule: str) -> dict[str, Any]:
+    """The JSON Schema keywords of a field rule, with its name (`x-rule`)."""
+    return {"x-rule": rule, **RULE_SCHEMAS.get(rule, {})}
 
 
 # -- models built from the schemas -------------------------------------------------------------------------
@@ -185,13 +233,22 @@ class ContractModels:
             if field["name"] in exclude:
                 continue
             annotation = self._annotation(field["type"])
+            # What the OpenAPI documents show of the field: the contract's words and the rule's limits.
+            described: dict[str, Any] = {"description": field.get("doc")}
+            if field.get("x-rule"):
+                described["json_schema_extra"] = rule_schema(field["x-rule"])
             if "default" in field:
                 default = field["default"]
-                fields[field["name"]] = (annotation, Field(default_factory=lambda d=default: _copy(d)))
+                fields[field["name"]] = (
+                    annotation,
+                    Field(default_factory=lambda d=default: _copy(d), **described),
+                )
             else:
-                fields[field["name"]] = (annotation, ...)
+                fields[field["name"]] = (annotation, Field(..., **described))
         model_name = str(schema["name"]).rsplit(".", 1)[-1]
-        return create_model(model_name, __config__=ConfigDict(extra="forbid", strict=True), **fields)
+        config = ConfigDict(extra="forbid", strict=True, title=model_name)
+        model = create_model(model_name, __config__=config, __doc__=schema.get("doc"), **fields)
+        return model
 
     def _annotation(self, avro_type: Any) -> Any:
         if isinstance(avro_type, str):
@@ -356,8 +413,10 @@ class ContractValidator:
                 field_value = value.get(field["name"])
                 rule = field.get("x-rule")
                 if rule and field_value is not None:
-                    for message in _apply(FIELD_RULES[rule], field_value, value, ctx):
-                        errors.append(FieldError(field_path, rule, message))
+                    for finding in _apply(FIELD_RULES[rule], field_value, value, ctx):
+                        below, message = finding if isinstance(finding, tuple) else ("", finding)
+                        where = f"{field_path}.{below}" if below else field_path
+                        errors.append(FieldError(where, rule, message))
                 self._walk(field["type"], field_value, field_path, ctx, errors)
             for rule in avro_type.get("x-rules", []):
                 for field_name, message in _apply(RECORD_RULES[rule], value, ctx):
