@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -36,6 +36,7 @@ from pydantic import (
     ValidationError,
     create_model,
 )
+from pydantic_core import PydanticCustomError
 
 from egov.contracts.errors import FieldError
 from egov.contracts.serde import ContractRegistry, get_registry
@@ -164,6 +165,38 @@ def rule_schema(rule: str) -> dict[str, Any]:
     return {"x-rule": rule, **RULE_SCHEMAS.get(rule, {})}
 
 
+def ruled(rule: str, python_type: Any = str) -> Any:
+    """A pydantic annotation for a field of a hand-declared request model (an HTTP body that is not a
+    contract) checked by a contract's field rule: the same check and the same JSON Schema as the contract's
+    fields that name the rule, and the rule's name in the error."""
+
+    def check(value: Any) -> Any:
+        problems = [
+            m if isinstance(m, str) else m[1] for m in _apply(FIELD_RULES[rule], value, {}, RuleContext())
+        ]
+        if problems:
+            raise PydanticCustomError(rule, "; ".join(problems))
+        return value
+
+    return Annotated[python_type, Field(json_schema_extra=rule_schema(rule)), AfterValidator(check)]
+
+
+if TYPE_CHECKING:  # to a type checker they are strings; to pydantic, strings checked by their rule
+    PersonName = str
+    ShortText = str
+    FreeText = str
+    FileName = str
+    MediaType = str
+    AgencyCode = str
+else:
+    PersonName = ruled("person_name")
+    ShortText = ruled("short_text")
+    FreeText = ruled("free_text")
+    FileName = ruled("file_name")
+    MediaType = ruled("media_type")
+    AgencyCode = ruled("agency_code")
+
+
 # -- models built from the schemas -------------------------------------------------------------------------
 def _from_base64(value: Any) -> bytes:
     if not isinstance(value, str):
@@ -205,6 +238,7 @@ class ContractModels:
     def __init__(self, registry: ContractRegistry) -> None:
         self.registry = registry
         self._models: dict[tuple[str, frozenset[str]], type[BaseModel]] = {}
+        self._nested: dict[str, type[BaseModel]] = {}
 
     def model(self, name: str, exclude: frozenset[str] = frozenset()) -> type[BaseModel]:
         """The model of record `name`, without the top-level fields in `exclude` (e.g. server-set ones)."""
@@ -267,7 +301,17 @@ class ContractModels:
         if logical in ("timestamp-millis", "timestamp-micros"):
             return Timestamp
         if kind == "record":
-            return self._record_model(avro_type)
+            # one model per named record, shared by every contract that holds it (one schema in the OpenAPI
+            # documents, not a copy per use)
+            name = (
+                avro_type["name"]
+                if "." in avro_type["name"]
+                else f"{avro_type.get('namespace')}.{avro_type['name']}"
+            )
+            nested = self._nested.get(name)
+            if nested is None:
+                nested = self._nested[name] = self._record_model(avro_type)
+            return nested
         if kind == "enum":
             return Literal[tuple(avro_type["symbols"])]
         if kind == "array":
