@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import faust
+from aiohttp.web_exceptions import HTTPRequestEntityTooLarge
 from faust.web import Request, Response, View
 
 from egov.contracts.envelope import APP_ID_PREFIX
@@ -194,13 +195,19 @@ def _view(path: str, methods: Mapping[str, Route], responder: Responder) -> type
 
     async def dispatch(view: View, request: Request, params: Mapping[str, Any]) -> Response:
         native: Any = request  # aiohttp's request under Faust's interface
+        try:
+            body = await native.read()
+        except HTTPRequestEntityTooLarge as exc:
+            # aiohttp's own limit (1 MiB), above every route's: the same error body as a route's 413
+            too_large = HttpError.one(413, "(body)", "size", f"is larger than the server takes: {exc.text}")
+            return view.json(error_response(too_large).body, status=413)
         incoming = HttpRequest(
             method=str(native.method).upper(),
             path=str(native.path),
             params={k: str(v) for k, v in params.items()},
             query=tuple((str(k), str(v)) for k, v in native.query.items()),
             headers={str(k).lower(): str(v) for k, v in native.headers.items()},
-            body=await native.read(),
+            body=body,
         )
         route = methods.get(incoming.method)
         if route is None:

@@ -22,11 +22,12 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import httpx
 import structlog
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from pydantic import BaseModel, Field
 
 from egov.contracts.envelope import (
     ACTOR_HEADER,
@@ -57,7 +58,17 @@ from egov.runtime.events import (
     require_key,
     require_rules,
 )
-from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Route, answer
+from egov.runtime.http import (
+    DEFAULT_MAX_BODY_BYTES,
+    HttpError,
+    HttpRequest,
+    HttpResponse,
+    Operation,
+    Reply,
+    Route,
+    answer,
+    limit_body,
+)
 from egov.runtime.logging import configure_logging, get_logger
 from egov.runtime.retries import KeyLocks, is_retryable
 from egov.runtime.settings import Settings, get_settings
@@ -111,8 +122,9 @@ class Service:
         self.attempts_limit: int | None = None
         self._routes: dict[str, dict[str, Route]] = {}
         self._access: dict[tuple[str, str], Access] = {}
+        self._operations: dict[tuple[str, str], Operation] = {}
         self._verifier: Verifier | None = None
-        self.route("GET", "/health", access=PUBLIC)(self._health)
+        self.route("GET", "/health", access=PUBLIC, operation=HEALTH)(self._health)
 
     # -- topics and tables ------------------------------------------------------------------------------
     def writes(self, *specs: TopicSpec) -> None:
@@ -424,20 +436,26 @@ class Service:
         """Run `task` once when the worker starts."""
         self.engine.on_start(task)
 
-    def route(self, method: str, path: str, *, access: Access) -> Callable[[Route], Route]:
+    def route(
+        self, method: str, path: str, *, access: Access, operation: Operation | None = None
+    ) -> Callable[[Route], Route]:
         """Serve `method` on `path` (parameters as `{name}`) with the decorated async function, which takes
         an `HttpRequest` and returns an `HttpResponse` or a JSON body, or raises `HttpError`
         (egov.runtime.http). `access` says who may call it (egov.runtime.auth): the runtime checks the
         bearer token first (401 without a valid one, 403 for a person the route does not serve), and the
-        route finds the caller in `request.person`."""
+        route finds the caller in `request.person`. `operation` says what it takes and answers (its OpenAPI
+        operation, egov.runtime.openapi); a body larger than it allows is a 413 before anything else."""
 
         def register(route: Route) -> Route:
             methods = self._routes.get(path)
             if methods is None:
                 methods = self._routes[path] = {}
                 self.engine.route(path, methods, self.answer)  # the engine serves this mapping as it grows
-            methods[method.upper()] = self._guarded(route, access)
+            limit = operation.max_body_bytes if operation else DEFAULT_MAX_BODY_BYTES
+            methods[method.upper()] = limit_body(self._guarded(route, access), limit)
             self._access[(method.upper(), path)] = access
+            if operation is not None:
+                self._operations[(method.upper(), path)] = operation
             return route
 
         return register
@@ -490,6 +508,11 @@ class Service:
         """(method, path) → who may call it."""
         return self._access
 
+    @property
+    def operations(self) -> Mapping[tuple[str, str], Operation]:
+        """(method, path) → what the route takes and answers, as the wiring declares it."""
+        return self._operations
+
     async def answer(self, route: Route, request: HttpRequest) -> HttpResponse:
         """How every route of the service answers (egov.runtime.http.answer)."""
         return await answer(route, request, self.log)
@@ -500,13 +523,13 @@ class Service:
 
     async def _health(self, request: HttpRequest) -> HttpResponse:
         ready = self.is_ready()
-        body = {
-            "service": self.name,
-            "status": "ok" if ready else "starting",
-            "kafka": self.settings.kafka_bootstrap_servers,
-            "topic_prefix": self.settings.topic_prefix,
-        }
-        return HttpResponse(body, status=200 if ready else 503)
+        body = Health(
+            service=self.name,
+            status="ok" if ready else "starting",
+            kafka=self.settings.kafka_bootstrap_servers,
+            topic_prefix=self.settings.topic_prefix,
+        )
+        return HttpResponse(body.model_dump(), status=200 if ready else 503)
 
     # -- running ------------------------------------------------------------------------------------
     @property
@@ -537,6 +560,33 @@ class Service:
             web=f"http://{self.settings.web_host}:{self.web_port}",
         )
         self.engine.run()
+
+
+class Health(BaseModel):
+    """What `/health` says of a service."""
+
+    service: str = Field(description="The service's name.")
+    status: Literal["ok", "starting"] = Field(
+        description="`ok` once it consumes (its partitions assigned, its tables recovered), else `starting`."
+    )
+    kafka: str = Field(description="The broker it talks to (bootstrap servers).")
+    topic_prefix: str = Field(description="The prefix of its topics (isolates tenants and test runs).")
+
+
+_HEALTH_EXAMPLE = {"service": "portal", "status": "ok", "kafka": "127.0.0.1:9092", "topic_prefix": ""}
+HEALTH = Operation(
+    summary="Whether the service is up and consuming",
+    description="Public, on every service: what `egov status`, the Docker health checks and the tests "
+    "wait on.",
+    replies={
+        200: Reply("The service consumes its topics.", Health, _HEALTH_EXAMPLE),
+        503: Reply(
+            "The service runs but is not ready yet (joining its group, recovering its tables).",
+            Health,
+            {**_HEALTH_EXAMPLE, "status": "starting"},
+        ),
+    },
+)
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from egov.runtime.settings import get_settings
 from egov.tools.architecture.cli import arch as arch_group
 from egov.tools.contracts.cli import contracts as contracts_group
 from egov.tools.localkafka import LocalBroker, broker_answers
+from egov.tools.openapi import http as http_group
 from egov.tools.processes import ProcessError
 
 
@@ -326,6 +327,7 @@ def topics_create() -> None:
 
 main.add_command(contracts_group)
 main.add_command(arch_group)
+main.add_command(http_group)
 
 
 @main.group()

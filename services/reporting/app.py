@@ -24,11 +24,13 @@ from egov.platform.province import get_province
 from egov.regulations.workdays import WorkingCalendar
 from egov.runtime.auth import PUBLIC
 from egov.runtime.engine import Engine
-from egov.runtime.http import HttpError, HttpRequest, HttpResponse
+from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Operation, Parameter, Reply, refusal
 from egov.runtime.service import Handler, IncomingEvent, RejectedEvent, Service
 from egov.runtime.settings import Settings
 from services import SERVICES
 from services.reporting.domain import (
+    QUERY_PARAMETERS,
+    IndicatorsReport,
     InvalidQuery,
     catalogue,
     document_facts,
@@ -97,13 +99,44 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         name="count-documents",
     )
 
-    @service.route("GET", "/api/v1/indicators", access=PUBLIC)
+    asked = Operation(
+        summary="The indicators, in total and per procedure, agency and month",
+        description="QĐ 766's and the provincial DTI's indicators computed from the events read so far, with "
+        "their definitions (docs/indicators.md).",
+        parameters=tuple(
+            Parameter(name, "query", description, schema, example="procedure,month" if name == "by" else None)
+            for name, (description, schema) in QUERY_PARAMETERS.items()
+        ),
+        replies={
+            200: Reply(
+                "The report.",
+                IndicatorsReport,
+                {
+                    "generated_at": "2026-11-24T09:00:00+07:00",
+                    "time_zone": "Asia/Ho_Chi_Minh",
+                    "group_by": [],
+                    "filters": {},
+                    "definitions": [],
+                    "totals": {},
+                    "groups": [],
+                },
+            ),
+            400: refusal(
+                "A parameter that is not one, given twice, or of the wrong form.",
+                "month",
+                "format",
+                "'2026-13' is not a month as YYYY-MM",
+            ),
+        },
+    )
+
+    @service.route("GET", "/api/v1/indicators", access=PUBLIC, operation=asked)
     async def indicators(request: HttpRequest) -> dict[str, Any]:
         try:
             query = parse_query(request.query)
         except InvalidQuery as exc:
             raise HttpError(400, exc.errors) from exc
-        return report(
+        computed = report(
             list(dossiers.items()),
             dict(settlements.items()),
             list(documents.values()),
@@ -114,8 +147,16 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             procedures=procedures,
             calendar=calendar,
         )
+        # the report as IndicatorsReport declares it: its OpenAPI schema is the answer's own
+        return IndicatorsReport.model_validate(computed).model_dump()
 
-    @service.route("GET", "/", access=PUBLIC)
+    shown = Operation(
+        summary="The dashboard: the indicators as charts and tables",
+        description="A static page drawing the JSON of /api/v1/indicators, refreshing itself.",
+        replies={200: Reply("The page (text/html).", example='<!doctype html><html lang="vi">…</html>')},
+    )
+
+    @service.route("GET", "/", access=PUBLIC, operation=shown)
     async def page(request: HttpRequest) -> HttpResponse:
         return HttpResponse(dashboard, html=True)
 
