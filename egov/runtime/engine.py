@@ -23,7 +23,7 @@ from egov.contracts.envelope import APP_ID_PREFIX
 from egov.runtime.clock import Clock
 from egov.runtime.credentials import MECHANISM, service_principal
 from egov.runtime.events import Message
-from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Route, error_response
+from egov.runtime.http import JSON, HttpError, HttpRequest, HttpResponse, Route, error_response
 from egov.runtime.settings import Settings
 
 #: Called with each record of a subscribed topic, in partition order; the record's offset is committed only
@@ -68,6 +68,9 @@ class Engine(Protocol):
     def route(self, path: str, methods: Mapping[str, Route], responder: Responder) -> None: ...
 
     def is_ready(self) -> bool: ...
+
+    def lag(self) -> Mapping[tuple[str, int], int]:
+        """Records not read yet, per (topic, partition) assigned to this worker."""
 
     def changelog_topics(self) -> list[str]: ...
 
@@ -166,6 +169,24 @@ class FaustEngine:
     def changelog_topics(self) -> list[str]:
         return [table.changelog_topic.get_topic_name() for table in self.app.tables.values()]
 
+    def lag(self) -> Mapping[tuple[str, int], int]:
+        consumer: Any = self.app.consumer
+        behind: dict[tuple[str, int], int] = {}
+        try:
+            assigned = list(consumer.assignment())
+        except Exception:  # not started, or between assignments: nothing to say
+            return behind
+        for tp in assigned:
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:  # no fetch answered for it yet
+                continue
+            if highwater is None:
+                continue
+            read = consumer._read_offset.get(tp)  # the last offset read (Faust's bookkeeping)
+            behind[(tp.topic, tp.partition)] = max(highwater - (read + 1 if read is not None else 0), 0)
+        return behind
+
     def run(self) -> None:
         """Run the worker until SIGTERM or SIGINT, connected as the service's principal."""
         credentials = self.settings.kafka_credentials(self.principal)
@@ -216,8 +237,8 @@ def _view(path: str, methods: Mapping[str, Route], responder: Responder) -> type
             )
         else:
             answer = await responder(route, incoming)
-        if answer.html:
-            return view.html(answer.body, status=answer.status)
+        if answer.media_type != JSON:
+            return view.text(answer.body, content_type=answer.media_type, status=answer.status)
         return view.json(answer.body, status=answer.status)
 
     async def handle(view: View, request: Request, **params: Any) -> Response:

@@ -114,13 +114,20 @@ def _check_json(value: Any) -> int:
     return deepest
 
 
+JSON = "application/json"
+
+
 @dataclass(frozen=True)
 class HttpResponse:
-    """A JSON body (or an HTML page) with its status."""
+    """A JSON body (or text of another media type: an HTML page, metrics) with its status."""
 
     body: Any
     status: int = 200
-    html: bool = False
+    media_type: str = JSON
+
+    @property
+    def html(self) -> bool:
+        return self.media_type == "text/html"
 
 
 Route = Callable[[HttpRequest], Awaitable["HttpResponse | dict[str, Any]"]]
@@ -135,6 +142,8 @@ class Reply:
     description: str
     model: type[BaseModel] | None = None
     example: Any = None
+    #: The media type of a body that is not JSON (HTML, the Prometheus text format).
+    media_type: str = "text/html"
 
 
 def refusal(description: str, field: str, rule: str, message: str) -> Reply:

@@ -290,7 +290,7 @@ def _response(reply: Reply, status: int, ref_of: Mapping[type[BaseModel], str]) 
         media = "application/json"
     else:
         content = {"schema": {"type": "string"}}
-        media = "text/html"
+        media = reply.media_type
     if reply.example is not None:
         content["example"] = reply.example
     return {"description": reply.description, "content": {media: content}}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal, NamedTuple
@@ -70,6 +71,8 @@ from egov.runtime.http import (
     limit_body,
 )
 from egov.runtime.logging import configure_logging, get_logger
+from egov.runtime.metrics import DEAD_LETTERED, DUPLICATE, HANDLED, PASSED_OVER, Metrics
+from egov.runtime.metrics import MEDIA_TYPE as METRICS_MEDIA_TYPE
 from egov.runtime.retries import KeyLocks, is_retryable
 from egov.runtime.settings import Settings, get_settings
 
@@ -112,6 +115,7 @@ class Service:
         self.consumes: list[TopicSpec] = []
         self.produces: list[TopicSpec] = [dead_letters(name)]
         self.dead_letter_topic = dead_letters(name)
+        self._tables: dict[str, MutableMapping[Any, Any]] = {}
         self._processed = self.table(
             "processed-events",
             help="ce_id of every event a handler finished, by handler: the idempotency memory.",
@@ -124,7 +128,10 @@ class Service:
         self._access: dict[tuple[str, str], Access] = {}
         self._operations: dict[tuple[str, str], Operation] = {}
         self._verifier: Verifier | None = None
+        self.metrics = Metrics(name)
+        self.metrics.observe(self.engine.lag, lambda: {n: len(t) for n, t in self._tables.items()})
         self.route("GET", "/health", access=PUBLIC, operation=HEALTH)(self._health)
+        self.route("GET", "/metrics", access=PUBLIC, operation=METRICS)(self._metrics)
 
     # -- topics and tables ------------------------------------------------------------------------------
     def writes(self, *specs: TopicSpec) -> None:
@@ -139,7 +146,9 @@ class Service:
 
     def table(self, name: str, *, help: str) -> MutableMapping[Any, Any]:
         """A changelog-backed table, partitioned like every topic of the project."""
-        return self.engine.table(name, help=help)
+        table = self.engine.table(name, help=help)
+        self._tables[name] = table
+        return table
 
     def full_name(self, spec: TopicSpec) -> str:
         return spec.full_name(self.settings.topic_prefix)
@@ -241,8 +250,10 @@ class Service:
             envelope, contract, record = decode(spec, message, raw_headers, self.registry, self.validator)
         except (ContractError, EnvelopeError) as exc:
             await self.dead_letter(message, raw_headers, reason=str(exc), error=exc, code=self.rejection_code)
+            self.metrics.event(spec.name, "(undecodable)", DEAD_LETTERED)
             return
         if takes is not None and contract.name not in takes:
+            self.metrics.event(spec.name, contract.name, PASSED_OVER)
             return  # an event of the topic this consumer has no use for: nothing to do, nothing to remember
         key = message.key.decode("utf-8", errors="replace") if message.key is not None else None
         incoming = IncomingEvent(
@@ -261,28 +272,36 @@ class Service:
             event_id=envelope.id, event_type=contract.name, key=key, **business_keys(record)
         ):
             # CloudEvents: source and id together identify an event.
-            await self._handle_once(f"{name}:{envelope.source}:{envelope.id}", message, incoming, handler)
+            with self.metrics.handling(spec.name, contract.name):
+                outcome = await self._handle_once(
+                    f"{name}:{envelope.source}:{envelope.id}", message, incoming, handler
+                )
+            self.metrics.event(spec.name, contract.name, outcome)
 
     async def _handle_once(
         self, memory_key: str, message: Message, incoming: IncomingEvent, handler: Handler
-    ) -> None:
-        """Run the handler unless the event was handled before; then remember it."""
+    ) -> str:
+        """Run the handler unless the event was handled before; then remember it. Returns the outcome."""
         origin = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
         if self._processed.get(memory_key) is not None:
             self.log.info("event.duplicate_ignored", **origin)
-            return
+            return DUPLICATE
         raw_headers = incoming.raw_headers
+        outcome = HANDLED
         try:
             await handler(incoming)
         except RejectedEvent as exc:
             code = exc.code if exc.code is not None else self.rejection_code
             await self.dead_letter(message, raw_headers, reason=str(exc), error=exc, code=code)
+            outcome = DEAD_LETTERED
         except Exception as exc:
             if is_retryable(exc):
                 raise
             self.log.exception("event.handler_failed", **origin)
             await self.dead_letter(message, raw_headers, reason=f"{type(exc).__name__}: {exc}", error=exc)
+            outcome = DEAD_LETTERED
         self._processed[memory_key] = message.offset
+        return outcome
 
     # -- producing ----------------------------------------------------------------------------------
     async def publish(
@@ -294,9 +313,9 @@ class Service:
     async def publish_all(self, publications: Sequence[Publication]) -> None:
         """Publish several events at once: each is checked and encoded first (nothing is sent when one breaks
         its contract), then all are sent in this order and their acknowledgements awaited together."""
-        outgoing = [self._encoded(p) for p in publications]
-        await self.engine.send_all(outgoing)
+        await self._send([self._encoded(p) for p in publications])
         for p in publications:
+            self.metrics.published.labels(self.name, p.spec.name, p.envelope.type).inc()
             self.log.info(
                 "event.published",
                 topic=p.spec.name,
@@ -349,7 +368,12 @@ class Service:
         headers: Iterable[tuple[str, bytes]],
     ) -> None:
         """Send bytes as they are (forwarding an event unchanged) and wait for the acknowledgement."""
-        await self.engine.send_all([self._stamped(spec, key=key, value=value, headers=headers)])
+        await self._send([self._stamped(spec, key=key, value=value, headers=headers)])
+
+    async def _send(self, outgoing: Sequence[Outgoing]) -> None:
+        started = time.perf_counter()
+        await self.engine.send_all(outgoing)
+        self.metrics.publish_seconds.labels(self.name).observe(time.perf_counter() - started)
 
     def _stamped(
         self,
@@ -452,13 +476,32 @@ class Service:
                 methods = self._routes[path] = {}
                 self.engine.route(path, methods, self.answer)  # the engine serves this mapping as it grows
             limit = operation.max_body_bytes if operation else DEFAULT_MAX_BODY_BYTES
-            methods[method.upper()] = limit_body(self._guarded(route, access), limit)
+            guarded = limit_body(self._guarded(route, access), limit)
+            methods[method.upper()] = self._measured(method.upper(), path, guarded)
             self._access[(method.upper(), path)] = access
             if operation is not None:
                 self._operations[(method.upper(), path)] = operation
             return route
 
         return register
+
+    def _measured(self, method: str, path: str, route: Route) -> Route:
+        """The route, counted and timed in the service's metrics by its path template and status."""
+
+        async def measured(request: HttpRequest) -> HttpResponse | dict[str, Any]:
+            started = time.perf_counter()
+            status = 500
+            try:
+                result = await route(request)
+                status = result.status if isinstance(result, HttpResponse) else 200
+                return result
+            except HttpError as exc:
+                status = exc.status
+                raise
+            finally:
+                self.metrics.request(method, path, status, time.perf_counter() - started)
+
+        return measured
 
     def _guarded(self, route: Route, access: Access) -> Route:
         if access.public:
@@ -521,6 +564,9 @@ class Service:
     def is_ready(self) -> bool:
         return self.engine.is_ready()
 
+    async def _metrics(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(self.metrics.exposition().decode(), media_type=METRICS_MEDIA_TYPE)
+
     async def _health(self, request: HttpRequest) -> HttpResponse:
         ready = self.is_ready()
         body = Health(
@@ -573,6 +619,20 @@ class Health(BaseModel):
     topic_prefix: str = Field(description="The prefix of its topics (isolates tenants and test runs).")
 
 
+METRICS = Operation(
+    summary="The service's metrics, for Prometheus",
+    description="Public, on every service, in the Prometheus text format: events handled and dead-lettered "
+    "per topic and type, handler and publish latencies, consumer lag per partition, table sizes, HTTP "
+    "requests. No personal data.",
+    replies={
+        200: Reply(
+            "The metrics.",
+            example='egov_events_total{outcome="handled",service="lgsp",topic="egov.onestop.lgsp-requests.v1",'
+            'type="vn.egov.dossier.IdentityVerificationRequested"} 42.0\n',
+            media_type=METRICS_MEDIA_TYPE,
+        )
+    },
+)
 _HEALTH_EXAMPLE = {"service": "portal", "status": "ok", "kafka": "127.0.0.1:9092", "topic_prefix": ""}
 HEALTH = Operation(
     summary="Whether the service is up and consuming",

@@ -134,6 +134,9 @@ class FakeEngine:
     def is_ready(self) -> bool:
         return self.ready
 
+    def lag(self) -> Mapping[tuple[str, int], int]:
+        return {}
+
     def changelog_topics(self) -> list[str]:
         return [f"{name}-changelog" for name in self.tables]
 

@@ -2,9 +2,9 @@
 
 `egov http openapi` builds every service (building connects to nothing), reads the routes its wiring
 declares (egov.runtime.openapi) and writes one document per API under `contracts/openapi/`: the portal, the
-document system and the indicators, and `health.yaml` for the `/health` route every service has. Each document
-is checked with an independent validator (openapi-spec-validator, OpenAPI 3.1); `--check` (and a unit test)
-fails when a committed one is stale, as for the AsyncAPI document.
+document system and the indicators, and `health.yaml` for the `/health` and `/metrics` routes every service
+has. Each document is checked with an independent validator (openapi-spec-validator, OpenAPI 3.1);
+`--check` (and a unit test) fails when a committed one is stale, as for the AsyncAPI document.
 """
 
 from __future__ import annotations
@@ -83,12 +83,13 @@ def build_documents(
             servers=[(url, f"{name} under test")] if url else [_local_server(name)],
             issuers=chosen,
         )
-    health_routes = [r for r in routes_of(services["onestop"]) if r.path == "/health"]
+    health_routes = [r for r in routes_of(services["onestop"]) if r.path in ("/health", "/metrics")]
     docs[HEALTH] = document(
         HEALTH,
         health_routes,
-        title="Health of every service",
-        description="The one route every service of the architecture serves, on its own port." + COMMON,
+        title="Health and metrics of every service",
+        description="The routes every service of the architecture serves, on its own port: whether it is "
+        "ready, and its Prometheus metrics." + COMMON,
         version=__version__,
         servers=[_local_server(name) for name in SERVICES],
         issuers=chosen,

@@ -158,6 +158,6 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
 
     @service.route("GET", "/", access=PUBLIC, operation=shown)
     async def page(request: HttpRequest) -> HttpResponse:
-        return HttpResponse(dashboard, html=True)
+        return HttpResponse(dashboard, media_type="text/html")
 
     return service
