@@ -13,6 +13,7 @@ import httpx
 
 from egov.runtime.settings import get_settings
 from egov.tools.architecture.cli import arch as arch_group
+from egov.tools.conformance.cli import conformance as conformance_group
 from egov.tools.contracts.cli import contracts as contracts_group
 from egov.tools.localkafka import LocalBroker, broker_answers
 from egov.tools.processes import ProcessError
@@ -326,6 +327,7 @@ def topics_create() -> None:
 
 main.add_command(contracts_group)
 main.add_command(arch_group)
+main.add_command(conformance_group)
 
 
 @main.group()
