@@ -11,6 +11,7 @@ services, as the services themselves. Business time runs a day per second for ev
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -191,3 +192,61 @@ def test_our_documents_service_passes_every_check_of_the_documents_role(
     assert code == 0, output
     cases = junit_cases(tmp_path)
     assert list(cases) == check_ids("documents") and all(cases.values())
+
+
+@pytest.fixture(scope="session")
+def java_sample() -> Path:
+    """The Java sample, built once per session with Maven (target/ is kept between runs, so a rebuild is
+    quick); skipped where Java or Maven is missing, except in CI, where it must run."""
+    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"{' and '.join(missing)} missing: the Java sample must run in CI")
+        pytest.skip(f"{' and '.join(missing)} not on PATH: the Java sample cannot be built")
+    built = subprocess.run(
+        ["mvn", "-q", "-B", "package"], cwd=JAVA_SAMPLE, capture_output=True, text=True, timeout=600
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    return JAVA_SAMPLE
+
+
+def test_the_java_sample_passes_every_check_of_the_agency_role(
+    slice_: tuple[Settings, dict[str, str]], java_sample: Path, tmp_path: Path
+) -> None:
+    settings, env = slice_
+    # the vendor's connection settings, as the docs tell a vendor to get them
+    get_settings.cache_clear()
+    try:
+        printed = CliRunner().invoke(
+            egov, ["kafka", "client-config", "--principal", "vendor-agency"], env=kit_env(settings, env)
+        )
+    finally:
+        get_settings.cache_clear()
+    assert printed.exit_code == 0, printed.output
+    config = tmp_path / "vendor-agency.properties"
+    config.write_text(printed.output, encoding="utf-8")
+    config.chmod(0o600)
+    command = [
+        "java",
+        "-cp",
+        f"{java_sample / 'target' / 'java-agency-1.jar'}{os.pathsep}{java_sample / 'target' / 'lib' / '*'}",
+        "vn.egov.examples.agency.CaseSystem",
+        "--config",
+        str(config),
+        "--contracts",
+        str(REPO_ROOT / "contracts"),
+        "--agency-code",
+        AGENCY,
+    ]
+    vendor = Vendor(command, vendor_env(settings, env), tmp_path / "java.log")
+    try:
+        vendor.wait_ready()
+        code, output, seconds = run_kit(settings, env, "agency", tmp_path / "report")
+    finally:
+        vendor.stop()
+    print(output, f"agency role, Java sample: {seconds:.1f} s")
+    assert code == 0, output + vendor.log.read_text(errors="replace")[-3000:]
+    cases = junit_cases(tmp_path / "report")
+    assert list(cases) == check_ids("agency") and all(cases.values())
+    # it said why it passed over the poison, and went on
+    assert "passed over" in vendor.log.read_text(errors="replace")

@@ -518,7 +518,11 @@ class AgencyScenarios:
             self.role,
             "agency.supplement-only-in-progress",
             problems,
-            passed_reason=f"{asked} supplement request(s), each for a dossier in progress, the first for it",
+            passed_reason=(
+                f"{asked} supplement request(s), each for a dossier in progress, the first for it"
+                if asked
+                else "no supplement request: none out of place"
+            ),
             failed_reason="supplements were asked outside the dossier's processing, or more than once",
             records=at_fault or [r for r in ours if r.contract == SUPPLEMENT],
         )
