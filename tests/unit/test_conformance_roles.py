@@ -180,3 +180,22 @@ def test_the_junit_xml_has_one_case_per_check_and_the_html_escapes_what_vendors_
         "conformance agency (000.00.04.H11): FAILED, 1 of 2 checks passed in 12.5 s; "
         "failed: agency.contract-rules"
     )
+
+
+def test_egov_up_leaves_out_the_service_a_vendors_system_replaces() -> None:
+    from egov.tools.cli import _stack_processes
+
+    without_agency = _stack_processes({}, ("agency",))
+    assert "agency" not in {p.name for p in without_agency} and len(without_agency) == 10
+    assert all(p.env["EGOV_DOCUMENTS_URL"] for p in without_agency)
+    # without the document system, the department stand-in issues no signed decisions there
+    without_documents = _stack_processes({}, ("documents",))
+    assert all("EGOV_DOCUMENTS_URL" not in p.env for p in without_documents)
+
+
+def test_docs_conformance_explains_every_check_of_every_role() -> None:
+    text = (ROLES_PATH.parent.parent / "docs" / "conformance.md").read_text(encoding="utf-8")
+    for role in get_roles().roles:
+        assert f"`{role.id}`" in text
+        for check in role.checks:
+            assert f"`{check.id}`" in text, check.id
