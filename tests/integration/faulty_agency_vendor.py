@@ -43,7 +43,8 @@ async def main(agency_code: str) -> None:
         Topics.LGSP_TO_AGENCIES.full_name(settings.topic_prefix),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=f"{principal}-faulty",
-        auto_offset_reset="earliest",
+        # it takes only what comes after it started: the slice's earlier poison would crash it before the run
+        auto_offset_reset="latest",
         **options,
     )
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", **options)
@@ -92,6 +93,8 @@ async def main(agency_code: str) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=200)
             if not ready and consumer.assignment():
+                for partition in consumer.assignment():  # positioned: nothing sent from now on is missed
+                    await consumer.position(partition)
                 ready = True
                 print(f"ready: {sorted(tp.partition for tp in consumer.assignment())}", flush=True)
             for messages in batches.values():

@@ -142,7 +142,8 @@ class Vendor:
 
 
 def vendor_env(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
-    return {**kit_env(settings, env), "PYTHONUNBUFFERED": "1"}
+    # EGOV_TEST_SESSION: tests/cleanup.py stops it if the run is killed before the test could
+    return {**kit_env(settings, env), "PYTHONUNBUFFERED": "1", "EGOV_TEST_SESSION": str(os.getpid())}
 
 
 #: The faulty vendor's faults and the one check each must fail.

@@ -126,7 +126,9 @@ def test_each_fault_of_a_record_fails_its_own_check_naming_it() -> None:
     checks = envelopes()
     wrong_key = Observed(**{**right.__dict__, "key": "000.00.04.H11"})
     assert not checks.key([wrong_key]).passed
-    assert "the key is '000.00.04.H11'" in checks.key([wrong_key]).findings[0]
+    assert checks.key([wrong_key]).findings == [
+        f"egov.agency.case-events.v1[0]@7 key '000.00.04.H11': the body's is {code!r}"
+    ]
     no_spec = Observed(
         **{**right.__dict__, "headers": {k: v for k, v in right.headers.items() if k != "ce_specversion"}}
     )

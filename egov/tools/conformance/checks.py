@@ -132,7 +132,7 @@ class Envelopes:
         for r in records:
             expected = self.business_key(r)
             if expected is not None and r.key != expected:
-                problems.append(f"{where(r)}: the key is {r.key!r}, the body's is {expected!r}")
+                problems.append(f"{where(r)}: the body's is {expected!r}")
         return verdict(
             self.role,
             f"{self.prefix}.key-is-the-{self._key_name}",
