@@ -154,9 +154,14 @@ def problems(roles: Roles, model: ArchitectureModel) -> list[str]:
     return found
 
 
+def read_roles(path: Path = ROLES_PATH) -> Roles:
+    """The roles of `path` as written, each consistent in itself (not yet checked against the model)."""
+    return Roles.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
 def load_roles(path: Path = ROLES_PATH, model: ArchitectureModel | None = None) -> Roles:
     """The roles of `path`, checked against the model; ValueError naming every disagreement."""
-    roles = Roles.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    roles = read_roles(path)
     disagreements = problems(roles, model or get_model())
     if disagreements:
         raise ValueError(f"{path.name} disagrees with the architecture model: " + "; ".join(disagreements))
