@@ -81,6 +81,7 @@ class AgencyScenarios:
         self.poisoned: list[Observed] = []
         self.off_contract_codes: list[str] = []
         self.sentinels: dict[str, Dossier] = {}
+        self.delivered_after_decision: Observed | None = None
 
     # -- dossiers and assignments ----------------------------------------------------------------------
     def new_dossier(
@@ -197,8 +198,9 @@ class AgencyScenarios:
             answer = await self.answer(dossier, after=sent, types=[DECISION])
         if answer is None or answer.contract != DECISION:
             return
-        again = await self.assign(dossier, "delivered again after its decision (a new ce_id)")
-        del again
+        self.delivered_after_decision = await self.assign(
+            dossier, "delivered again after its decision (a new ce_id)"
+        )
         await self.sentinel(dossier, "no second decision")
 
     async def another_agency(self) -> None:
@@ -475,12 +477,7 @@ class AgencyScenarios:
                 )
                 at_fault += self.transcript(dossier)
         happy = self.happy
-        redelivered_after_decision = (
-            happy is not None
-            and len(happy.assignments) >= 2
-            and any("after its decision" in a.note for a in happy.assignments)
-        )
-        if not problems and not redelivered_after_decision:
+        if not problems and self.delivered_after_decision is None:
             problems.append(
                 "the happy path's dossier was never decided, so a second delivery could not be tried"
             )

@@ -107,7 +107,7 @@ _TEMPLATE = """<!doctype html>
  · topic prefix <code>{{ result.settings.topic_prefix }}</code>
 {%- endif %}
  · business clock ×{{ '%g' % result.settings.clock_speed }} · started {{ started }}
- · {{ '%.1f' % result.seconds }} s</p>
+ · {{ '%.1f' % result.seconds }} s · {{ result.log_size }} records sent and read</p>
 <p class="summary {{ 'ok' if result.passed else 'ko' }}">{{ summary }}</p>
 {% if result.unreadable %}
 <p class="meta">Not readable by the kit's principal: {{ result.unreadable | join(', ') }}.</p>
