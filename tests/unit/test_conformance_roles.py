@@ -201,3 +201,14 @@ def test_docs_conformance_explains_every_check_of_every_role() -> None:
         assert f"`{role.id}`" in text
         for check in role.checks:
             assert f"`{check.id}`" in text, check.id
+
+
+def test_the_command_exits_2_on_a_usage_error_before_it_connects() -> None:
+    from click.testing import CliRunner
+
+    from egov.tools.cli import main
+
+    unknown_role = CliRunner().invoke(main, ["conformance", "run", "--role", "portal"])
+    assert unknown_role.exit_code == 2 and "portal" in unknown_role.output
+    foreign = CliRunner().invoke(main, ["conformance", "run", "--role", "agency", "--agency-code", "H99"])
+    assert foreign.exit_code == 2 and "--agency-code H99 is not an agency of" in foreign.output

@@ -7,14 +7,9 @@ import sys
 from pathlib import Path
 
 import click
-from aiokafka.errors import KafkaError
 
-from egov.runtime.credentials import CredentialsMissing
 from egov.runtime.settings import get_settings
 from egov.tools.architecture.roles import get_roles
-from egov.tools.conformance.context import Timing
-from egov.tools.conformance.report import HTML_FILE, JUNIT_FILE, summary_line, write_report
-from egov.tools.conformance.runner import SetupError, run_role
 
 #: Exit codes: every check passed, a check failed, the kit could not run (usage or configuration).
 PASSED, FAILED, USAGE = 0, 1, 2
@@ -54,6 +49,14 @@ def conformance() -> None:
 def run(role_id: str, agency_code: str | None, report_dir: Path | None, timeout: float, grace: float) -> None:
     """Play every counterpart of ROLE against your running system and check what it does. Exit 0 when every
     check passes, 1 when one fails, 2 when the kit cannot run (usage, configuration, broker)."""
+    # the kit (its clients, the CA, the report's templates) loads only when it runs, not with every `egov`
+    from aiokafka.errors import KafkaError
+
+    from egov.runtime.credentials import CredentialsMissing
+    from egov.tools.conformance.context import Timing
+    from egov.tools.conformance.report import HTML_FILE, JUNIT_FILE, summary_line, write_report
+    from egov.tools.conformance.runner import SetupError, run_role
+
     settings = get_settings()
     try:
         result = asyncio.run(
