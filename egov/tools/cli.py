@@ -13,10 +13,12 @@ import httpx
 
 from egov.runtime.settings import get_settings
 from egov.tools.architecture.cli import arch as arch_group
+from egov.tools.conformance.cli import conformance as conformance_group
 from egov.tools.contracts.cli import contracts as contracts_group
 from egov.tools.localkafka import LocalBroker, broker_answers
 from egov.tools.openapi import http as http_group
 from egov.tools.processes import ProcessError
+from services import SERVICES
 
 
 @click.group()
@@ -328,6 +330,7 @@ def topics_create() -> None:
 main.add_command(contracts_group)
 main.add_command(arch_group)
 main.add_command(http_group)
+main.add_command(conformance_group)
 
 
 @main.group()
@@ -412,27 +415,36 @@ def _identity(settings: Any) -> Any:
     return provider_env(settings)
 
 
-def _stack_processes(identity_env: dict[str, str] | None = None) -> list[Any]:
+def _stack_processes(identity_env: dict[str, str] | None = None, without: tuple[str, ...] = ()) -> list[Any]:
     from egov.runtime.settings import get_settings
     from egov.tools.stack import ServiceProcess
     from services import SERVICES, service_port
 
     settings = get_settings()
     logs = settings.state_dir / "logs"
-    # The department stand-in issues its approvals as signed documents in the document system; the APIs
-    # trust the identity provider's issuers.
-    env = {
-        "EGOV_DOCUMENTS_URL": f"http://127.0.0.1:{service_port('documents')}",
-        **(identity_env if identity_env is not None else _identity(settings)[0]),
-    }
-    return [ServiceProcess(name, service_port(name), logs / f"{name}.log", env=env) for name in SERVICES]
+    # The department stand-in issues its approvals as signed documents in the document system (when it runs:
+    # a vendor's document system has an API of its own); the APIs trust the identity provider's issuers.
+    env = dict(identity_env if identity_env is not None else _identity(settings)[0])
+    if "documents" not in without:
+        env["EGOV_DOCUMENTS_URL"] = f"http://127.0.0.1:{service_port('documents')}"
+    return [
+        ServiceProcess(name, service_port(name), logs / f"{name}.log", env=env)
+        for name in SERVICES
+        if name not in without
+    ]
 
 
 @main.command()
 @click.option(
     "--timeout", default=120.0, show_default=True, help="Seconds to wait for every service to be healthy."
 )
-def up(timeout: float) -> None:
+@click.option(
+    "--without",
+    multiple=True,
+    type=click.Choice(sorted(SERVICES)),
+    help="Leave this service out (repeatable): a vendor's system takes its place (docs/conformance.md).",
+)
+def up(timeout: float, without: tuple[str, ...]) -> None:
     """Start the broker (unless one answers) and every service in the background, each logging to its own
     file in the state folder; return once all answer healthy. `egov down` stops what this started."""
     from egov.runtime.settings import get_settings
@@ -464,7 +476,7 @@ def up(timeout: float) -> None:
         except ProcessError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"Identity provider at {provider.url} (realms vneid, officials)")
-    services = _stack_processes(identity_env)
+    services = _stack_processes(identity_env, without)
     try:
         started, _ = start_detached(services, settings.state_dir, timeout=timeout)
     except ServiceStartError as exc:
