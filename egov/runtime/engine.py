@@ -238,7 +238,14 @@ def _view(path: str, methods: Mapping[str, Route], responder: Responder) -> type
         else:
             answer = await responder(route, incoming)
         if answer.media_type != JSON:
-            return view.text(answer.body, content_type=answer.media_type, status=answer.status)
+            # The media type as the header itself: aiohttp refuses a charset parameter in `content_type`,
+            # and Prometheus' exposition type carries one. The body is UTF-8 and says so.
+            media_type = answer.media_type
+            if "charset=" not in media_type:
+                media_type += "; charset=utf-8"
+            return view.bytes(
+                answer.body.encode(), status=answer.status, headers={"Content-Type": media_type}
+            )
         return view.json(answer.body, status=answer.status)
 
     async def handle(view: View, request: Request, **params: Any) -> Response:
