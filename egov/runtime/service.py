@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal, NamedTuple
@@ -76,6 +77,9 @@ from egov.runtime.metrics import MEDIA_TYPE as METRICS_MEDIA_TYPE
 from egov.runtime.retries import KeyLocks, is_retryable
 from egov.runtime.settings import Settings, get_settings
 
+#: Entries past their retention forgotten per event handled: a bounded cost on each event.
+FORGET_AT_ONCE = 8
+
 
 class Publication(NamedTuple):
     """An event to publish: its topic, body, key and envelope."""
@@ -118,8 +122,10 @@ class Service:
         self._tables: dict[str, MutableMapping[Any, Any]] = {}
         self._processed = self.table(
             "processed-events",
-            help="ce_id of every event a handler finished, by handler: the idempotency memory.",
+            help="ce_id of every event a handler finished, by handler, for a while: the idempotency memory.",
         )
+        #: Partition → (when, memory key) of the events it remembers, oldest first (see `_remember`).
+        self._expiry: dict[int, deque[tuple[float, str]]] = {}
         self._key_locks = KeyLocks()
         #: Attempts at an event before an error that may pass is raised instead of retried: None (retry
         #: until it passes) on a worker; the fake runtime of the handler tests sets 1, to see the error.
@@ -300,8 +306,34 @@ class Service:
             self.log.exception("event.handler_failed", **origin)
             await self.dead_letter(message, raw_headers, reason=f"{type(exc).__name__}: {exc}", error=exc)
             outcome = DEAD_LETTERED
-        self._processed[memory_key] = message.offset
+        self._remember(memory_key, message.offset, message.partition)
         return outcome
+
+    def _remember(self, memory_key: str, offset: int, partition: int) -> None:
+        """Remember a handled event for `idempotency_retention` seconds, and forget a few older ones.
+
+        Inside the event's handling, so the table's changelog records both on the event's partition (where
+        a worker recovering that partition finds them). Each entry holds its partition and time, so a worker
+        that takes over a partition finds what to forget in the table itself."""
+        now = time.time()
+        if partition not in self._expiry:
+            self._expiry[partition] = deque(
+                sorted(
+                    (value[1], key)
+                    for key, value in self._processed.items()
+                    if isinstance(value, list) and len(value) == 3 and value[2] == partition
+                )
+            )
+        expiring = self._expiry[partition]
+        horizon = now - self.settings.idempotency_retention
+        for _ in range(FORGET_AT_ONCE):
+            if not expiring or expiring[0][0] >= horizon:
+                break
+            _, old = expiring.popleft()
+            if self._processed.get(old) is not None:
+                del self._processed[old]
+        self._processed[memory_key] = [offset, now, partition]
+        expiring.append((now, memory_key))
 
     # -- producing ----------------------------------------------------------------------------------
     async def publish(

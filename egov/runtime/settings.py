@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         description="How recent (real seconds) a signer's own authentication must be to approve a document "
         "for signature.",
     )
+    idempotency_retention: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="Real seconds a consumer remembers an event it handled, so that the same event again "
+        "changes nothing (redelivery comes within seconds of a crash; a service republishing after its "
+        "own restart, within minutes).",
+    )
     agent_concurrency: int = Field(
         default=32,
         ge=1,

@@ -50,3 +50,35 @@ def test_metrics_count_events_by_outcome_and_time_handlers_and_publishes(start) 
     assert ("egov_http_requests_total", request) not in found  # counted once answered
     again = samples(lgsp.request("GET", "/metrics").body)
     assert again[("egov_http_requests_total", request)] == 1
+
+
+def test_the_idempotency_memory_forgets_events_past_its_retention(start, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Given the population stand-in remembering what it handled for an hour
+    from services.population.app import build as build_population
+    from tests.handlers.conftest import example
+
+    clock = [1_000_000.0]
+    monkeypatch.setattr("egov.runtime.service.time.time", lambda: clock[0])
+    population = start(build_population, idempotency_retention=3600.0)
+
+    def lookup(correlation: str) -> list[object]:
+        body = example(EventTypes.POPULATION_LOOKUP_REQUESTED, correlation_id=correlation)
+        envelope = population.envelope(
+            EventTypes.POPULATION_LOOKUP_REQUESTED, subject=CODE, source="/egov/lgsp"
+        )
+        return population.deliver(Topics.POPULATION_REQUESTS, body, key=CODE, envelope=envelope)
+
+    first = population.envelope(EventTypes.POPULATION_LOOKUP_REQUESTED, subject=CODE, source="/egov/lgsp")
+    body = example(EventTypes.POPULATION_LOOKUP_REQUESTED, correlation_id="c-1")
+    assert len(population.deliver(Topics.POPULATION_REQUESTS, body, key=CODE, envelope=first)) == 1
+    # a redelivery within the hour changes nothing
+    assert population.deliver(Topics.POPULATION_REQUESTS, body, key=CODE, envelope=first) == []
+    memory = population.table("processed-events")
+    assert len(memory) == 1
+    # When two hours have passed and other events come
+    clock[0] += 7200
+    for i in range(3):
+        lookup(f"c-later-{i}")
+    # Then the first is forgotten, and the memory holds only the recent ones
+    assert len(memory) == 3
+    assert all(value[1] == clock[0] for value in memory.values())
