@@ -73,6 +73,7 @@ class Service:
         default_port: int,
         settings: Settings | None = None,
         rejection_code: int | None = None,
+        error_names: Mapping[int, str] | None = None,
         engine: Engine | None = None,
     ) -> None:
         self.name = name
@@ -83,6 +84,9 @@ class Service:
         self.clock = self.engine.clock
         #: The error code a dead letter carries when a message cannot be decoded or breaks its contract.
         self.rejection_code = rejection_code
+        #: The names of the service's error codes (the LGSP's catalogue): a dead letter names its code, so
+        #: that 500 DATA_INCORRECT reads as the sender's bad data, not as the service's own failure.
+        self.error_names: Mapping[int, str] = error_names or {}
         self.source = f"{SOURCE_PREFIX}{name}"
         self.registry: ContractRegistry = get_registry()
         self.validator = get_validator()
@@ -351,7 +355,14 @@ class Service:
         """Put a message on this service's dead-letter topic as a DeadLetter event (egov.runtime.deadletters),
         and go on."""
         letter, dlq_headers = dead_letter_event(
-            self.name, self.source, message, dict(headers), reason=reason, error=error, code=code
+            self.name,
+            self.source,
+            message,
+            dict(headers),
+            reason=reason,
+            error=error,
+            code=code,
+            code_name=self.error_names.get(code) if code is not None else None,
         )
         try:
             value = self.registry.encode(letter.type, letter.record)

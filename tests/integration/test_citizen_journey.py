@@ -386,6 +386,9 @@ def test_bad_input_goes_to_the_dead_letters_and_the_service_goes_on(journey: Jou
     assert "is not an event type of topic" in off_contract["reason"]
     if service == "onestop":  # well-formed, but for a dossier it never received: refused, not applied
         assert "has not received" in found[(topic, partition, offset)]["reason"]
+    elif service == "lgsp":  # well-formed, but for a dossier the LGSP never assigned to that agency
+        refused = found[(topic, partition, offset)]
+        assert refused["error_code"] == 106 and "never assigned" in refused["reason"]
     else:
         assert (topic, partition, offset) not in found
     if service == "lgsp":
