@@ -13,11 +13,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import importlib
-import json
 import random
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,34 +24,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from egov.contracts.envelope import Envelope, EnvelopeError
-from egov.contracts.serde import HEADER_LEN, MAGIC, ContractError, get_registry
-from egov.contracts.topics import Topics, TopicSpec, key_of
-from egov.contracts.validation import RuleContext, get_validator
-from egov.paths import EXAMPLES_DIR
+from egov.contracts.envelope import EnvelopeError
+from egov.contracts.serde import ContractError, get_registry
+from egov.contracts.topics import Topics, TopicSpec
+from egov.contracts.validation import get_validator
 from egov.platform.audit import TopicIdentity
 from egov.platform.audit_verify import verify
 from egov.runtime.events import decode, header_items
 from egov.runtime.settings import Settings
-from egov.runtime.testing import FakeClock, FakeEngine, FakeMessage, FakeRuntime, Published
+from egov.runtime.testing import FakeMessage, FakeRuntime, Published
 from services import SERVICES, all_topics
 from services.audit.app import build as build_audit
+from tests import corruption
+from tests.corruption import Corrupt, Record
 
 NOW = dt.datetime(2026, 11, 27, 2, 0, tzinfo=dt.UTC)  # after every golden example's dates
 REGISTRY = get_registry()
-
-
-def consumed() -> list[tuple[str, str]]:
-    """Every (service, topic) a service consumes, as its wiring declares it; the audit apart."""
-    found = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in SERVICES:
-            if name == "audit":
-                continue
-            build = importlib.import_module(f"services.{name}.app").build
-            service = build(settings_for(Path(tmp)), engine=FakeEngine(FakeClock(NOW).clock))
-            found += [(name, spec.name) for spec in service.consumes]
-    return found
 
 
 SPECS = {spec.name: spec for spec in all_topics()}
@@ -68,38 +54,8 @@ FUZZ = settings(
 )
 
 
-@dataclass(frozen=True)
-class Record:
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
-
-
-@dataclass(frozen=True)
-class Corrupt:
-    """A damaged record, the kind of damage, and what the dead letter's reason must say when it is refused
-    (None: the damage may leave a valid event, which the service then handles as such)."""
-
-    kind: str
-    record: Record
-    reason: str | None
-
-
-def golden(event_type: str) -> dict[str, Any]:
-    body = json.loads((EXAMPLES_DIR / f"{event_type}.json").read_text(encoding="utf-8"))
-    record, errors = get_validator().from_json(event_type, body, context=RuleContext(today=None))
-    assert record is not None, errors
-    return record
-
-
 def valid_record(spec: TopicSpec, event_type: str) -> Record:
-    """The golden example of `event_type` as its topic's owner writes it."""
-    body = golden(event_type)
-    key = key_of(spec, body) or "k-1"
-    envelope = Envelope.new(
-        source=f"/egov/{spec.owner}", type=event_type, subject=key, time=NOW, id=f"valid-{event_type}"
-    )
-    return Record(key.encode(), REGISTRY.encode(event_type, body), tuple(envelope.to_headers()))
+    return corruption.valid_record(spec, event_type, time=NOW, id=f"valid-{event_type}")
 
 
 def settings_for(tmp: Path) -> Settings:
@@ -111,7 +67,7 @@ def settings_for(tmp: Path) -> Settings:
     )
 
 
-CONSUMED = consumed()
+CONSUMED = [(service, spec.name) for service, spec in corruption.consumed_topics()]
 
 
 def runtime(service: str, tmp: Path) -> FakeRuntime:
@@ -138,71 +94,6 @@ def is_valid(spec: TopicSpec, record: Record) -> bool:
     except (ContractError, EnvelopeError):
         return False
     return True
-
-
-# -- the damage -------------------------------------------------------------------------------------------
-def with_header(record: Record, name: str, value: bytes | None) -> Record:
-    kept = tuple((k, v) for k, v in record.headers if k != name)
-    return replace(record, headers=kept if value is None else (*kept, (name, value)))
-
-
-def corruptions(spec: TopicSpec, base: Record) -> st.SearchStrategy[Corrupt]:
-    value = base.value or b""
-    fingerprints = {c.fingerprint for c in REGISTRY.contracts.values()}
-    event_type = dict(base.headers)["ce_type"].decode()
-    other_types = sorted(c.name for c in REGISTRY.events() if c.name != event_type)
-
-    def flip(bit: int) -> Corrupt:
-        damaged = bytearray(value)
-        damaged[bit // 8] ^= 1 << (bit % 8)
-        return Corrupt("bit flip", replace(base, value=bytes(damaged)), None)
-
-    def unknown(fingerprint: bytes) -> Corrupt:
-        damaged = MAGIC + fingerprint + value[HEADER_LEN:]
-        return Corrupt(
-            "unknown fingerprint", replace(base, value=damaged), "unknown writer schema fingerprint"
-        )
-
-    def other_contract(name: str) -> Corrupt:
-        damaged = MAGIC + REGISTRY.get(name).fingerprint + value[HEADER_LEN:]
-        return Corrupt("another contract's fingerprint", replace(base, value=damaged), None)
-
-    def oversize(size: int, seed: int) -> Corrupt:
-        damaged = value + random.Random(seed).randbytes(size)
-        return Corrupt("oversize value", replace(base, value=damaged), "trailing bytes")
-
-    choices = [
-        st.integers(0, len(value) * 8 - 1).map(flip),
-        st.integers(0, len(value) - 1).map(
-            lambda n: Corrupt("truncated", replace(base, value=value[:n]), "")
-        ),
-        st.binary(min_size=8, max_size=8).filter(lambda fp: fp not in fingerprints).map(unknown),
-        st.sampled_from([c.name for c in REGISTRY.contracts.values() if c.name != event_type]).map(
-            other_contract
-        ),
-        st.binary(min_size=2, max_size=2)
-        .filter(lambda m: m != MAGIC)
-        .map(lambda m: Corrupt("wrong marker", replace(base, value=m + value[2:]), "single-object")),
-        st.sampled_from([None, b""]).map(lambda v: Corrupt("no value", replace(base, value=v), "empty")),
-        st.sampled_from(["ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time"]).map(
-            lambda h: Corrupt("header missing", with_header(base, h, None), "")
-        ),
-        st.tuples(
-            st.sampled_from(["ce_id", "ce_source", "ce_type", "ce_time", "ce_subject", "traceparent"]),
-            st.binary(max_size=40),
-        ).map(lambda hv: Corrupt("header garbled", with_header(base, hv[0], hv[1]), None)),
-        st.sampled_from(other_types).map(
-            lambda t: Corrupt("wrong ce_type", with_header(base, "ce_type", t.encode()), "ce_type")
-        ),
-        st.tuples(st.integers(1 << 20, 3 << 19), st.integers(0, 2**32)).map(lambda a: oversize(*a)),
-    ]
-    if spec.key is not None:  # a topic keyed by a field of its events refuses any other key
-        choices.append(
-            st.one_of(st.none(), st.binary(max_size=40))
-            .filter(lambda k: k != base.key)
-            .map(lambda k: Corrupt("wrong key", replace(base, key=k), "is keyed by"))
-        )
-    return st.one_of(choices)
 
 
 # -- the service under test and the same service untouched -------------------------------------------------
@@ -236,7 +127,7 @@ def tables(rt: FakeRuntime) -> dict[str, Any]:
 def target(service: str, topic: str, tmp: Path) -> Target:
     """The valid event of the topic a fresh service handles without refusing it (else the first type's)."""
     spec = SPECS[topic]
-    candidates = [t for t in spec.events if (EXAMPLES_DIR / f"{t}.json").exists()]
+    candidates = corruption.examples_of(spec)
     assert candidates, f"no golden example of any event type of {topic}"
     found = []
     for event_type in candidates:
@@ -276,7 +167,7 @@ def test_corrupt_records_are_dead_lettered_with_their_reason_and_the_service_goe
     folder = tmp_path
 
     @FUZZ
-    @given(damage=st.lists(corruptions(spec, chosen.valid), min_size=1, max_size=4))
+    @given(damage=st.lists(corruption.corruptions(spec, chosen.valid), min_size=1, max_size=4))
     def check(damage: list[Corrupt]) -> None:
         rt = runtime(service, folder)
         try:
@@ -323,7 +214,7 @@ def test_the_audit_logs_corrupt_records_and_its_log_still_verifies(topic: str, t
     count = 0
 
     @FUZZ
-    @given(damage=st.lists(corruptions(spec, base), min_size=1, max_size=4))
+    @given(damage=st.lists(corruption.corruptions(spec, base), min_size=1, max_size=4))
     def check(damage: list[Corrupt]) -> None:
         nonlocal count
         audit = FakeRuntime(
@@ -340,3 +231,18 @@ def test_the_audit_logs_corrupt_records_and_its_log_still_verifies(topic: str, t
         assert result.ok and result.entries == count, result.problems
 
     check()
+
+
+@pytest.mark.parametrize(("service", "topic"), CONSUMED, ids=[f"{s}:{t}" for s, t in CONSUMED])
+def test_the_fixed_sample_of_the_broker_test_is_never_a_valid_event(
+    service: str, topic: str, targets: dict[tuple[str, str], Target], tmp_path: Path
+) -> None:
+    # (tests/integration/test_corrupt_events.py sends it to the running stack and waits for every letter)
+    chosen = targets[(service, topic)]
+    rt = runtime(service, tmp_path)
+    sample = corruption.always_refused(chosen.spec, chosen.valid, random.Random(topic), oversize_to=900_000)
+    for offset, corrupt in enumerate(sample):
+        assert not is_valid(chosen.spec, corrupt.record), corrupt.kind
+        [letter] = deliver(rt, chosen.spec, corrupt.record, offset)
+        assert (corrupt.reason or "") in str(letter.record["reason"]), (corrupt.kind, letter.record["reason"])
+    rt.close()
