@@ -58,12 +58,17 @@ class Identities:
         asked = self.asked_at
         async with self._asking:
             if name not in self.known or (self.asked_at == asked and (force or not self._fresh())):
-                await self.refresh()  # (unless another record had it asked while this one waited)
+                await self._ask()  # (unless another record had it asked while this one waited)
         if name not in self.known:
             raise IdentityUnknown(f"the broker does not describe topic {name}")
         return self.known[name]
 
     async def refresh(self) -> None:
+        """Ask the broker again for every topic's identity."""
+        async with self._asking:
+            await self._ask()
+
+    async def _ask(self) -> None:
         try:
             found = await self.identify(self.names)
         except Exception as exc:  # any failure to learn it: the caller tries again after a back-off
