@@ -7,10 +7,20 @@ that say what it was (id, type, source), the key with personal numbers masked, a
 of the value: never the value itself, so no ID number or phone number is ever in the log. Each entry's
 `hash` is the SHA-256 of its fields and of the previous entry's hash (the first follows `GENESIS`).
 
-A checkpoint (`<partition>.checkpoints.jsonl`) signs, with the audit's Ed25519 key, the hash reached at an
-offset: whoever rewrites entries and recomputes the chain after them still cannot match a signed checkpoint.
+A partition's log is cut into **segments**, one per instance of the topic it was read from: a segment line
+(`{"segment": n, "cluster_id", "topic_id", "reason", …}`) opens each, in the same chain. Kafka gives a topic a
+new id whenever it is created, so a topic deleted and created again, or the same name on another broker
+(whose offsets start again at 0), is another instance: its records go into a new segment instead of being
+taken for records logged before. A segment that `continues` the one before is the same instance whose
+identity was learnt later (a log written before segments existed). Entries before the first segment line
+are segment 0, of an unknown instance.
 
-`verify` names the first altered, missing or reordered entry of each partition.
+A checkpoint (`<partition>.checkpoints.jsonl`) signs, with the audit's Ed25519 key, the hash reached at a
+segment and offset: whoever rewrites entries and recomputes the chain after them still cannot match a signed
+checkpoint.
+
+`egov.platform.audit_verify` checks a log: the first altered, missing or reordered entry of each partition,
+and the records a broker holds that the log does not (docs/adr/0015-robustness-at-the-edges.md).
 """
 
 from __future__ import annotations
@@ -19,14 +29,13 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from egov.contracts.envelope import ACTOR_HEADER
 from egov.regulations.personal_data import mask_text
@@ -53,6 +62,69 @@ def entry_hash(entry: Mapping[str, Any]) -> str:
     values = [entry.get(f) for f in FIELDS] + ([entry["actor"]] if "actor" in entry else [])
     canonical = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TopicIdentity:
+    """Which instance of a topic records come from: the broker cluster's id and the topic's id (KIP-516: a
+    topic gets a new id whenever it is created). None where it is not known."""
+
+    cluster_id: str | None
+    topic_id: str | None
+
+    def __str__(self) -> str:
+        return f"topic id {self.topic_id or '?'} on cluster {self.cluster_id or '?'}"
+
+
+#: The fields a segment line's hash covers, in this order.
+SEGMENT_FIELDS = (
+    "topic",
+    "partition",
+    "segment",
+    "cluster_id",
+    "topic_id",
+    "continues",
+    "reason",
+    "opened_at",
+    "prev",
+)
+
+
+def segment_hash(line: Mapping[str, Any]) -> str:
+    canonical = json.dumps(["segment", *(line.get(f) for f in SEGMENT_FIELDS)], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def new_segment(
+    *,
+    topic: str,
+    partition: int,
+    number: int,
+    identity: TopicIdentity,
+    reason: str,
+    continues: bool,
+    opened_at: str,
+    prev: str,
+) -> dict[str, Any]:
+    """The line that opens segment `number` of a partition's log, chained to `prev`."""
+    line: dict[str, Any] = {
+        "topic": topic,
+        "partition": partition,
+        "segment": number,
+        "cluster_id": identity.cluster_id,
+        "topic_id": identity.topic_id,
+        "continues": continues,
+        "reason": reason,
+        "opened_at": opened_at,
+        "prev": prev,
+    }
+    line["hash"] = segment_hash(line)
+    return line
+
+
+def same_record(logged: Mapping[str, Any], entry: Mapping[str, Any]) -> bool:
+    """Whether a logged entry and a new one are the same record (a redelivery), by what identifies it."""
+    return all(logged.get(f) == entry.get(f) for f in ("key_sha256", "value_sha256", "ce_id", "timestamp_ms"))
 
 
 def new_entry(
@@ -92,59 +164,123 @@ def new_entry(
     return entry
 
 
-def checkpoint_message(topic: str, partition: int, offset: int, hash_: str) -> bytes:
-    return f"egov-audit-checkpoint/{topic}/{partition}/{offset}/{hash_}".encode()
+def checkpoint_message(topic: str, partition: int, offset: int, hash_: str, segment: int = 0) -> bytes:
+    """What a checkpoint signs (segment 0 as before segments existed, so older checkpoints still verify)."""
+    where = f"{offset}" if segment == 0 else f"s{segment}/{offset}"
+    return f"egov-audit-checkpoint/{topic}/{partition}/{where}/{hash_}".encode()
 
 
 # -- the files ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Position:
+    """Where a partition's log stands: its current segment (-1: nothing logged yet), the topic instance that
+    segment is of (None: not known, a log written before segments), the last offset logged in it (-1: none
+    yet) and the hash the chain has reached."""
+
+    segment: int
+    identity: TopicIdentity | None
+    offset: int
+    hash: str
+
+
+EMPTY = Position(-1, None, -1, GENESIS)
+
+
 class AuditLog:
     """The log's folder: entries and checkpoints per topic partition, and the checkpoint key."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._last: dict[tuple[str, int], tuple[int, str]] = {}
+        self._last: dict[tuple[str, int], Position] = {}
 
     def _file(self, topic: str, partition: int, suffix: str = ".jsonl") -> Path:
         return self.directory / topic / f"{partition}{suffix}"
 
-    def last(self, topic: str, partition: int) -> tuple[int, str]:
-        """The last offset logged and its hash ((-1, GENESIS) when none); a torn last line (a crash in the
-        middle of a write) is cut off first."""
+    def last(self, topic: str, partition: int) -> Position:
+        """Where the partition's log stands; a torn last line (a crash in the middle of a write) is cut off
+        first."""
         if (topic, partition) not in self._last:
             path = self._file(topic, partition)
-            found = (-1, GENESIS)
+            found = EMPTY
             if path.exists():
-                data = _cut_torn_line(path)
-                lines = data.split(b"\n")[:-1]
-                if lines:
-                    entry = json.loads(lines[-1])
-                    found = (int(entry["offset"]), str(entry["hash"]))
+                _cut_torn_line(path)
+                found = _position(_reverse_lines(path))
             self._last[(topic, partition)] = found
         return self._last[(topic, partition)]
 
     def append(self, entry: Mapping[str, Any]) -> None:
         """Append an entry and force it to disk before the record's offset can be committed; on a failed write
         the file is cut back to where it was (no torn line) and the error raised for the caller to retry."""
-        path = self._file(entry["topic"], entry["partition"])
+        topic, partition = entry["topic"], entry["partition"]
+        position = self.last(topic, partition)
+        self._write(topic, partition, entry)
+        self._last[(topic, partition)] = replace(
+            position, segment=max(position.segment, 0), offset=int(entry["offset"]), hash=str(entry["hash"])
+        )
+
+    def open_segment(
+        self,
+        topic: str,
+        partition: int,
+        identity: TopicIdentity,
+        *,
+        reason: str,
+        continues: bool,
+        opened_at: str,
+    ) -> Position:
+        """Start the next segment of the partition's log, for records of the topic instance `identity`; one
+        that `continues` goes on with the offsets of the segment before (the same instance, known better)."""
+        position = self.last(topic, partition)
+        line = new_segment(
+            topic=topic,
+            partition=partition,
+            number=position.segment + 1,
+            identity=identity,
+            reason=reason,
+            continues=continues,
+            opened_at=opened_at,
+            prev=position.hash,
+        )
+        self._write(topic, partition, line)
+        opened = Position(line["segment"], identity, position.offset if continues else -1, line["hash"])
+        self._last[(topic, partition)] = opened
+        return opened
+
+    def _write(self, topic: str, partition: int, line: Mapping[str, Any]) -> None:
+        path = self._file(topic, partition)
         path.parent.mkdir(parents=True, exist_ok=True)
-        line = (json.dumps(entry, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
-        _append_synced(path, line)
-        self._last[(entry["topic"], entry["partition"])] = (int(entry["offset"]), str(entry["hash"]))
+        _append_synced(path, (json.dumps(line, ensure_ascii=True, separators=(",", ":")) + "\n").encode())
+
+    def entry_at(self, topic: str, partition: int, offset: int) -> dict[str, Any] | None:
+        """The entry of the current segment at `offset`, if the log holds one (read from the end: what is
+        asked is a redelivery of a recent record)."""
+        for raw in _reverse_lines(self._file(topic, partition)):
+            line = json.loads(raw)
+            if "segment" in line:
+                if not line.get("continues"):
+                    return None
+                continue
+            if int(line["offset"]) == offset:
+                return dict(line)
+            if int(line["offset"]) < offset:
+                return None
+        return None
 
     def checkpoint(self, key: Ed25519PrivateKey, topic: str, partition: int, signed_at: str) -> None:
         """Sign the hash reached in the partition, after forcing its entries to disk."""
-        offset, hash_ = self.last(topic, partition)
-        if offset < 0:
+        position = self.last(topic, partition)
+        if position.hash == GENESIS:
             return
         path = self._file(topic, partition)
         with open(path, "rb") as entries:
             os.fsync(entries.fileno())
-        signature = key.sign(checkpoint_message(topic, partition, offset, hash_))
+        message = checkpoint_message(topic, partition, position.offset, position.hash, position.segment)
         record = {
-            "offset": offset,
-            "hash": hash_,
+            "segment": position.segment,
+            "offset": position.offset,
+            "hash": position.hash,
             "signed_at": signed_at,
-            "signature": base64.b64encode(signature).decode(),
+            "signature": base64.b64encode(key.sign(message)).decode(),
         }
         with open(self._file(topic, partition, ".checkpoints.jsonl"), "a", encoding="utf-8") as out:
             out.write(json.dumps(record) + "\n")
@@ -155,6 +291,62 @@ class AuditLog:
         """Every partition with entries or checkpoints (a deleted entry file must not go unnoticed)."""
         found = {(p.parent.name, int(p.name.split(".")[0])) for p in self.directory.glob("*/*.jsonl")}
         yield from sorted(found)
+
+
+def _position(lines: Iterable[bytes]) -> Position:
+    """Where a partition's log stands, from its lines read backwards."""
+    offset: int | None = None
+    last_hash: str | None = None
+    for raw in lines:
+        line = json.loads(raw)
+        if last_hash is None:
+            last_hash = str(line["hash"])
+        if "segment" not in line:
+            if offset is None:
+                offset = int(line["offset"])
+            continue
+        identity = TopicIdentity(line.get("cluster_id"), line.get("topic_id"))
+        if offset is None and not line.get("continues"):
+            offset = -1
+        if offset is None:  # a segment that continues: its offsets go on from the entries before it
+            offset = _last_offset(lines)
+        return Position(int(line["segment"]), identity, offset, last_hash)
+    if last_hash is None:
+        return EMPTY
+    return Position(0, None, -1 if offset is None else offset, last_hash)
+
+
+def _last_offset(lines: Iterable[bytes]) -> int:
+    """The offset of the next entry in `lines` (read backwards), -1 if none before a segment that starts."""
+    for raw in lines:
+        line = json.loads(raw)
+        if "segment" not in line:
+            return int(line["offset"])
+        if not line.get("continues"):
+            return -1
+    return -1
+
+
+def _reverse_lines(path: Path, block: int = 1 << 16) -> Iterator[bytes]:
+    """The lines of `path`, last first, read in blocks from the end (a long log is not read whole)."""
+    if not path.exists():
+        return
+    with open(path, "rb") as source:
+        source.seek(0, os.SEEK_END)
+        end = source.tell()
+        rest = b""
+        while end > 0:
+            start = max(0, end - block)
+            source.seek(start)
+            chunk = source.read(end - start) + rest
+            end = start
+            lines = chunk.split(b"\n")
+            rest = lines[0] if start > 0 else b""
+            for line in reversed(lines[1:] if start > 0 else lines):
+                if line:
+                    yield line
+        if rest:
+            yield rest
 
 
 def _cut_torn_line(path: Path) -> bytes:
@@ -198,150 +390,3 @@ def checkpoint_key(directory: Path) -> Ed25519PrivateKey:
     loaded = serialization.load_pem_private_key(private.read_bytes(), password=None)
     assert isinstance(loaded, Ed25519PrivateKey)
     return loaded
-
-
-# -- verification -------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Problem:
-    """The first thing wrong in a partition's log."""
-
-    topic: str
-    partition: int
-    kind: str  # altered | missing | reordered | checkpoint
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.topic}[{self.partition}] line {self.line}: {self.kind}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Verification:
-    entries: int
-    partitions: int
-    checkpoints: int
-    problems: list[Problem]
-    #: Partitions with entries but no signed checkpoint yet (a log younger than one checkpoint interval, or
-    #: one whose checkpoints were removed): their chain is checked, but nothing proves it was not recomputed.
-    unsigned: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def verify(directory: Path, public_key: Ed25519PublicKey | None = None) -> Verification:
-    """Check every partition's chain and signed checkpoints; the first problem of each partition."""
-    if public_key is None:
-        loaded = serialization.load_pem_public_key((directory / "checkpoint-key.pub.pem").read_bytes())
-        assert isinstance(loaded, Ed25519PublicKey)
-        public_key = loaded
-    log = AuditLog(directory)
-    entries = checkpoints = partitions = 0
-    problems: list[Problem] = []
-    unsigned: list[str] = []
-    for topic, partition in log.partitions():
-        partitions += 1
-        hashes: dict[int, str] = {}
-        path = log._file(topic, partition)
-        problem, count = _verify_chain(topic, partition, path, hashes) if path.exists() else (None, 0)
-        entries += count
-        if problem is None:
-            problem, signed = _verify_checkpoints(
-                topic, partition, log._file(topic, partition, ".checkpoints.jsonl"), hashes, public_key
-            )
-            checkpoints += signed
-            if signed == 0 and count:
-                unsigned.append(f"{topic}[{partition}]")
-        if problem is not None:
-            problems.append(problem)
-    return Verification(entries, partitions, checkpoints, problems, unsigned)
-
-
-def _lines(path: Path) -> list[bytes]:
-    """The file's lines as bytes (split on newlines only: text may hold other line separators)."""
-    return path.read_bytes().split(b"\n")[:-1] if path.exists() else []
-
-
-def _verify_chain(
-    topic: str, partition: int, path: Path, hashes: dict[int, str]
-) -> tuple[Problem | None, int]:
-    prev_offset, prev_hash = -1, GENESIS
-    count = 0
-    lines = _lines(path)
-    later = _offsets(lines)
-    for number, line in enumerate(lines, start=1):
-        count += 1
-
-        def problem(kind: str, message: str, n: int = number, seen: int = count) -> tuple[Problem, int]:
-            return Problem(topic, partition, kind, n, message), seen
-
-        try:
-            entry = json.loads(line)
-            offset = int(entry["offset"])
-        except (ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
-            return problem("altered", "the line is not an audit entry")
-        if entry.get("hash") != entry_hash(entry):
-            return problem("altered", f"the entry at offset {offset} does not match its hash")
-        if offset <= prev_offset:
-            return problem("reordered", f"offset {offset} comes after offset {prev_offset}")
-        if entry.get("prev") != prev_hash:
-            if offset > prev_offset + 1:
-                skipped = prev_offset + 1
-                if later.get(skipped, 0) > number:
-                    return problem("reordered", f"offset {offset} comes before offset {skipped}")
-                missing = f"{skipped}" + (f"–{offset - 1}" if offset - 1 > skipped else "")
-                return problem("missing", f"offset {missing} is missing before offset {offset}")
-            return problem("altered", f"the entry at offset {offset} is not chained to the one before")
-        if offset > prev_offset + 1 and prev_offset >= 0:
-            return problem("missing", f"offsets {prev_offset + 1}–{offset - 1} are missing")
-        hashes[offset] = entry["hash"]
-        prev_offset, prev_hash = offset, entry["hash"]
-    return None, count
-
-
-def _offsets(lines: list[bytes]) -> dict[int, int]:
-    """Offset → the line it is on (for telling a moved entry from a missing one)."""
-    found: dict[int, int] = {}
-    for number, line in enumerate(lines, start=1):
-        try:
-            found.setdefault(int(json.loads(line)["offset"]), number)
-        except (ValueError, KeyError, TypeError):
-            continue
-    return found
-
-
-def _verify_checkpoints(
-    topic: str, partition: int, path: Path, hashes: Mapping[int, str], key: Ed25519PublicKey
-) -> tuple[Problem | None, int]:
-    signed = 0
-    last = max(hashes) if hashes else -1
-    for number, line in enumerate(_lines(path), start=1):
-        try:
-            checkpoint = json.loads(line)
-            offset, hash_ = int(checkpoint["offset"]), str(checkpoint["hash"])
-            key.verify(
-                base64.b64decode(checkpoint["signature"]), checkpoint_message(topic, partition, offset, hash_)
-            )
-        except (ValueError, KeyError, TypeError, InvalidSignature):
-            return Problem(
-                topic, partition, "checkpoint", number, "a checkpoint whose signature does not verify"
-            ), signed
-        if offset > last:
-            return Problem(
-                topic,
-                partition,
-                "missing",
-                number,
-                f"signed checkpoint at offset {offset}, but the log ends at {last}",
-            ), signed
-        if hashes.get(offset) != hash_:
-            return Problem(
-                topic,
-                partition,
-                "altered",
-                number,
-                f"the entries up to offset {offset} no longer match the hash signed at checkpoint {number}",
-            ), signed
-        signed += 1
-    return None, signed

@@ -3,7 +3,9 @@
 Each service owns `egov.<service>.dead-letters.v1`. A dead letter is a `vn.egov.ops.DeadLetter` event holding
 the original key, value and headers byte for byte, the reason, the error code (an LGSP code, say) and the
 origin (topic, partition, offset); the same facts travel as `dlq_*` headers too, for tools that only look at
-headers. Its id is derived from the origin, so a message dead-lettered twice (a redelivery) is one letter.
+headers. A code with a name in the service's catalogue is named in the reason and in `dlq_error_name`
+(`500 DATA_INCORRECT: …`), so that a number alone is never mistaken for another catalogue's meaning. Its id
+is derived from the origin, so a message dead-lettered twice (a redelivery) is one letter.
 """
 
 from __future__ import annotations
@@ -37,10 +39,13 @@ def dead_letter_event(
     reason: str,
     error: BaseException | None = None,
     code: int | None = None,
+    code_name: str | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[DeadLetterEvent, list[tuple[str, bytes]]]:
     """The DeadLetter body for `message` and the headers of the record that carries it."""
     failed_at = now or dt.datetime.now(dt.UTC)
+    if code is not None and code_name:
+        reason = f"{code} {code_name}: {reason}"
     error_name = type(error).__name__ if error else "Error"
     letter = {
         "service": service,
@@ -72,6 +77,7 @@ def dead_letter_event(
         ("dlq_origin_partition", str(message.partition).encode()),
         ("dlq_origin_offset", str(message.offset).encode()),
         *([("dlq_error_code", str(code).encode())] if code is not None else []),
+        *([("dlq_error_name", code_name.encode())] if code is not None and code_name else []),
     ]
     return DeadLetterEvent(EventTypes.DEAD_LETTER, letter), headers
 

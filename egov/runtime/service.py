@@ -100,6 +100,7 @@ class Service:
         default_port: int,
         settings: Settings | None = None,
         rejection_code: int | None = None,
+        error_names: Mapping[int, str] | None = None,
         engine: Engine | None = None,
     ) -> None:
         self.name = name
@@ -110,6 +111,9 @@ class Service:
         self.clock = self.engine.clock
         #: The error code a dead letter carries when a message cannot be decoded or breaks its contract.
         self.rejection_code = rejection_code
+        #: The names of the service's error codes (the LGSP's catalogue): a dead letter names its code, so
+        #: that 500 DATA_INCORRECT reads as the sender's bad data, not as the service's own failure.
+        self.error_names: Mapping[int, str] = error_names or {}
         self.source = f"{SOURCE_PREFIX}{name}"
         self.registry: ContractRegistry = get_registry()
         self.validator = get_validator()
@@ -315,7 +319,9 @@ class Service:
         Inside the event's handling, so the table's changelog records both on the event's partition (where
         a worker recovering that partition finds them). Each entry holds its partition and time, so a worker
         that takes over a partition finds what to forget in the table itself."""
-        now = time.time()
+        now = (
+            self.clock.real_now().timestamp()
+        )  # real time: retention is an operational span, not business time
         if partition not in self._expiry:
             self._expiry[partition] = deque(
                 sorted(
@@ -460,7 +466,14 @@ class Service:
         """Put a message on this service's dead-letter topic as a DeadLetter event (egov.runtime.deadletters),
         and go on."""
         letter, dlq_headers = dead_letter_event(
-            self.name, self.source, message, dict(headers), reason=reason, error=error, code=code
+            self.name,
+            self.source,
+            message,
+            dict(headers),
+            reason=reason,
+            error=error,
+            code=code,
+            code_name=self.error_names.get(code) if code is not None else None,
         )
         try:
             value = self.registry.encode(letter.type, letter.record)

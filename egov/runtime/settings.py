@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     lgsp_attempts: int = Field(
         default=3, ge=1, description="Attempts the LGSP makes before answering TIMEOUT to the caller."
     )
+    lgsp_clock_skew: float = Field(
+        default=300.0,
+        ge=0,
+        description="Business seconds a department's case event may be dated ahead of the LGSP's business "
+        "clock (the systems' clocks differ a little); later than that it is refused, 500 DATA_INCORRECT.",
+    )
     agency_profile: Path | None = Field(
         default=None,
         description="How the department stand-in behaves per procedure (YAML); default "

@@ -337,7 +337,7 @@ class FakeRuntime:
         headers = decode_headers(sent.headers)
         return Published(
             topic=sent.topic.removeprefix(self.settings.topic_prefix),
-            key=sent.key.decode() if sent.key is not None else None,
+            key=sent.key.decode("utf-8", errors="replace") if sent.key is not None else None,
             type=contract.name,
             record=record,
             envelope=Envelope.from_headers(sent.headers),

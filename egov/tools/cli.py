@@ -350,25 +350,64 @@ def audit() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The checkpoint key's public half, kept apart from the log (default: the copy in the log's folder).",
 )
-def audit_verify(directory: Path | None, public_key: Path | None) -> None:
-    """Check the hash chain and the signed checkpoints of every topic partition; name the first altered,
-    missing or reordered entry of each (exit 1), else say how much was checked."""
-    from egov.platform.audit import verify
+@click.option(
+    "--broker/--no-broker",
+    default=True,
+    show_default=True,
+    help="Compare the log with the broker of the settings (EGOV_KAFKA_BOOTSTRAP_SERVERS, EGOV_TOPIC_PREFIX): "
+    "name the records it holds that the log does not. --no-broker checks a log alone (a copy elsewhere).",
+)
+def audit_verify(directory: Path | None, public_key: Path | None, broker: bool) -> None:
+    """Check the hash chain and the signed checkpoints of every topic partition, segment by segment (one per
+    instance of the topic: created again, or on another broker), and compare the log with the broker. Name
+    the first altered, missing or reordered line of each partition and every record on the broker the audit
+    passed without logging (exit 1); list the segments and the records not logged yet."""
+    from egov.platform.audit_verify import describe
+    from egov.runtime.brokerview import BrokerViewError
+    from egov.runtime.credentials import CredentialsMissing
+    from egov.tools.auditcheck import check_audit_log
 
-    folder = directory or get_settings().state_dir / "audit"
+    settings = get_settings()
+    folder = directory or settings.state_dir / "audit"
     if not (folder / "checkpoint-key.pub.pem").exists():
         raise click.ClickException(
             f"no audit log in {folder} (no checkpoint key): is the audit service running?"
         )
-    result = verify(folder)
+    try:
+        checked = check_audit_log(folder, settings if broker else None, public_key_file=public_key)
+    except (BrokerViewError, CredentialsMissing) as exc:
+        raise click.ClickException(
+            f"{exc}\nThe log was not compared with the broker; `egov audit verify --no-broker` checks it "
+            "alone."
+        ) from exc
+    result = checked.verification
     for problem in result.problems:
         click.echo(str(problem))
-    if not result.ok:
+    gaps = checked.gaps or []
+    for gap in gaps:
+        if gap.fails:
+            click.echo(str(gap))
+    for line in describe(result.segments):
+        click.echo(f"segment: {line}")
+    behind = [gap for gap in gaps if not gap.fails]
+    for gap in behind:
+        click.echo(str(gap))
+    if not checked.ok:
         raise SystemExit(1)
+    segments = f", {len(result.segments)} segments" if len(result.segments) > len(result.runs) else ""
     click.echo(
         f"audit log intact: {result.entries} entries in {result.partitions} partitions, "
-        f"{result.checkpoints} signed checkpoints ({folder})"
+        f"{result.checkpoints} signed checkpoints{segments} ({folder})"
     )
+    if checked.gaps is None:
+        click.echo("not compared with the broker (--no-broker)")
+    else:
+        waiting = sum(g.last - g.first + 1 for g in behind)
+        click.echo(
+            f"the broker ({', '.join(checked.clusters) or 'no topics'}): every record of its "
+            f"{checked.compared} partitions that the audit passed is in the log"
+            + (f"; {waiting} not logged yet" if waiting else "")
+        )
 
 
 # -- services ---------------------------------------------------------------------------------------------

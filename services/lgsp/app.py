@@ -11,13 +11,20 @@ departments' case systems.
 - Deliveries between the one-stop system and the departments are relayed unchanged (bytes and headers) once
   the agency code they name is checked; so are official documents, recalls and status packets between
   agencies, routed by agency code (106 AGENCY_ID_INCORRECT for a code the province does not have).
+- The LGSP remembers the agency each dossier was assigned to (the last DossierAssigned it relayed, in a
+  table keyed by dossier code). A case event naming another agency, or a dossier never assigned, is refused
+  with 106 AGENCY_ID_INCORRECT; one dated ahead of the LGSP's business clock by more than the allowed skew
+  (`EGOV_LGSP_CLOCK_SKEW`, business seconds) with 500 DATA_INCORRECT. The assignments topic and the case
+  events are both keyed by dossier code with the same partition count, so a dossier's assignment and its
+  case events are on the same partition number, which Faust gives to one worker with its table partition.
 
 Every message in is decoded and checked against its contract by the runtime; what fails is dead-lettered
-with 500 DATA_INCORRECT.
+with 500 DATA_INCORRECT: the caller's data is wrong. A letter without a code is the LGSP's own failure.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from egov.contracts.topics import EventTypes, Topics, TopicSpec
@@ -31,6 +38,7 @@ from services.lgsp.domain import (
     DATA_INCORRECT,
     DELIVER_CASE_EVENT,
     DELIVER_DOSSIER,
+    ERROR_NAMES,
     EXCHANGE_DOCUMENTS,
     VERIFY_IDENTITY,
     AccessPolicy,
@@ -38,7 +46,10 @@ from services.lgsp.domain import (
     LgspError,
     Retry,
     after_deadline,
+    agencies_named,
     check_agency,
+    check_assigned,
+    check_not_ahead,
     closed,
     identity_answer,
     lookup_request,
@@ -56,6 +67,7 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         settings=settings,
         engine=engine,
         rejection_code=DATA_INCORRECT,
+        error_names=ERROR_NAMES,
     )
     policy = AccessPolicy.load(settings.lgsp_policy)
     agency_codes = frozenset(a.code for a in get_province(settings.province).agencies)
@@ -64,16 +76,25 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
     )
     timers = Timers(service)
 
+    skew = dt.timedelta(seconds=settings.lgsp_clock_skew)
+
     #: Caller's key → {correlation id: the mediated request (waiting, answered, timed-out)}.
     requests = service.table(
         "mediated-requests", help="Requests forwarded to national systems, by caller key."
     )
+    #: Dossier code → the code of the agency it was last assigned to (the DossierAssigned relayed).
+    assignments = service.table(
+        "dossier-assignments", help="The agency each dossier was last assigned to, by dossier code."
+    )
+
+    def refused(exc: LgspError) -> RejectedEvent:
+        return RejectedEvent(exc.reason, code=exc.code)
 
     def authorise(event: IncomingEvent, spec: TopicSpec, operation: str) -> None:
         try:
             policy.authorise(topic_owner=spec.owner, source=event.envelope.source, operation=operation)
         except LgspError as exc:
-            raise RejectedEvent(str(exc), code=exc.code) from exc
+            raise refused(exc) from exc
 
     async def verify_identity(event: IncomingEvent) -> None:
         """Forward an identity check to the national population database, or answer REJECTED."""
@@ -91,7 +112,7 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
                     pending, outcome="REJECTED", now=event.handled_at, error_code=exc.code
                 )
                 await reply(event, key, answer, purpose="rejected")
-            raise RejectedEvent(str(exc), code=exc.code) from exc
+            raise refused(exc) from exc
         pending = open_request(Topics.ONESTOP_TO_LGSP.owner, event.record)
         known = dict(requests.get(key) or {})
         if pending["correlation_id"] in known:
@@ -138,7 +159,7 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         pending = known.get(correlation)
         if pending is None:
             raise RejectedEvent(
-                f"answer to correlation id {correlation}, which the LGSP never sent", code=500
+                f"answer to correlation id {correlation}, which the LGSP never sent", code=DATA_INCORRECT
             )
         if pending["state"] != "waiting":
             service.log.info("lgsp.late_answer_ignored", correlation_id=correlation, state=pending["state"])
@@ -185,15 +206,28 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         requests[key] = {**known, correlation: pending}
 
     async def deliver_dossier(event: IncomingEvent) -> None:
-        """Relay a dossier assignment to the departments' case systems."""
+        """Relay a dossier assignment to the departments' case systems, and remember it (after relaying it:
+        a crash in between relays it again)."""
         authorise(event, Topics.ONESTOP_TO_LGSP, DELIVER_DOSSIER)
-        await relay(event, event.record["agency"]["code"], Topics.LGSP_TO_AGENCIES)
+        agency_code = event.record["agency"]["code"]
+        await relay(event, agency_code, Topics.LGSP_TO_AGENCIES)
+        assignments[event.record["dossier_code"]] = agency_code
 
     async def deliver_case_event(event: IncomingEvent) -> None:
-        """Relay a case system's supplement request or decision to the one-stop system."""
+        """Relay a case system's supplement request or decision to the one-stop system, if it comes from the
+        agency the dossier is assigned to and tells of nothing later than now."""
         authorise(event, Topics.CASE_EVENTS, DELIVER_CASE_EVENT)
-        agency = event.record.get("agency") or event.record["requested_by"]
-        await relay(event, agency["code"], Topics.LGSP_TO_ONESTOP)
+        record = event.record
+        named = agencies_named(record)
+        code = record["dossier_code"]
+        try:
+            for _, agency_code in named:
+                check_agency(agency_code, agency_codes)
+            check_assigned(code, named, assignments.get(code))
+            check_not_ahead(record, now=event.handled_at, skew=skew)
+        except LgspError as exc:
+            raise refused(exc) from exc
+        await relay(event, [agency_code for _, agency_code in named], Topics.LGSP_TO_ONESTOP)
 
     async def relay(event: IncomingEvent, agency_code: str | list[str], spec: TopicSpec) -> None:
         """Forward an event unchanged once every agency code it names is one of the province's (else 106)."""
@@ -202,7 +236,7 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             for code in codes:
                 check_agency(code, agency_codes)
         except LgspError as exc:
-            raise RejectedEvent(str(exc), code=exc.code) from exc
+            raise refused(exc) from exc
         await service.send_raw(spec, key=event.key, value=event.raw_value, headers=event.raw_headers)
         service.log.info("lgsp.relayed", to=spec.name, agency_codes=codes)
 

@@ -50,12 +50,18 @@ BACKOFF_INITIAL = 0.5
 _CORRELATION = uuid.uuid5(uuid.NAMESPACE_URL, "urn:egov:lgsp:correlation")
 
 
+#: How far a case event's times may run ahead of the LGSP's business clock by default: the systems' clocks
+#: differ a little, a decision dated days ahead is not a clock's error.
+DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
 class LgspError(Exception):
-    """The LGSP refuses a message: `code` is one of the LGSP error codes."""
+    """The LGSP refuses a message: `code` is one of the LGSP error codes, `reason` says why."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(f"LGSP {code} {ERROR_NAMES[code]}: {reason}")
         self.code = code
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,71 @@ def check_agency(code: str, known: Mapping[str, Any] | frozenset[str] | set[str]
     """Raise LgspError 106 unless `code` is an agency of the province."""
     if code not in known:
         raise LgspError(AGENCY_ID_INCORRECT, f"{code} is not an agency code of the province")
+
+
+#: Where a case event names an agency: who decides or asks, and the agency of the deciding official.
+CASE_EVENT_AGENCIES = ("agency", "requested_by", "decided_by.agency")
+
+
+def agencies_named(record: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field, agency code) of each agency a case event names (`CASE_EVENT_AGENCIES`)."""
+    found: list[tuple[str, str]] = []
+    for path in CASE_EVENT_AGENCIES:
+        value: Any = record
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if isinstance(value, Mapping) and isinstance(value.get("code"), str):
+            found.append((path, value["code"]))
+    return found
+
+
+def check_assigned(dossier_code: str, named: list[tuple[str, str]], assigned_to: str | None) -> None:
+    """Raise LgspError 106 unless the dossier was assigned, through the LGSP, to every agency a case event
+    names (`agencies_named`): a department decides or asks a supplement only for the dossiers it was given,
+    by its own officials."""
+    if not named:
+        raise LgspError(AGENCY_ID_INCORRECT, f"the case event of dossier {dossier_code} names no agency")
+    if assigned_to is None:
+        raise LgspError(
+            AGENCY_ID_INCORRECT,
+            f"dossier {dossier_code} was never assigned to an agency through the LGSP, so {named[0][1]} "
+            "may not act on it",
+        )
+    others = [f"{path} {code}" for path, code in named if code != assigned_to]
+    if others:
+        raise LgspError(
+            AGENCY_ID_INCORRECT,
+            f"dossier {dossier_code} is assigned to {assigned_to}, but the event names {', '.join(others)}",
+        )
+
+
+def business_times(value: Any, path: str = "") -> list[tuple[str, dt.datetime]]:
+    """Every time in a record (nested records and lists included), with its dotted path."""
+    if isinstance(value, dt.datetime):
+        return [(path or "(value)", value)]
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return []
+    found: list[tuple[str, dt.datetime]] = []
+    for key, item in items:
+        found += business_times(item, f"{path}.{key}" if path else str(key))
+    return found
+
+
+def check_not_ahead(record: Mapping[str, Any], *, now: dt.datetime, skew: dt.timedelta) -> None:
+    """Raise LgspError 500 if a time of a case event (when it was decided, when it was asked) is later than
+    the LGSP's business time `now` by more than `skew`: a case event tells what happened, never what will."""
+    ahead = [(path, at) for path, at in business_times(record) if at > now + skew]
+    if ahead:
+        named = ", ".join(f"{path} {at.isoformat()}" for path, at in ahead)
+        raise LgspError(
+            DATA_INCORRECT,
+            f"{named}: in the future, ahead of the LGSP's business time {now.isoformat()} by more than the "
+            f"allowed clock skew ({skew.total_seconds():g} s)",
+        )
 
 
 # -- mediated requests ----------------------------------------------------------------------------------

@@ -52,13 +52,11 @@ def test_metrics_count_events_by_outcome_and_time_handlers_and_publishes(start) 
     assert again[("egov_http_requests_total", request)] == 1
 
 
-def test_the_idempotency_memory_forgets_events_past_its_retention(start, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_idempotency_memory_forgets_events_past_its_retention(start) -> None:  # type: ignore[no-untyped-def]
     # Given the population stand-in remembering what it handled for an hour
     from services.population.app import build as build_population
     from tests.handlers.conftest import example
 
-    clock = [1_000_000.0]
-    monkeypatch.setattr("egov.runtime.service.time.time", lambda: clock[0])
     population = start(build_population, idempotency_retention=3600.0)
 
     def lookup(correlation: str) -> list[object]:
@@ -76,9 +74,9 @@ def test_the_idempotency_memory_forgets_events_past_its_retention(start, monkeyp
     memory = population.table("processed-events")
     assert len(memory) == 1
     # When two hours have passed and other events come
-    clock[0] += 7200
+    now = population.time.advance(hours=2).timestamp()
     for i in range(3):
         lookup(f"c-later-{i}")
     # Then the first is forgotten, and the memory holds only the recent ones
     assert len(memory) == 3
-    assert all(value[1] == clock[0] for value in memory.values())
+    assert all(value[1] == now for value in memory.values())

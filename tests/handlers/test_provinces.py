@@ -100,6 +100,7 @@ def test_a_dossier_goes_from_the_portal_to_its_result_in_either_province(
     agency.time.advance(days=5)
     agency.run_checks()
     decision = one(agency.pump(), EventTypes.AGENCY_DECISION_MADE, Topics.CASE_EVENTS)
+    lgsp.time.advance(days=5)  # the same business time as the department's (a decision is never ahead)
     delivered = lgsp.deliver(
         Topics.CASE_EVENTS,
         decision.record,

@@ -1,5 +1,7 @@
 """The LGSP alone on the real broker, under a restrictive access policy: every refusal carries its LGSP code,
-an authenticated caller refused still gets an answer, and only what the policy allows is forwarded."""
+an authenticated caller refused still gets an answer, and only what the policy allows is forwarded. Under the
+default policy, a department's case event is relayed only from the agency the dossier was assigned to and
+never dated ahead of the LGSP's clock."""
 
 from __future__ import annotations
 
@@ -37,6 +39,14 @@ def lgsp(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     policy.write_text(yaml.safe_dump(POLICY), encoding="utf-8")
     settings = new_settings(kafka_bootstrap, folder / "state")
     with run_stack(settings, ("lgsp",), env={"EGOV_LGSP_POLICY": str(policy)}) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def lgsp_default(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The LGSP under the default access policy (architecture/lgsp-access-policy.yaml)."""
+    settings = new_settings(kafka_bootstrap, tmp_path_factory.mktemp("lgsp-default") / "state")
+    with run_stack(settings, ("lgsp",)) as stack:
         yield stack
 
 
@@ -150,3 +160,44 @@ def test_undecodable_and_contract_breaking_messages_get_500(lgsp: Stack) -> None
     assert letter(lgsp, Topics.ONESTOP_TO_LGSP, garbage)["error_code"] == 500
     contract = letter(lgsp, Topics.ONESTOP_TO_LGSP, broken)
     assert contract["error_code"] == 500 and "dossier_code" in contract["reason"]
+
+
+def test_a_case_event_is_relayed_only_from_the_assigned_agency_and_never_dated_ahead(
+    lgsp_default: Stack,
+) -> None:
+    stack = lgsp_default
+    key = "000.00.04.H11-200102-0007"
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    # Given a dossier the one-stop system assigned to 000.00.04.H11 through the LGSP
+    assigned = event(EventTypes.DOSSIER_ASSIGNED, "/egov/onestop", key, dossier_code=key)
+    send(stack, Topics.ONESTOP_TO_LGSP, key, assigned)
+    # When another department decides it, when a decision is dated ten years ahead, when one names a writer
+    # schema nobody knows, and when the assigned department decides it now
+    other = {"code": "000.00.15.H11", "name": "Sở Giao thông vận tải"}
+    official = {"official_id": "SGTVT-01", "full_name": "Lê Văn B", "position": "Giám đốc", "agency": other}
+    foreign = event(
+        EventTypes.AGENCY_DECISION_MADE,
+        "/egov/agency",
+        key,
+        dossier_code=key,
+        agency=other,
+        decided_by=official,
+    )
+    ahead = (now + dt.timedelta(days=3653)).isoformat()
+    future = event(EventTypes.AGENCY_DECISION_MADE, "/egov/agency", key, dossier_code=key, decided_at=ahead)
+    unknown = (b"\xc3\x01" + b"\xff" * 8 + b"\x00", future[1])
+    valid = event(
+        EventTypes.AGENCY_DECISION_MADE, "/egov/agency", key, dossier_code=key, decided_at=now.isoformat()
+    )
+    refused = [send(stack, Topics.CASE_EVENTS, key, payload) for payload in (foreign, future, unknown)]
+    send(stack, Topics.CASE_EVENTS, key, valid)
+    # Then the first three are dead-lettered with their LGSP codes, and only the valid one is relayed
+    by_other, dated_ahead, undecodable = (letter(stack, Topics.CASE_EVENTS, at) for at in refused)
+    assert by_other["error_code"] == 106
+    assert "assigned to 000.00.04.H11" in by_other["reason"] and "000.00.15.H11" in by_other["reason"]
+    assert dated_ahead["error_code"] == 500 and "decided_at" in dated_ahead["reason"]
+    assert undecodable["error_code"] == 500
+    assert undecodable["reason"].startswith("500 DATA_INCORRECT: unknown writer schema fingerprint")
+    # (the LGSP committed past the valid one, so whatever it relayed of the four is on the topic)
+    relayed = read_all(stack.settings.kafka_bootstrap_servers, stack.topic(Topics.LGSP_TO_ONESTOP))
+    assert [r.value for r in relayed if r.key == key.encode()] == [valid[0]]

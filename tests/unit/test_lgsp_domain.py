@@ -10,6 +10,9 @@ import pytest
 from egov.paths import REPO_ROOT
 from services import SERVICES
 from services.lgsp.domain import (
+    AGENCY_ID_INCORRECT,
+    DATA_INCORRECT,
+    DEFAULT_CLOCK_SKEW,
     DEFAULT_POLICY,
     DELIVER_CASE_EVENT,
     DELIVER_DOSSIER,
@@ -20,8 +23,11 @@ from services.lgsp.domain import (
     LgspError,
     Retry,
     after_deadline,
+    agencies_named,
     backoff,
     check_agency,
+    check_assigned,
+    check_not_ahead,
     closed,
     correlation_id,
     identity_answer,
@@ -114,3 +120,56 @@ def test_the_lookup_carries_the_citizen_and_the_answer_carries_201_for_not_found
     )
     assert identity_answer(pending, outcome="NOT_FOUND", now=NOW)["error_code"] == 201
     assert "citizen" not in closed(pending, "timed-out")  # no personal data kept once answered
+
+
+CODE = "000.00.04.H11-261125-0001"
+DECISION = {
+    "dossier_code": CODE,
+    "agency": {"code": "000.00.04.H11", "name": "Sở Kế hoạch và Đầu tư"},
+    "decided_by": {"official_id": "SKHDT-0042", "agency": {"code": "000.00.04.H11", "name": "Sở KH&ĐT"}},
+    "decided_at": dt.datetime(2026, 11, 26, 3, 15, tzinfo=dt.UTC),
+}
+
+
+def test_a_case_event_may_only_come_from_the_agency_the_dossier_is_assigned_to() -> None:
+    named = agencies_named(DECISION)
+    assert named == [("agency", "000.00.04.H11"), ("decided_by.agency", "000.00.04.H11")]
+    check_assigned(CODE, named, "000.00.04.H11")  # the assigned agency, its own official: accepted
+    with pytest.raises(LgspError) as other:
+        check_assigned(CODE, named, "000.00.15.H11")
+    assert other.value.code == AGENCY_ID_INCORRECT
+    assert "assigned to 000.00.15.H11" in other.value.reason and "agency 000.00.04.H11" in other.value.reason
+    with pytest.raises(LgspError) as never:
+        check_assigned(CODE, named, None)
+    assert never.value.code == AGENCY_ID_INCORRECT and "never assigned" in never.value.reason
+    # an official of another department deciding for the assigned one is refused too
+    borrowed = {**DECISION, "decided_by": {"agency": {"code": "000.00.15.H11"}}}
+    with pytest.raises(LgspError, match=r"decided_by\.agency 000\.00\.15\.H11"):
+        check_assigned(CODE, agencies_named(borrowed), "000.00.04.H11")
+    supplement = {"dossier_code": CODE, "requested_by": {"code": "000.00.04.H11"}}
+    assert agencies_named(supplement) == [("requested_by", "000.00.04.H11")]
+    with pytest.raises(LgspError, match="names no agency"):
+        check_assigned(CODE, agencies_named({"dossier_code": CODE}), "000.00.04.H11")
+
+
+def test_a_case_event_dated_beyond_the_clock_skew_is_refused_as_incorrect_data() -> None:
+    decided = DECISION["decided_at"]
+    assert isinstance(decided, dt.datetime)
+    # within the skew (the other system's clock a little fast): accepted
+    check_not_ahead(DECISION, now=decided - DEFAULT_CLOCK_SKEW, skew=DEFAULT_CLOCK_SKEW)
+    with pytest.raises(LgspError) as ahead:
+        check_not_ahead(
+            DECISION, now=decided - DEFAULT_CLOCK_SKEW - dt.timedelta(seconds=1), skew=DEFAULT_CLOCK_SKEW
+        )
+    assert ahead.value.code == DATA_INCORRECT
+    assert "decided_at 2026-11-26T03:15:00+00:00" in ahead.value.reason and "300 s" in ahead.value.reason
+    # ten years ahead, and a time nested in a list: named by their paths
+    future = {
+        **DECISION,
+        "decided_at": decided.replace(year=2036),
+        "steps": [{"at": decided.replace(year=2030)}],
+    }
+    with pytest.raises(LgspError) as far:
+        check_not_ahead(future, now=decided, skew=DEFAULT_CLOCK_SKEW)
+    assert "decided_at 2036-" in far.value.reason and "steps.0.at 2030-" in far.value.reason
+    check_not_ahead(DECISION, now=decided, skew=dt.timedelta(0))  # a time equal to now is not ahead
