@@ -22,6 +22,7 @@ from bench.pipeline import Outcome, Pipeline, measured, outcome
 from bench.raw import ceilings
 from bench.report import chart, print_report
 from bench.services import FEEDS, alone
+from bench.where import difference, profile
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -42,6 +43,7 @@ def main(quick: bool, out: Path, rates: str) -> None:
         "rate_s": 8 if quick else 30,
         "soak_s": 0 if quick else 600,
         "soak_rate": 100,
+        "profile_rate": 100,
     }
     started = time.monotonic()
     results: dict[str, Any] = {
@@ -83,9 +85,11 @@ async def _pipeline(bench: Any, plan: dict[str, Any], rates: list[float]) -> dic
     async def sustained() -> Any:
         return await pipeline.sustained(plan["sustained_s"])
 
+    spent = await asyncio.to_thread(pipeline.scrape)
     load, seen, _, usage = await measured(pipeline, sustained, drain=20)
     window = outcome(load, seen, load.started + load.seconds, usage)
     figures["sustained"] = window.as_json()
+    figures["where"] = where_the_time_goes(pipeline, usage, spent, await asyncio.to_thread(pipeline.scrape))
     figures["rss_under_load_mib"] = {
         name: round(usage.peak_rss_by_pid.get(pid, 0.0), 1) for name, pid in pipeline.pids.items()
     }
@@ -98,6 +102,19 @@ async def _pipeline(bench: Any, plan: dict[str, Any], rates: list[float]) -> dic
         load, seen, end, usage = await measured(pipeline, step, drain=30)
         result: Outcome = outcome(load, seen, end, usage)
         figures["rates"].append({"rate": rate, **result.as_json()})
+    # A profile of the service that used the most CPU under the sustained load, at a steady rate.
+    hottest = max(figures["where"]["cpu_seconds"].items(), key=lambda item: item[1])[0]
+    rate = plan["profile_rate"]
+
+    async def profiled() -> Any:
+        load, found = await asyncio.gather(
+            pipeline.at_rate(rate, plan["rate_s"]),
+            asyncio.to_thread(profile, hottest, pipeline.pids[hottest], int(plan["rate_s"])),
+        )
+        figures["profile"] = found.as_json() if found is not None else None
+        return load
+
+    await measured(pipeline, profiled, drain=30)
     if plan["soak_s"]:
         before = pipeline.rss()
 
@@ -115,6 +132,22 @@ async def _pipeline(bench: Any, plan: dict[str, Any], rates: list[float]) -> dic
         }
     figures["rss_idle_mib"] = {k: round(v, 1) for k, v in figures["rss_idle_mib"].items()}
     return figures
+
+
+def where_the_time_goes(
+    pipeline: Pipeline, usage: Any, before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
+) -> dict[str, Any]:
+    """CPU seconds of each process during the sustained load, and what each service's metrics say it spent
+    its time on (handlers, acknowledgements, HTTP)."""
+    names = {pid: name for name, pid in pipeline.pids.items()}
+    broker = pipeline.broker_pid()
+    if broker:
+        names[broker] = "kafka"
+    cpu = {names[pid]: round(seconds, 1) for pid, seconds in usage.cpu_seconds_by_pid.items() if pid in names}
+    return {
+        "cpu_seconds": dict(sorted(cpu.items(), key=lambda item: -item[1])),
+        "metrics": {name: difference(after[name], before.get(name, {})) for name in after},
+    }
 
 
 def _cpus() -> int:

@@ -24,6 +24,7 @@ import httpx
 
 from bench.environment import Bench, Reader, Seen
 from bench.resources import Usage, rss_mib, usage_of
+from bench.where import scrape
 from egov.contracts.serde import get_registry
 from egov.contracts.topics import EventTypes, Topics
 from egov.platform.province import get_province
@@ -75,6 +76,7 @@ class Pipeline:
         self._token: tuple[float, str] | None = None
         self.portal_url = ""
         self.pids: dict[str, int] = {}
+        self.urls: dict[str, str] = {}
 
     async def start(self) -> None:
         await asyncio.to_thread(self.bench.provision, self.prefix)
@@ -83,6 +85,7 @@ class Pipeline:
         for process in started:
             assert process.process is not None
             self.pids[process.name] = process.process.pid
+            self.urls[process.name] = process.url
             if process.name == "portal":
                 self.portal_url = process.url
 
@@ -99,6 +102,10 @@ class Pipeline:
         if broker:
             found["kafka"] = rss_mib(broker)
         return found
+
+    def scrape(self) -> dict[str, dict[str, float]]:
+        """Each service's time spent so far, from its own metrics (bench.where.scrape)."""
+        return {name: scrape(url) for name, url in self.urls.items()}
 
     async def token(self) -> str:
         """The counter officer's token, signed in anew before it expires."""

@@ -81,9 +81,35 @@ def print_report(results: dict[str, Any]) -> None:
         )
     idle = pipeline["rss_idle_mib"]
     click.echo("  memory idle (MiB)            " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(idle.items())))
+    print_where(pipeline)
     click.echo("\nTargets")
     for what, found, target, met in verdicts(results):
         click.echo(f"  {'met ' if met else 'MISS'}  {what:<58} {found:>18}   {target}")
+
+
+def print_where(pipeline: dict[str, Any]) -> None:
+    """Where the time went under the sustained load, and the profile of the busiest service."""
+    where = pipeline.get("where")
+    if where:
+        click.echo("\nWhere the time goes (sustained load; seconds; handler time includes awaiting the acks)")
+        click.echo(f"  {'process':<13} {'CPU':>7} {'handled':>8} {'handlers':>9} {'acks':>8} {'HTTP':>8}")
+        for name, cpu in where["cpu_seconds"].items():
+            m = where["metrics"].get(name, {})
+            click.echo(
+                f"  {name:<13} {cpu:>7.1f} {m.get('events_handled', 0):>8.0f} {m.get('handler_s', 0):>9.1f} "
+                f"{m.get('publish_s', 0):>8.1f} {m.get('http_s', 0):>8.1f}"
+            )
+    found = pipeline.get("profile")
+    if found:
+        click.echo(
+            f"\nProfile of {found['service']} (py-spy, {found['seconds']} s, {found['samples']} samples): "
+            "own time, then the project's functions with what runs below them"
+        )
+        for row in found["own_share"][:8]:
+            click.echo(f"  {row['share']:>6.1%}  {row['function']}")
+        click.echo("  …")
+        for row in found["project_inclusive_share"][:8]:
+            click.echo(f"  {row['share']:>6.1%}  {row['function']}")
 
 
 def chart(results: dict[str, Any], path: Path) -> None:

@@ -36,6 +36,7 @@ class Usage:
     """What some processes used while a `with usage_of(…)` block ran."""
 
     cpu_seconds: float = 0.0
+    cpu_seconds_by_pid: dict[int, float] = field(default_factory=dict)
     peak_rss_mib: float = 0.0
     peak_rss_by_pid: dict[int, float] = field(default_factory=dict)
 
@@ -63,4 +64,5 @@ def usage_of(pids: Iterable[int], interval: float = 0.5) -> Iterator[Usage]:
     finally:
         stop.set()
         sampler.join()
-        usage.cpu_seconds = sum(max(cpu_seconds(pid) - before[pid], 0.0) for pid in chosen)
+        usage.cpu_seconds_by_pid = {pid: max(cpu_seconds(pid) - before[pid], 0.0) for pid in chosen}
+        usage.cpu_seconds = sum(usage.cpu_seconds_by_pid.values())

@@ -486,7 +486,9 @@ def structural_errors(error: ValidationError) -> list[FieldError]:
     """pydantic's errors as field errors: the dotted path and a message a person can act on."""
     out = []
     for item in error.errors(include_url=False):
-        path = ".".join(str(part) for part in item["loc"] if not str(part).startswith(("function-", "json-")))
+        parts = [str(part) for part in item["loc"] if not str(part).startswith(("function-", "json-"))]
+        # A key that is the empty string is named as JSON writes it; an error of the whole value as "(body)".
+        path = ".".join(part or '""' for part in parts) or "(body)"
         out.append(FieldError(path, str(item["type"]), item["msg"].removeprefix("Value error, ")))
     return out
 

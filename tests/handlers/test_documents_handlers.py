@@ -193,3 +193,16 @@ def test_a_draft_naming_an_agency_the_province_lacks_is_a_422(start) -> None:  #
     assert answer.status == 422
     assert [e["field"] for e in answer.body["errors"]] == ["recipients.0"]
     assert documents.published == []
+
+
+def test_an_empty_key_and_a_body_not_an_object_are_named_in_the_errors(start) -> None:  # type: ignore[no-untyped-def]
+    documents = start(build)
+    answer = documents.request(
+        "POST", "/api/v1/documents", json={**LETTER, "": 1}, headers=documents.bearer(CLERK)
+    )
+    assert answer.status == 422
+    assert [(e["field"], e["rule"]) for e in answer.body["errors"]] == [('""', "extra_forbidden")]
+    answer = documents.request("POST", "/api/v1/documents", json=[LETTER], headers=documents.bearer(CLERK))
+    assert answer.status in (400, 422)
+    assert all(e["field"] for e in answer.body["errors"]), answer.body
+    assert documents.published == []
