@@ -9,11 +9,13 @@ routes, and the service asks the engine.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import faust
+import httpx
 from faust.web import Request, Response, View
 
 from egov.contracts.envelope import APP_ID_PREFIX
@@ -21,6 +23,9 @@ from egov.runtime.clock import Clock
 from egov.runtime.credentials import MECHANISM, service_principal
 from egov.runtime.events import Message
 from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Route, error_response
+from egov.runtime.kafkaclients import ServiceApp
+from egov.runtime.placement import Placement
+from egov.runtime.routing import FORWARD_TIMEOUT
 from egov.runtime.settings import Settings
 
 #: Called with each record of a subscribed topic, in partition order; the record's offset is committed only
@@ -53,6 +58,17 @@ class Engine(Protocol):
 
     def changelog_topics(self) -> list[str]: ...
 
+    @property
+    def web_url(self) -> str: ...
+
+    def placement(self) -> Placement | None:
+        """Which worker of the service holds each partition now; None before the first assignment."""
+        ...
+
+    async def forward(self, url: str, request: HttpRequest) -> HttpResponse:
+        """The answer of the worker at `url` to `request` (503 when it does not answer)."""
+        ...
+
     def run(self) -> None: ...
 
 
@@ -65,7 +81,9 @@ class FaustEngine:
         prefix = settings.topic_prefix
         #: The service's broker principal, named like its app id (egov.runtime.credentials).
         self.principal = service_principal(prefix, service)
-        self.app = faust.App(
+        web_port = settings.web_port or default_port
+        self._web_url = settings.web_url or advertised_url(settings.web_host, web_port)
+        self.app = ServiceApp(
             f"{prefix}{APP_ID_PREFIX}{service}",
             broker=[f"kafka://{server}" for server in settings.bootstrap_list],
             store="memory://",
@@ -73,9 +91,17 @@ class FaustEngine:
             web_enabled=True,
             web_bind=settings.web_host,
             web_host=settings.web_host,
-            web_port=settings.web_port or default_port,
+            web_port=web_port,
+            # Where the other workers of the service send the requests for this worker's keys (it travels
+            # with the group's assignment: egov.runtime.placement).
+            canonical_url=self._web_url,
             topic_partitions=settings.partitions,
-            topic_replication_factor=settings.replication_factor,
+            topic_replication_factor=settings.replicas,
+            # No standby copies of other workers' partitions: the in-memory store recovers a partition it is
+            # given from the changelog's start anyway, and a standby's keys would show in the worker's own
+            # answers (docs/adr/0016).
+            table_standby_replicas=0,
+            consumer_group_instance_id=settings.kafka_group_instance_id,
             producer_acks=-1,
             # Fail a send after 30 s rather than Faust's 20 minutes: a citizen waiting on a POST, or an
             # agent retrying with back-off, learns of a broker outage in time.
@@ -92,10 +118,54 @@ class FaustEngine:
             topic_disable_leader=True,
         )
         self._topics: dict[str, faust.TopicT] = {}
+        #: The client that hands requests to the other workers (made on the worker's event loop).
+        self._http: httpx.AsyncClient | None = None
 
     @property
     def web_url(self) -> str:
-        return f"http://{self.settings.web_host}:{self.app.conf.web_port}"
+        return self._web_url
+
+    def placement(self) -> Placement | None:
+        """The partitions' workers, from the assignment the group's leader handed out with every worker's URL
+        (Faust's partition assignor); a partition the tables disagree on is left out (being moved)."""
+        distribution: Any = self.app.assignor.tables_metadata()  # url → changelog topic → partitions
+        owners: dict[int, str] = {}
+        disputed: set[int] = set()
+        for url, topics in distribution.items():
+            for partitions in topics.values():
+                for partition in partitions:
+                    if owners.setdefault(partition, str(url)) != str(url):
+                        disputed.add(partition)
+        if not owners:
+            return None
+        count = max(max(owners) + 1, len(owners))
+        me = str(self.app.conf.canonical_url)
+        return Placement(me, count, {p: u for p, u in owners.items() if p not in disputed})
+
+    async def forward(self, url: str, request: HttpRequest) -> HttpResponse:
+        """Hand `request` to the worker at `url` as it came, and return its answer (egov.runtime.routing)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=FORWARD_TIMEOUT)
+        headers = {k: v for k, v in request.headers.items() if k not in _HOP_BY_HOP}
+        try:
+            answer = await self._http.request(
+                request.method,
+                url + request.path,
+                params=list(request.query),
+                headers=headers,
+                content=request.body,
+            )
+        except httpx.HTTPError as exc:
+            message = f"the worker at {url}, which holds this key, does not answer ({type(exc).__name__})"
+            return error_response(HttpError.one(503, "(service)", "unavailable", message))
+        if answer.headers.get("content-type", "").startswith("text/html"):
+            return HttpResponse(answer.text, status=answer.status_code, html=True)
+        try:
+            body = answer.json()
+        except ValueError:
+            message = f"the worker at {url} answered {answer.status_code} without a JSON body"
+            return error_response(HttpError.one(503, "(service)", "unavailable", message))
+        return HttpResponse(body, status=answer.status_code)
 
     def _topic(self, name: str) -> faust.TopicT:
         """The Faust topic of that name (raw bytes: the runtime does the Avro serde)."""
@@ -167,6 +237,17 @@ class FaustEngine:
                 stderr=console,
             )
             worker.execute_from_commandline()
+
+
+#: Headers that belong to one connection, not to the request handed on.
+_HOP_BY_HOP = frozenset({"host", "content-length", "connection", "transfer-encoding", "keep-alive"})
+
+
+def advertised_url(host: str, port: int) -> str:
+    """The URL of a server bound to `host`: the host's own address when it listens on every interface."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostbyname(socket.gethostname())
+    return f"http://{host}:{port}"
 
 
 def _view(path: str, methods: Mapping[str, Route], responder: Responder) -> type[View]:

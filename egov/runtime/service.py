@@ -59,7 +59,9 @@ from egov.runtime.events import (
 )
 from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Route, answer
 from egov.runtime.logging import configure_logging, get_logger
+from egov.runtime.placement import Placement
 from egov.runtime.retries import KeyLocks, is_retryable
+from egov.runtime.routing import OwnerKey, Part, gather, routed
 from egov.runtime.settings import Settings, get_settings
 
 
@@ -383,18 +385,24 @@ class Service:
         """Run `task` once when the worker starts."""
         self.engine.on_start(task)
 
-    def route(self, method: str, path: str, *, access: Access) -> Callable[[Route], Route]:
+    def route(
+        self, method: str, path: str, *, access: Access, owner: OwnerKey | None = None
+    ) -> Callable[[Route], Route]:
         """Serve `method` on `path` (parameters as `{name}`) with the decorated async function, which takes
         an `HttpRequest` and returns an `HttpResponse` or a JSON body, or raises `HttpError`
         (egov.runtime.http). `access` says who may call it (egov.runtime.auth): the runtime checks the
         bearer token first (401 without a valid one, 403 for a person the route does not serve), and the
-        route finds the caller in `request.person`."""
+        route finds the caller in `request.person`. A route that reads a key's state names the key with
+        `owner` (e.g. `by_param("dossier_code")`): the worker holding that key's partition answers it,
+        whichever worker receives it (egov.runtime.routing)."""
 
         def register(route: Route) -> Route:
             methods = self._routes.get(path)
             if methods is None:
                 methods = self._routes[path] = {}
                 self.engine.route(path, methods, self.answer)  # the engine serves this mapping as it grows
+            if owner is not None:
+                route = routed(route, owner, self.engine, self.is_ready)
             methods[method.upper()] = self._guarded(route, access)
             self._access[(method.upper(), path)] = access
             return route
@@ -449,6 +457,20 @@ class Service:
         """(method, path) → who may call it."""
         return self._access
 
+    def placement(self) -> Placement | None:
+        """Which worker of this service holds each partition (egov.runtime.placement)."""
+        return self.engine.placement()
+
+    async def gather(
+        self,
+        request: HttpRequest,
+        path: str,
+        local: Callable[[HttpRequest, frozenset[int]], Awaitable[Mapping[str, Any]]],
+    ) -> list[Part]:
+        """Every worker's part of an answer about all keys: this worker's from `local`, the others' from their
+        route at `path` (egov.runtime.routing.gather); 503 unless the parts cover every partition once."""
+        return await gather(self.engine, request, path, local)
+
     async def answer(self, route: Route, request: HttpRequest) -> HttpResponse:
         """How every route of the service answers (egov.runtime.http.answer)."""
         return await answer(route, request, self.log)
@@ -459,11 +481,15 @@ class Service:
 
     async def _health(self, request: HttpRequest) -> HttpResponse:
         ready = self.is_ready()
+        placement = self.placement()
         body = {
             "service": self.name,
             "status": "ok" if ready else "starting",
             "kafka": self.settings.kafka_bootstrap_servers,
             "topic_prefix": self.settings.topic_prefix,
+            # the partitions this worker holds, and how many workers share the service's
+            "partitions": sorted(placement.mine) if placement else [],
+            "workers": len(placement.workers) if placement else 0,
         }
         return HttpResponse(body, status=200 if ready else 503)
 

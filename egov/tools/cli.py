@@ -410,33 +410,67 @@ def _identity(settings: Any) -> Any:
     return provider_env(settings)
 
 
-def _stack_processes(identity_env: dict[str, str] | None = None) -> list[Any]:
+def _stack_processes(identity_env: dict[str, str] | None = None, workers: int | None = None) -> list[Any]:
     from egov.runtime.settings import get_settings
-    from egov.tools.stack import ServiceProcess
+    from egov.tools.stack import workers as service_workers
     from services import SERVICES, service_port
 
     settings = get_settings()
-    logs = settings.state_dir / "logs"
     # The department stand-in issues its approvals as signed documents in the document system; the APIs
     # trust the identity provider's issuers.
     env = {
         "EGOV_DOCUMENTS_URL": f"http://127.0.0.1:{service_port('documents')}",
         **(identity_env if identity_env is not None else _identity(settings)[0]),
     }
-    return [ServiceProcess(name, service_port(name), logs / f"{name}.log", env=env) for name in SERVICES]
+    count = workers if workers is not None else _recorded_workers(settings)
+    return service_workers(SERVICES, count, port_of=service_port, logs=settings.state_dir / "logs", env=env)
+
+
+def _workers_file(settings: Any) -> Path:
+    return Path(settings.state_dir) / "stack" / "workers"
+
+
+def _recorded_workers(settings: Any) -> int:
+    """How many workers per service the running stack was started with (`egov up --workers`)."""
+    try:
+        return max(1, int(_workers_file(settings).read_text().strip()))
+    except (OSError, ValueError):
+        return 1
+
+
+def _check_workers(workers: int, settings: Any) -> None:
+    if workers < 1:
+        raise click.BadParameter("at least one", param_hint="--workers")
+    if workers > settings.partitions:
+        raise click.BadParameter(
+            f"{workers} workers would share {settings.partitions} partitions (EGOV_PARTITIONS): the "
+            "extra ones would hold none",
+            param_hint="--workers",
+        )
+
+
+WORKERS_OPTION = click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    envvar="EGOV_WORKERS",
+    help="Workers per service, sharing its partitions (at most EGOV_PARTITIONS); also EGOV_WORKERS.",
+)
 
 
 @main.command()
 @click.option(
     "--timeout", default=120.0, show_default=True, help="Seconds to wait for every service to be healthy."
 )
-def up(timeout: float) -> None:
-    """Start the broker (unless one answers) and every service in the background, each logging to its own
-    file in the state folder; return once all answer healthy. `egov down` stops what this started."""
+@WORKERS_OPTION
+def up(timeout: float, workers: int) -> None:
+    """Start the broker (unless one answers) and every service in the background, each worker logging to its
+    own file in the state folder; return once all answer healthy. `egov down` stops what this started."""
     from egov.runtime.settings import get_settings
     from egov.tools.stack import ServiceStartError, start_detached
 
     settings = get_settings()
+    _check_workers(workers, settings)
     marker = settings.state_dir / "stack" / "broker-started"
     broker = _broker()
     if broker_answers(settings.kafka_bootstrap_servers, options=broker.admin_options()):
@@ -462,15 +496,17 @@ def up(timeout: float) -> None:
         except ProcessError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"Identity provider at {provider.url} (realms vneid, officials)")
-    services = _stack_processes(identity_env)
+    services = _stack_processes(identity_env, workers)
+    _workers_file(settings).parent.mkdir(parents=True, exist_ok=True)
+    _workers_file(settings).write_text(f"{workers}\n")
     try:
         started, _ = start_detached(services, settings.state_dir, timeout=timeout)
     except ServiceStartError as exc:
         raise click.ClickException(str(exc)) from exc
     for svc in services:
-        how = "started" if svc.name in started else "already running"
-        click.echo(f"  {svc.name:11} {svc.url:24} {how:16} log {svc.log_file}")
-    urls = {svc.name: svc.url for svc in services}
+        how = "started" if svc.label in started else "already running"
+        click.echo(f"  {svc.label:13} {svc.url:24} {how:16} log {svc.log_file}")
+    urls = {svc.name: svc.url for svc in services if svc.worker == 1}
     click.echo(f"Portal API at {urls['portal']}/api/v1/dossiers; dashboard at {urls['reporting']}/")
     click.echo("Stack up; `egov status` shows it, `egov down` stops it.")
 
@@ -483,12 +519,12 @@ def stack_status_command() -> None:
 
     settings = get_settings()
     answers = broker_answers(settings.kafka_bootstrap_servers, options=_broker().admin_options())
-    click.echo(f"  {'kafka':11} {settings.kafka_bootstrap_servers:24} {'answers' if answers else 'DOWN'}")
+    click.echo(f"  {'kafka':13} {settings.kafka_bootstrap_servers:24} {'answers' if answers else 'DOWN'}")
     states = stack_status(_stack_processes(), settings.state_dir)
     for state in states:
         health = "healthy" if state.healthy else ("running, not healthy" if state.running else "DOWN")
         pid = f"pid {state.pid}" if state.pid else ""
-        click.echo(f"  {state.name:11} {state.url:24} {health:21} {pid}")
+        click.echo(f"  {state.name:13} {state.url:24} {health:21} {pid}")
     if not answers or not all(s.healthy for s in states):
         raise SystemExit(1)
 
@@ -498,11 +534,14 @@ def stack_status_command() -> None:
 def down(timeout: float) -> None:
     """Stop every service `egov up` started, then the broker if `egov up` started it."""
     from egov.runtime.settings import get_settings
-    from egov.tools.stack import stop_detached
+    from egov.tools.stack import recorded_labels, stop_detached
     from services import SERVICES
 
     settings = get_settings()
-    stopped = stop_detached(list(SERVICES), settings.state_dir, timeout=timeout)
+    stopped = stop_detached(
+        recorded_labels(settings.state_dir, SERVICES), settings.state_dir, timeout=timeout
+    )
+    _workers_file(settings).unlink(missing_ok=True)
     click.echo(f"Stopped {', '.join(stopped)}" if stopped else "No service was running.")
     idp_marker = settings.state_dir / "stack" / "idp-started"
     if idp_marker.exists():
