@@ -102,25 +102,31 @@ class AuditLog:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._last: dict[tuple[str, int], tuple[int, str]] = {}
+        #: Per partition: the last offset and hash logged, and the size of its file then.
+        self._last: dict[tuple[str, int], tuple[int, str, int]] = {}
 
     def _file(self, topic: str, partition: int, suffix: str = ".jsonl") -> Path:
         return self.directory / topic / f"{partition}{suffix}"
 
     def last(self, topic: str, partition: int) -> tuple[int, str]:
         """The last offset logged and its hash ((-1, GENESIS) when none); a torn last line (a crash in the
-        middle of a write) is cut off first."""
-        if (topic, partition) not in self._last:
-            path = self._file(topic, partition)
-            found = (-1, GENESIS)
-            if path.exists():
-                data = _cut_torn_line(path)
-                lines = data.split(b"\n")[:-1]
-                if lines:
-                    entry = json.loads(lines[-1])
-                    found = (int(entry["offset"]), str(entry["hash"]))
-            self._last[(topic, partition)] = found
-        return self._last[(topic, partition)]
+        middle of a write) is cut off first. The file is read again when it changed since this process last
+        wrote it: another worker of the audit service held the partition meanwhile (a rebalance)."""
+        path = self._file(topic, partition)
+        size = path.stat().st_size if path.exists() else 0
+        cached = self._last.get((topic, partition))
+        if cached is not None and cached[2] == size:
+            return cached[0], cached[1]
+        found = (-1, GENESIS)
+        if path.exists():
+            data = _cut_torn_line(path)
+            size = len(data)
+            lines = data.split(b"\n")[:-1]
+            if lines:
+                entry = json.loads(lines[-1])
+                found = (int(entry["offset"]), str(entry["hash"]))
+        self._last[(topic, partition)] = (*found, size)
+        return found
 
     def append(self, entry: Mapping[str, Any]) -> None:
         """Append an entry and force it to disk before the record's offset can be committed; on a failed write
@@ -128,8 +134,8 @@ class AuditLog:
         path = self._file(entry["topic"], entry["partition"])
         path.parent.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(entry, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
-        _append_synced(path, line)
-        self._last[(entry["topic"], entry["partition"])] = (int(entry["offset"]), str(entry["hash"]))
+        size = _append_synced(path, line)
+        self._last[(entry["topic"], entry["partition"])] = (int(entry["offset"]), str(entry["hash"]), size)
 
     def checkpoint(self, key: Ed25519PrivateKey, topic: str, partition: int, signed_at: str) -> None:
         """Sign the hash reached in the partition, after forcing its entries to disk."""
@@ -166,7 +172,8 @@ def _cut_torn_line(path: Path) -> bytes:
     return data
 
 
-def _append_synced(path: Path, line: bytes) -> None:
+def _append_synced(path: Path, line: bytes) -> int:
+    """Append `line` and force it to disk; the file's new size."""
     size = path.stat().st_size if path.exists() else 0
     try:
         with open(path, "ab") as out:
@@ -177,6 +184,7 @@ def _append_synced(path: Path, line: bytes) -> None:
         if path.exists():
             os.truncate(path, size)
         raise
+    return size + len(line)
 
 
 def checkpoint_key(directory: Path) -> Ed25519PrivateKey:
@@ -188,13 +196,23 @@ def checkpoint_key(directory: Path) -> Ed25519PrivateKey:
         data = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
         public = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        (directory / "checkpoint-key.pub.pem").write_bytes(public)
+        # Written whole under another name, then linked into place: a worker of the audit service that
+        # creates it at the same moment finds either none or a whole key, and the first link wins.
+        draft = directory / f".checkpoint-key.{os.getpid()}.pem"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        try:
+            os.link(draft, private)
+        except FileExistsError:
+            pass  # another worker created it meanwhile: theirs is the key
+        else:
+            (directory / "checkpoint-key.pub.pem").write_bytes(public)
+        finally:
+            draft.unlink()
     loaded = serialization.load_pem_private_key(private.read_bytes(), password=None)
     assert isinstance(loaded, Ed25519PrivateKey)
     return loaded

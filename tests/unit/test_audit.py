@@ -149,3 +149,25 @@ def test_deleted_entries_and_odd_characters_are_not_mistaken(tmp_path: Path) -> 
     log.append(entry)
     result = verify(other)
     assert result.ok and result.unsigned == [f"{TOPIC}[1]"]  # intact, but not yet signed
+
+
+def test_a_partition_written_meanwhile_by_another_worker_continues_its_chain(tmp_path: Path) -> None:
+    # Given a worker that logged a partition, which then moved to another worker of the audit service
+    first = write_log(tmp_path, count=3)
+    assert first.last(TOPIC, 0)[0] == 2
+    second = AuditLog(tmp_path)
+    offset, prev = second.last(TOPIC, 0)
+    entry = new_entry(
+        topic=TOPIC,
+        partition=0,
+        offset=offset + 1,
+        timestamp_ms=None,
+        key=None,
+        value=b"x",
+        headers={},
+        prev=prev,
+    )
+    second.append(entry)
+    # When the partition comes back to the first worker, it continues from the other's last entry
+    assert first.last(TOPIC, 0) == (3, entry["hash"])
+    assert verify(tmp_path).ok
