@@ -14,7 +14,7 @@ import httpx
 from egov.runtime.settings import get_settings
 from egov.tools.architecture.cli import arch as arch_group
 from egov.tools.contracts.cli import contracts as contracts_group
-from egov.tools.localkafka import LocalBroker, broker_answers
+from egov.tools.localkafka import LocalBroker, LocalCluster, broker_answers
 from egov.tools.processes import ProcessError
 
 
@@ -30,7 +30,7 @@ def kafka() -> None:
     """The local Apache Kafka broker (official jars from Maven Central, KRaft, one node)."""
 
 
-def _broker() -> LocalBroker:
+def _broker() -> LocalBroker | LocalCluster:
     return LocalBroker.from_settings(get_settings())
 
 
