@@ -555,6 +555,74 @@ def down(timeout: float) -> None:
         click.echo("Kafka broker stopped.")
 
 
+# -- chaos ------------------------------------------------------------------------------------------------
+@main.group()
+def chaos() -> None:
+    """Faults under load, and throughput, on a broker and services of their own (egov/tools/chaos)."""
+
+
+@chaos.command("run")
+@click.option(
+    "--plan",
+    type=click.Choice(["cluster", "services"]),
+    default="cluster",
+    show_default=True,
+    help="cluster: the leader broker of the busiest partitions, then a worker of every service; services: "
+    "each service in turn, then the broker.",
+)
+@click.option(
+    "--brokers", default=3, show_default=True, help="Nodes of the run's KRaft cluster (1: one broker)."
+)
+@click.option("--workers", default=2, show_default=True, help="Workers per service.")
+@click.option("--rate", default=2.0, show_default=True, help="Dossiers submitted a second.")
+def chaos_run(plan: str, brokers: int, workers: int, rate: float) -> None:
+    """Submit dossiers at a steady rate while the plan's faults strike (SIGKILL), then check that every
+    dossier reached its final state, no dossier code was issued twice and no notice sent twice; print the
+    figures (exit 1 when something was lost or duplicated)."""
+    from egov.tools.chaos.run import run_chaos
+
+    settings = get_settings()
+    report = run_chaos(
+        plan,
+        home=settings.state_dir / "chaos" / plan,
+        brokers=brokers,
+        workers=workers,
+        rate=rate,
+        user_settings=settings,
+    )
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@chaos.command("scaling")
+@click.option("--brokers", default=1, show_default=True, help="Nodes of the run's KRaft cluster.")
+@click.option(
+    "--workers", default="1,2", show_default=True, help="Worker counts to measure, comma-separated."
+)
+@click.option("--count", default=300, show_default=True, help="Dossiers per measurement.")
+@click.option("--concurrency", default=24, show_default=True, help="Submissions in flight at once.")
+def chaos_scaling(brokers: int, workers: str, count: int, concurrency: int) -> None:
+    """Dossiers a second from the portal's POST to their assignment to a department, with each worker count
+    (a stack of its own for each)."""
+    from egov.tools.chaos.run import measure_throughput
+
+    settings = get_settings()
+    counts = [int(n) for n in workers.split(",") if n.strip()]
+    found = measure_throughput(
+        home=settings.state_dir / "chaos" / "scaling",
+        brokers=brokers,
+        workers=counts,
+        count=count,
+        concurrency=concurrency,
+        user_settings=settings,
+    )
+    click.echo(f"Throughput ({count} dossiers, {concurrency} in flight, one machine):")
+    for figure in found:
+        click.echo(figure.line())
+
+
 @main.command()
 @click.argument("keys", nargs=-1, required=True)
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to read the topics within.")
