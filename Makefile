@@ -8,7 +8,7 @@ EGOV   := $(BIN)/egov
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser demo test unit integration lint format typecheck kafka-start kafka-stop kafka-status clean
+.PHONY: help install browser demo test unit integration bench bench-quick lint format typecheck kafka-start kafka-stop kafka-status clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,16 @@ unit: $(STAMP) ## Only the fast tests that need no broker (unit tests, and handl
 
 integration: install browser ## Only the tests that talk to a real broker
 	$(BIN)/python -m pytest tests/integration
+
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	@touch $(VENV)/.bench
+
+bench: install $(VENV)/.bench ## The benchmark beside a raw Kafka client (about 25 min; bench/results/latest.json, latency.png)
+	$(BIN)/python -m bench
+
+bench-quick: install $(VENV)/.bench ## The benchmark's quick mode (under two minutes of load)
+	$(BIN)/python -m bench --quick
 
 lint: $(STAMP) ## ruff lint and format check, and the import layers
 	$(BIN)/ruff check .

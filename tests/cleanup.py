@@ -16,6 +16,8 @@ from egov.tools.localkafka import LocalBroker
 from egov.tools.processes import stop_process
 
 MARKER = b"EGOV_TEST_SESSION="
+#: What the tests run: service workers, and the vendors' systems of the conformance tests.
+COMMANDS = (b"egov.tools.cli", b"faulty_agency_vendor.py", b"vn.egov.examples.agency.CaseSystem")
 
 
 def test_workers() -> list[int]:
@@ -25,7 +27,7 @@ def test_workers() -> list[int]:
             continue
         try:
             if (
-                b"egov.tools.cli" in (proc / "cmdline").read_bytes()
+                any(command in (proc / "cmdline").read_bytes() for command in COMMANDS)
                 and MARKER in (proc / "environ").read_bytes()
             ):
                 pids.append(int(proc.name))

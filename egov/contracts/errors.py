@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -25,3 +27,27 @@ def error_body(errors: Sequence[FieldError]) -> dict[str, Any]:
     """The JSON answer of an HTTP API to a refused request: one entry per wrong field (every service's API
     answers this way)."""
     return {"errors": [{"field": e.path, "message": e.message, "rule": e.rule} for e in errors]}
+
+
+class FieldErrorBody(BaseModel):
+    """One entry of the error body: the field, the rule it breaks, what to do."""
+
+    model_config = ConfigDict(extra="forbid", title="FieldError")
+
+    field: str = Field(
+        description="The dotted path of the wrong field (`applicant.id_number`, "
+        "`attachments.0.sha256`), a parameter or header name, or `(body)`, `(service)`."
+    )
+    rule: str = Field(
+        description="The rule broken (a contract rule such as `id_number`, or `json`, `size`, "
+        "`authentication`, `access`, `exists`, `status`, …)."
+    )
+    message: str = Field(description="What is wrong, in words a person can act on.")
+
+
+class ErrorBody(BaseModel):
+    """The JSON answer of every HTTP API to a refused request (`error_body`)."""
+
+    model_config = ConfigDict(extra="forbid", title="ErrorBody")
+
+    errors: list[FieldErrorBody] = Field(min_length=1, description="One entry per wrong field.")

@@ -71,6 +71,8 @@ class ContractRegistry:
         self._by_fingerprint: dict[bytes, Contract] = {}
         #: Released versions that differ from the current schema: fingerprint → (contract, writer schema).
         self._released: dict[bytes, tuple[Contract, Any]] = {}
+        #: Every released version, the current one included: fingerprint (hex) → `<full name>/v<N>`.
+        self._release_names: dict[str, str] = {}
         self._load()
         self._load_released(schemas_dir.parent / "released")
 
@@ -83,6 +85,7 @@ class ContractRegistry:
                 continue
             writer = parse_schema(json.loads(path.read_text(encoding="utf-8")))
             fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(writer), "CRC-64-AVRO"))
+            self._release_names[fp.hex()] = f"{contract.name}/{path.stem}"
             if fp not in self._by_fingerprint:
                 self._released[fp] = (contract, writer)
 
@@ -172,6 +175,11 @@ class ContractRegistry:
             return self._by_fingerprint[fp]
         except KeyError:
             raise UndecodableMessage(f"unknown writer schema fingerprint {fp.hex()}") from None
+
+    def released_versions(self) -> dict[str, str]:
+        """Fingerprint (hex) → `<full name>/v<N>` of every released version of every contract: what a writer
+        may use (a fingerprint not here is a schema nobody released)."""
+        return dict(self._release_names)
 
     def events(self) -> list[Contract]:
         return [c for c in self.contracts.values() if c.is_event]

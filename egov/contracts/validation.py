@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -36,9 +36,11 @@ from pydantic import (
     ValidationError,
     create_model,
 )
+from pydantic_core import PydanticCustomError
 
 from egov.contracts.errors import FieldError
 from egov.contracts.serde import ContractRegistry, get_registry
+from egov.regulations import text
 from egov.regulations.codes import (
     CodeError,
     agency_code_problems,
@@ -62,12 +64,13 @@ class RuleContext:
         return cls(today=dt.datetime.now(ZoneInfo(PROVINCE_TZ_DEFAULT)).date())
 
 
-FieldRule = Callable[[Any, Mapping[str, Any], RuleContext], list[str]]
+#: A field rule's findings: messages about the field, or (a key below it, message) pairs (a map's entries).
+FieldRule = Callable[[Any, Mapping[str, Any], RuleContext], list[str] | list[tuple[str, str]]]
 RecordRule = Callable[[Mapping[str, Any], RuleContext], list[tuple[str, str]]]
 
-_PHONE = re.compile(r"^(?:\+84|0)\d{9}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_PHONE = re.compile(r"(?:\+84|0)[0-9]{9}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _dossier_code(value: Any, _: Mapping[str, Any], __: RuleContext) -> list[str]:
@@ -83,12 +86,26 @@ FIELD_RULES: dict[str, FieldRule] = {
     "agency_code": lambda v, _, __: agency_code_problems(v),
     "procedure_code": lambda v, _, __: procedure_code_problems(v),
     "dossier_code": _dossier_code,
-    "sha256": lambda v, _, __: [] if _SHA256.match(v) else ["must be 64 lower-case hex digits (SHA-256)"],
+    "sha256": lambda v, _, __: [] if _SHA256.fullmatch(v) else ["must be 64 lower-case hex digits (SHA-256)"],
     "vn_phone": lambda v, _, __: (
-        [] if v is None or _PHONE.match(v) else ["must be a Vietnamese phone number: 0 or +84 then 9 digits"]
+        []
+        if v is None or _PHONE.fullmatch(v)
+        else ["must be a Vietnamese phone number: 0 or +84 then 9 digits"]
     ),
-    "email": lambda v, _, __: [] if v is None or _EMAIL.match(v) else ["is not an e-mail address"],
+    "email": lambda v, _, __: (
+        text.EMAIL.problems(v) or ([] if _EMAIL.fullmatch(v) else ["is not an e-mail address"])
+    ),
     "non_negative": lambda v, _, __: [] if v >= 0 else [f"must not be negative, got {v}"],
+    "person_name": lambda v, _, __: text.person_name_problems(v),
+    "address_part": lambda v, _, __: text.ADDRESS_PART.problems(v),
+    "short_text": lambda v, _, __: text.SHORT_TEXT.problems(v),
+    "free_text": lambda v, _, __: text.FREE_TEXT.problems(v),
+    "file_name": lambda v, _, __: text.file_name_problems(v),
+    "media_type": lambda v, _, __: text.media_type_problems(v),
+    "file_size": lambda v, _, __: text.file_size_problems(v),
+    "attachments": lambda v, _, __: text.attachments_problems(v),
+    "component_key": lambda v, _, __: text.component_key_problems(v),
+    "form_fields": lambda v, _, __: text.form_fields_problems(v),
     "not_future": lambda v, _, ctx: (
         [f"is in the future ({v.isoformat()})"] if ctx.today is not None and v > ctx.today else []
     ),
@@ -114,6 +131,70 @@ RECORD_RULES: dict[str, RecordRule] = {
     "contact_reachable": _contact_reachable,
     "reason_when_rejected": _reason_when_rejected,
 }
+
+#: What JSON Schema can say of a field rule, for the OpenAPI documents and any client generated from them:
+#: the same limits as the rule's check (egov.regulations.text), written there once. A rule with more to it
+#: than a schema can say (a name's letters, an ID number's check against the birth date) is a narrower
+#: check than its schema; every rule's name travels as `x-rule`.
+RULE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "id_number": {"pattern": "^[0-9]{12}$"},
+    "agency_code": {"minLength": 1, "maxLength": 35},
+    "sha256": {"pattern": "^[0-9a-f]{64}$"},
+    "vn_phone": {"pattern": "^(\\+84|0)[0-9]{9}$"},
+    "email": {"maxLength": text.EMAIL.max_chars, "pattern": "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"},
+    "non_negative": {"minimum": 0},
+    "person_name": text.PERSON_NAME.json_schema(),
+    "address_part": text.ADDRESS_PART.json_schema(),
+    "short_text": text.SHORT_TEXT.json_schema(),
+    "free_text": text.FREE_TEXT.json_schema(),
+    "file_name": {**text.FILE_NAME.json_schema(), "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f/\\\\]*$"},
+    "media_type": {"maxLength": text.MEDIA_TYPE_LIMIT.max_chars, "pattern": text.MEDIA_TYPE_SCHEMA},
+    "file_size": {"minimum": 1, "maximum": text.MAX_ATTACHMENT_BYTES},
+    "attachments": {"maxItems": text.MAX_ATTACHMENTS},
+    "component_key": {"pattern": text.COMPONENT_KEY_SCHEMA},
+    "form_fields": {
+        "maxProperties": text.MAX_FORM_FIELDS,
+        "propertyNames": {"pattern": text.FORM_FIELD_NAME_SCHEMA},
+        "additionalProperties": {"type": "string", **text.FORM_VALUE.json_schema()},
+    },
+}
+
+
+def rule_schema(rule: str) -> dict[str, Any]:
+    """The JSON Schema keywords of a field rule, with its name (`x-rule`)."""
+    return {"x-rule": rule, **RULE_SCHEMAS.get(rule, {})}
+
+
+def ruled(rule: str, python_type: Any = str) -> Any:
+    """A pydantic annotation for a field of a hand-declared request model (an HTTP body that is not a
+    contract) checked by a contract's field rule: the same check and the same JSON Schema as the contract's
+    fields that name the rule, and the rule's name in the error."""
+
+    def check(value: Any) -> Any:
+        problems = [
+            m if isinstance(m, str) else m[1] for m in _apply(FIELD_RULES[rule], value, {}, RuleContext())
+        ]
+        if problems:
+            raise PydanticCustomError(rule, "; ".join(problems))
+        return value
+
+    return Annotated[python_type, Field(json_schema_extra=rule_schema(rule)), AfterValidator(check)]
+
+
+if TYPE_CHECKING:  # to a type checker they are strings; to pydantic, strings checked by their rule
+    PersonName = str
+    ShortText = str
+    FreeText = str
+    FileName = str
+    MediaType = str
+    AgencyCode = str
+else:
+    PersonName = ruled("person_name")
+    ShortText = ruled("short_text")
+    FreeText = ruled("free_text")
+    FileName = ruled("file_name")
+    MediaType = ruled("media_type")
+    AgencyCode = ruled("agency_code")
 
 
 # -- models built from the schemas -------------------------------------------------------------------------
@@ -157,6 +238,7 @@ class ContractModels:
     def __init__(self, registry: ContractRegistry) -> None:
         self.registry = registry
         self._models: dict[tuple[str, frozenset[str]], type[BaseModel]] = {}
+        self._nested: dict[str, type[BaseModel]] = {}
 
     def model(self, name: str, exclude: frozenset[str] = frozenset()) -> type[BaseModel]:
         """The model of record `name`, without the top-level fields in `exclude` (e.g. server-set ones)."""
@@ -185,13 +267,22 @@ class ContractModels:
             if field["name"] in exclude:
                 continue
             annotation = self._annotation(field["type"])
+            # What the OpenAPI documents show of the field: the contract's words and the rule's limits.
+            described: dict[str, Any] = {"description": field.get("doc")}
+            if field.get("x-rule"):
+                described["json_schema_extra"] = rule_schema(field["x-rule"])
             if "default" in field:
                 default = field["default"]
-                fields[field["name"]] = (annotation, Field(default_factory=lambda d=default: _copy(d)))
+                fields[field["name"]] = (
+                    annotation,
+                    Field(default_factory=lambda d=default: _copy(d), **described),
+                )
             else:
-                fields[field["name"]] = (annotation, ...)
+                fields[field["name"]] = (annotation, Field(..., **described))
         model_name = str(schema["name"]).rsplit(".", 1)[-1]
-        return create_model(model_name, __config__=ConfigDict(extra="forbid", strict=True), **fields)
+        config = ConfigDict(extra="forbid", strict=True, title=model_name)
+        model = create_model(model_name, __config__=config, __doc__=schema.get("doc"), **fields)
+        return model
 
     def _annotation(self, avro_type: Any) -> Any:
         if isinstance(avro_type, str):
@@ -210,7 +301,17 @@ class ContractModels:
         if logical in ("timestamp-millis", "timestamp-micros"):
             return Timestamp
         if kind == "record":
-            return self._record_model(avro_type)
+            # one model per named record, shared by every contract that holds it (one schema in the OpenAPI
+            # documents, not a copy per use)
+            name = (
+                avro_type["name"]
+                if "." in avro_type["name"]
+                else f"{avro_type.get('namespace')}.{avro_type['name']}"
+            )
+            nested = self._nested.get(name)
+            if nested is None:
+                nested = self._nested[name] = self._record_model(avro_type)
+            return nested
         if kind == "enum":
             return Literal[tuple(avro_type["symbols"])]
         if kind == "array":
@@ -356,8 +457,10 @@ class ContractValidator:
                 field_value = value.get(field["name"])
                 rule = field.get("x-rule")
                 if rule and field_value is not None:
-                    for message in _apply(FIELD_RULES[rule], field_value, value, ctx):
-                        errors.append(FieldError(field_path, rule, message))
+                    for finding in _apply(FIELD_RULES[rule], field_value, value, ctx):
+                        below, message = finding if isinstance(finding, tuple) else ("", finding)
+                        where = f"{field_path}.{below}" if below else field_path
+                        errors.append(FieldError(where, rule, message))
                 self._walk(field["type"], field_value, field_path, ctx, errors)
             for rule in avro_type.get("x-rules", []):
                 for field_name, message in _apply(RECORD_RULES[rule], value, ctx):

@@ -54,17 +54,28 @@ class Agency(BaseModel):
 
 
 class RequiredDocument(BaseModel):
-    """One component of a procedure's dossier (thành phần hồ sơ): what, how many, in what form. Carried as
-    data; the portal does not check submissions against it yet."""
+    """One component of a procedure's dossier (thành phần hồ sơ): what, how many, in what form, and whether
+    every dossier needs it. A file of a submission names its component by `key` (the Attachment contract's
+    `component`); the portal refuses a dossier that misses a required one (services/portal/domain.py)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: How a file of a submission names this component (a–z, 0–9 and -).
+    key: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
     name: str
     copies: int = Field(default=1, ge=1)
     #: original (bản chính), copy (bản sao), certified_copy (bản sao chứng thực), present (xuất trình: shown
     #: only, not kept), either (bản chính hoặc bản sao).
     form: Literal["original", "copy", "certified_copy", "present", "either"] = "original"
+    #: False for a component only some dossiers have (nếu có, nếu ủy quyền).
+    required: bool = True
     verified: bool = False
+
+    @property
+    def attached(self) -> bool:
+        """Whether every dossier must carry it as a file: a required component that is not only shown at
+        the counter (xuất trình: an original the officer looks at and hands back)."""
+        return self.required and self.form != "present"
 
 
 class Procedure(BaseModel):
@@ -90,6 +101,16 @@ class Procedure(BaseModel):
     boundaryless: bool = False
     documents: tuple[RequiredDocument, ...] = ()
     notes: str = ""
+
+    @model_validator(mode="after")
+    def _component_keys_unique(self) -> Procedure:
+        keys = [d.key for d in self.documents]
+        if len(keys) != len(set(keys)):
+            raise ValueError(f"procedure {self.code}: the keys of its dossier components must be unique")
+        return self
+
+    def component(self, key: str) -> RequiredDocument | None:
+        return next((d for d in self.documents if d.key == key), None)
 
 
 class Province(BaseModel):
@@ -161,3 +182,12 @@ def load_province(slug_or_path: str | Path, provinces_dir: Path = PROVINCES_DIR)
 @lru_cache(maxsize=4)
 def get_province(slug: str) -> Province:
     return load_province(slug)
+
+
+def find_procedure(code: str, provinces_dir: Path = PROVINCES_DIR) -> Procedure | None:
+    """A procedure of any province file by its code (codes carry their province's level-1 suffix)."""
+    for path in sorted(provinces_dir.glob("*.yaml")):
+        found = get_province(path.stem).procedure(code)
+        if found is not None:
+            return found
+    return None

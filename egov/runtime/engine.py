@@ -8,21 +8,24 @@ routes, and the service asks the engine.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import faust
 import httpx
+from aiohttp.web_exceptions import HTTPRequestEntityTooLarge
 from faust.web import Request, Response, View
 
 from egov.contracts.envelope import APP_ID_PREFIX
 from egov.runtime.clock import Clock
 from egov.runtime.credentials import MECHANISM, service_principal
 from egov.runtime.events import Message
-from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Route, error_response
+from egov.runtime.http import JSON, HttpError, HttpRequest, HttpResponse, Route, error_response
 from egov.runtime.kafkaclients import ServiceApp
 from egov.runtime.placement import Placement
 from egov.runtime.routing import FORWARD_TIMEOUT
@@ -31,6 +34,18 @@ from egov.runtime.settings import Settings
 #: Called with each record of a subscribed topic, in partition order; the record's offset is committed only
 #: once the callback returns.
 RecordCallback = Callable[[Message], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A record to send, as bytes."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
 #: Runs a route and answers (the service's `answer`: the same error body everywhere).
 Responder = Callable[[Route, HttpRequest], Awaitable[HttpResponse]]
 
@@ -42,11 +57,14 @@ class Engine(Protocol):
 
     def table(self, name: str, *, help: str) -> MutableMapping[Any, Any]: ...
 
-    def subscribe(self, topic: str, callback: RecordCallback, *, name: str) -> None: ...
+    def subscribe(self, topic: str, callback: RecordCallback, *, name: str, concurrency: int = 1) -> None:
+        """Call `callback` with each record of `topic`; with `concurrency` > 1, with up to that many records
+        at once (taken in partition order; the engine commits an offset only once every record before it
+        is done)."""
 
-    async def send(
-        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None: ...
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
+        """Send the records, in this order (per partition), and return once the broker acknowledged every
+        one of them (raise when it refused or did not answer one)."""
 
     def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None: ...
 
@@ -55,6 +73,9 @@ class Engine(Protocol):
     def route(self, path: str, methods: Mapping[str, Route], responder: Responder) -> None: ...
 
     def is_ready(self) -> bool: ...
+
+    def lag(self) -> Mapping[tuple[str, int], int]:
+        """Records not read yet, per (topic, partition) assigned to this worker."""
 
     def changelog_topics(self) -> list[str]: ...
 
@@ -158,8 +179,9 @@ class FaustEngine:
         except httpx.HTTPError as exc:
             message = f"the worker at {url}, which holds this key, does not answer ({type(exc).__name__})"
             return error_response(HttpError.one(503, "(service)", "unavailable", message))
-        if answer.headers.get("content-type", "").startswith("text/html"):
-            return HttpResponse(answer.text, status=answer.status_code, html=True)
+        media_type = answer.headers.get("content-type", "").split(";")[0].strip()
+        if media_type and media_type != JSON:  # an HTML page, metrics: handed on as they came
+            return HttpResponse(answer.text, status=answer.status_code, media_type=media_type)
         try:
             body = answer.json()
         except ValueError:
@@ -186,18 +208,20 @@ class FaustEngine:
         )
         return table
 
-    def subscribe(self, topic: str, callback: RecordCallback, *, name: str) -> None:
+    def subscribe(self, topic: str, callback: RecordCallback, *, name: str, concurrency: int = 1) -> None:
         async def agent(stream: faust.StreamT) -> None:
             async for event in stream.events():
                 await callback(event.message)
 
-        self.app.agent(self._topic(topic), name=name)(agent)
+        self.app.agent(self._topic(topic), name=name, concurrency=concurrency)(agent)
 
-    async def send(
-        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        pending = await self._topic(topic).send(key=key, value=value, headers=headers)
-        await pending
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
+        # Every record is handed to the producer first (in order: it batches them), then the
+        # acknowledgements are awaited together: one round trip for all of an event's outputs.
+        pending = [
+            await self._topic(r.topic).send(key=r.key, value=r.value, headers=r.headers) for r in records
+        ]
+        await asyncio.gather(*pending)
 
     def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None:
         self.app.timer(seconds, name=name)(check)
@@ -215,6 +239,24 @@ class FaustEngine:
 
     def changelog_topics(self) -> list[str]:
         return [table.changelog_topic.get_topic_name() for table in self.app.tables.values()]
+
+    def lag(self) -> Mapping[tuple[str, int], int]:
+        consumer: Any = self.app.consumer
+        behind: dict[tuple[str, int], int] = {}
+        try:
+            assigned = list(consumer.assignment())
+        except Exception:  # not started, or between assignments: nothing to say
+            return behind
+        for tp in assigned:
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:  # no fetch answered for it yet
+                continue
+            if highwater is None:
+                continue
+            read = consumer._read_offset.get(tp)  # the last offset read (Faust's bookkeeping)
+            behind[(tp.topic, tp.partition)] = max(highwater - (read + 1 if read is not None else 0), 0)
+        return behind
 
     def run(self) -> None:
         """Run the worker until SIGTERM or SIGINT, connected as the service's principal."""
@@ -256,13 +298,19 @@ def _view(path: str, methods: Mapping[str, Route], responder: Responder) -> type
 
     async def dispatch(view: View, request: Request, params: Mapping[str, Any]) -> Response:
         native: Any = request  # aiohttp's request under Faust's interface
+        try:
+            body = await native.read()
+        except HTTPRequestEntityTooLarge as exc:
+            # aiohttp's own limit (1 MiB), above every route's: the same error body as a route's 413
+            too_large = HttpError.one(413, "(body)", "size", f"is larger than the server takes: {exc.text}")
+            return view.json(error_response(too_large).body, status=413)
         incoming = HttpRequest(
             method=str(native.method).upper(),
             path=str(native.path),
             params={k: str(v) for k, v in params.items()},
             query=tuple((str(k), str(v)) for k, v in native.query.items()),
             headers={str(k).lower(): str(v) for k, v in native.headers.items()},
-            body=await native.read(),
+            body=body,
         )
         route = methods.get(incoming.method)
         if route is None:
@@ -271,8 +319,15 @@ def _view(path: str, methods: Mapping[str, Route], responder: Responder) -> type
             )
         else:
             answer = await responder(route, incoming)
-        if answer.html:
-            return view.html(answer.body, status=answer.status)
+        if answer.media_type != JSON:
+            # The media type as the header itself: aiohttp refuses a charset parameter in `content_type`,
+            # and Prometheus' exposition type carries one. The body is UTF-8 and says so.
+            media_type = answer.media_type
+            if "charset=" not in media_type:
+                media_type += "; charset=utf-8"
+            return view.bytes(
+                answer.body.encode(), status=answer.status, headers={"Content-Type": media_type}
+            )
         return view.json(answer.body, status=answer.status)
 
     async def handle(view: View, request: Request, **params: Any) -> Response:

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import httpx
 import structlog
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from pydantic import BaseModel, Field
 
 from egov.contracts.envelope import (
     ACTOR_HEADER,
@@ -44,7 +47,7 @@ from egov.runtime.admin import wait_for_topics
 from egov.runtime.auth import PUBLIC, Access, AuthError, Kind, TokenVerifier, Verifier
 from egov.runtime.credentials import service_principal
 from egov.runtime.deadletters import dead_letter_event, without_original_value
-from egov.runtime.engine import Engine, FaustEngine
+from egov.runtime.engine import Engine, FaustEngine, Outgoing
 from egov.runtime.events import (
     Handler,
     Handlers,
@@ -57,12 +60,36 @@ from egov.runtime.events import (
     require_key,
     require_rules,
 )
-from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Route, answer
+from egov.runtime.http import (
+    DEFAULT_MAX_BODY_BYTES,
+    HttpError,
+    HttpRequest,
+    HttpResponse,
+    Operation,
+    Reply,
+    Route,
+    answer,
+    limit_body,
+)
 from egov.runtime.logging import configure_logging, get_logger
+from egov.runtime.metrics import DEAD_LETTERED, DUPLICATE, HANDLED, PASSED_OVER, Metrics
+from egov.runtime.metrics import MEDIA_TYPE as METRICS_MEDIA_TYPE
 from egov.runtime.placement import Placement
 from egov.runtime.retries import KeyLocks, is_retryable
 from egov.runtime.routing import OwnerKey, Part, gather, routed
 from egov.runtime.settings import Settings, get_settings
+
+#: Entries past their retention forgotten per event handled: a bounded cost on each event.
+FORGET_AT_ONCE = 8
+
+
+class Publication(NamedTuple):
+    """An event to publish: its topic, body, key and envelope."""
+
+    spec: TopicSpec
+    record: Mapping[str, Any]
+    key: str
+    envelope: Envelope
 
 
 class Service:
@@ -94,18 +121,25 @@ class Service:
         self.consumes: list[TopicSpec] = []
         self.produces: list[TopicSpec] = [dead_letters(name)]
         self.dead_letter_topic = dead_letters(name)
+        self._tables: dict[str, MutableMapping[Any, Any]] = {}
         self._processed = self.table(
             "processed-events",
-            help="ce_id of every event a handler finished, by handler: the idempotency memory.",
+            help="ce_id of every event a handler finished, by handler, for a while: the idempotency memory.",
         )
+        #: Partition → (when, memory key) of the events it remembers, oldest first (see `_remember`).
+        self._expiry: dict[int, deque[tuple[float, str]]] = {}
         self._key_locks = KeyLocks()
         #: Attempts at an event before an error that may pass is raised instead of retried: None (retry
         #: until it passes) on a worker; the fake runtime of the handler tests sets 1, to see the error.
         self.attempts_limit: int | None = None
         self._routes: dict[str, dict[str, Route]] = {}
         self._access: dict[tuple[str, str], Access] = {}
+        self._operations: dict[tuple[str, str], Operation] = {}
         self._verifier: Verifier | None = None
-        self.route("GET", "/health", access=PUBLIC)(self._health)
+        self.metrics = Metrics(name)
+        self.metrics.observe(self.engine.lag, lambda: {n: len(t) for n, t in self._tables.items()})
+        self.route("GET", "/health", access=PUBLIC, operation=HEALTH)(self._health)
+        self.route("GET", "/metrics", access=PUBLIC, operation=METRICS)(self._metrics)
 
     # -- topics and tables ------------------------------------------------------------------------------
     def writes(self, *specs: TopicSpec) -> None:
@@ -120,7 +154,9 @@ class Service:
 
     def table(self, name: str, *, help: str) -> MutableMapping[Any, Any]:
         """A changelog-backed table, partitioned like every topic of the project."""
-        return self.engine.table(name, help=help)
+        table = self.engine.table(name, help=help)
+        self._tables[name] = table
+        return table
 
     def full_name(self, spec: TopicSpec) -> str:
         return spec.full_name(self.settings.topic_prefix)
@@ -149,7 +185,14 @@ class Service:
         async def each(message: Message) -> None:
             await self._handle_with_retries(spec, name, message, handler, takes)
 
-        self.engine.subscribe(self.full_name(spec), each, name=f"{self.name}.{name}")
+        # Events of different keys are handled side by side (each awaits its broker acknowledgements); the
+        # key locks keep one event per key at a time, in partition order.
+        self.engine.subscribe(
+            self.full_name(spec),
+            each,
+            name=f"{self.name}.{name}",
+            concurrency=self.settings.agent_concurrency,
+        )
 
     def consume_raw(
         self, spec: TopicSpec, callback: Callable[[Message], Awaitable[None]], *, name: str
@@ -215,8 +258,10 @@ class Service:
             envelope, contract, record = decode(spec, message, raw_headers, self.registry, self.validator)
         except (ContractError, EnvelopeError) as exc:
             await self.dead_letter(message, raw_headers, reason=str(exc), error=exc, code=self.rejection_code)
+            self.metrics.event(spec.name, "(undecodable)", DEAD_LETTERED)
             return
         if takes is not None and contract.name not in takes:
+            self.metrics.event(spec.name, contract.name, PASSED_OVER)
             return  # an event of the topic this consumer has no use for: nothing to do, nothing to remember
         key = message.key.decode("utf-8", errors="replace") if message.key is not None else None
         incoming = IncomingEvent(
@@ -235,34 +280,86 @@ class Service:
             event_id=envelope.id, event_type=contract.name, key=key, **business_keys(record)
         ):
             # CloudEvents: source and id together identify an event.
-            await self._handle_once(f"{name}:{envelope.source}:{envelope.id}", message, incoming, handler)
+            with self.metrics.handling(spec.name, contract.name):
+                outcome = await self._handle_once(
+                    f"{name}:{envelope.source}:{envelope.id}", message, incoming, handler
+                )
+            self.metrics.event(spec.name, contract.name, outcome)
 
     async def _handle_once(
         self, memory_key: str, message: Message, incoming: IncomingEvent, handler: Handler
-    ) -> None:
-        """Run the handler unless the event was handled before; then remember it."""
+    ) -> str:
+        """Run the handler unless the event was handled before; then remember it. Returns the outcome."""
         origin = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
         if self._processed.get(memory_key) is not None:
             self.log.info("event.duplicate_ignored", **origin)
-            return
+            return DUPLICATE
         raw_headers = incoming.raw_headers
+        outcome = HANDLED
         try:
             await handler(incoming)
         except RejectedEvent as exc:
             code = exc.code if exc.code is not None else self.rejection_code
             await self.dead_letter(message, raw_headers, reason=str(exc), error=exc, code=code)
+            outcome = DEAD_LETTERED
         except Exception as exc:
             if is_retryable(exc):
                 raise
             self.log.exception("event.handler_failed", **origin)
             await self.dead_letter(message, raw_headers, reason=f"{type(exc).__name__}: {exc}", error=exc)
-        self._processed[memory_key] = message.offset
+            outcome = DEAD_LETTERED
+        self._remember(memory_key, message.offset, message.partition)
+        return outcome
+
+    def _remember(self, memory_key: str, offset: int, partition: int) -> None:
+        """Remember a handled event for `idempotency_retention` seconds, and forget a few older ones.
+
+        Inside the event's handling, so the table's changelog records both on the event's partition (where
+        a worker recovering that partition finds them). Each entry holds its partition and time, so a worker
+        that takes over a partition finds what to forget in the table itself."""
+        now = time.time()
+        if partition not in self._expiry:
+            self._expiry[partition] = deque(
+                sorted(
+                    (value[1], key)
+                    for key, value in self._processed.items()
+                    if isinstance(value, list) and len(value) == 3 and value[2] == partition
+                )
+            )
+        expiring = self._expiry[partition]
+        horizon = now - self.settings.idempotency_retention
+        for _ in range(FORGET_AT_ONCE):
+            if not expiring or expiring[0][0] >= horizon:
+                break
+            _, old = expiring.popleft()
+            if self._processed.get(old) is not None:
+                del self._processed[old]
+        self._processed[memory_key] = [offset, now, partition]
+        expiring.append((now, memory_key))
 
     # -- producing ----------------------------------------------------------------------------------
     async def publish(
         self, spec: TopicSpec, record: Mapping[str, Any], *, key: str, envelope: Envelope
     ) -> None:
         """Encode `record` as `envelope.type`, send it, and wait for the broker's acknowledgement."""
+        await self.publish_all([Publication(spec, record, key, envelope)])
+
+    async def publish_all(self, publications: Sequence[Publication]) -> None:
+        """Publish several events at once: each is checked and encoded first (nothing is sent when one breaks
+        its contract), then all are sent in this order and their acknowledgements awaited together."""
+        await self._send([self._encoded(p) for p in publications])
+        for p in publications:
+            self.metrics.published.labels(self.name, p.spec.name, p.envelope.type).inc()
+            self.log.info(
+                "event.published",
+                topic=p.spec.name,
+                event_id=p.envelope.id,
+                event_type=p.envelope.type,
+                key=p.key,
+            )
+
+    def _encoded(self, publication: Publication) -> Outgoing:
+        spec, record, key, envelope = publication
         if envelope.type not in spec.events:
             raise ContractError(f"{envelope.type} is not an event type of topic {spec.name}")
         require_rules(self.validator, envelope.type, record)
@@ -272,10 +369,7 @@ class Service:
         actor = actor_of(record)
         if actor is not None:
             headers.append((ACTOR_HEADER, actor.encode()))
-        await self.send_raw(spec, key=key, value=value, headers=headers)
-        self.log.info(
-            "event.published", topic=spec.name, event_id=envelope.id, event_type=envelope.type, key=key
-        )
+        return self._stamped(spec, key=key, value=value, headers=headers)
 
     async def publish_for_request(
         self,
@@ -308,6 +402,21 @@ class Service:
         headers: Iterable[tuple[str, bytes]],
     ) -> None:
         """Send bytes as they are (forwarding an event unchanged) and wait for the acknowledgement."""
+        await self._send([self._stamped(spec, key=key, value=value, headers=headers)])
+
+    async def _send(self, outgoing: Sequence[Outgoing]) -> None:
+        started = time.perf_counter()
+        await self.engine.send_all(outgoing)
+        self.metrics.publish_seconds.labels(self.name).observe(time.perf_counter() - started)
+
+    def _stamped(
+        self,
+        spec: TopicSpec,
+        *,
+        key: str | bytes | None,
+        value: bytes | None,
+        headers: Iterable[tuple[str, bytes]],
+    ) -> Outgoing:
         if spec not in self.produces:
             raise PermissionError(
                 f"{self.name} does not declare {spec.name} among the topics it writes (Service.writes)"
@@ -316,7 +425,7 @@ class Service:
         # `ce_source` says where an event comes from; `egov_writer` which service put this record on this
         # topic (they differ for a forwarded event). `egov arch observe` checks the writer against the model.
         stamped = [(k, v) for k, v in headers if k != WRITER_HEADER] + [(WRITER_HEADER, self.name.encode())]
-        await self.engine.send(self.full_name(spec), key=key_bytes, value=value, headers=stamped)
+        return Outgoing(self.full_name(spec), key_bytes, value, stamped)
 
     def new_envelope(
         self,
@@ -386,15 +495,22 @@ class Service:
         self.engine.on_start(task)
 
     def route(
-        self, method: str, path: str, *, access: Access, owner: OwnerKey | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        access: Access,
+        operation: Operation | None = None,
+        owner: OwnerKey | None = None,
     ) -> Callable[[Route], Route]:
         """Serve `method` on `path` (parameters as `{name}`) with the decorated async function, which takes
         an `HttpRequest` and returns an `HttpResponse` or a JSON body, or raises `HttpError`
         (egov.runtime.http). `access` says who may call it (egov.runtime.auth): the runtime checks the
         bearer token first (401 without a valid one, 403 for a person the route does not serve), and the
-        route finds the caller in `request.person`. A route that reads a key's state names the key with
-        `owner` (e.g. `by_param("dossier_code")`): the worker holding that key's partition answers it,
-        whichever worker receives it (egov.runtime.routing)."""
+        route finds the caller in `request.person`. `operation` says what it takes and answers (its OpenAPI
+        operation, egov.runtime.openapi); a body larger than it allows is a 413 before anything else. A route
+        that reads a key's state names the key with `owner` (e.g. `by_param("dossier_code")`): the worker
+        holding that key's partition answers it, whichever worker receives it (egov.runtime.routing)."""
 
         def register(route: Route) -> Route:
             methods = self._routes.get(path)
@@ -403,11 +519,33 @@ class Service:
                 self.engine.route(path, methods, self.answer)  # the engine serves this mapping as it grows
             if owner is not None:
                 route = routed(route, owner, self.engine, self.is_ready)
-            methods[method.upper()] = self._guarded(route, access)
+            limit = operation.max_body_bytes if operation else DEFAULT_MAX_BODY_BYTES
+            guarded = limit_body(self._guarded(route, access), limit)
+            methods[method.upper()] = self._measured(method.upper(), path, guarded)
             self._access[(method.upper(), path)] = access
+            if operation is not None:
+                self._operations[(method.upper(), path)] = operation
             return route
 
         return register
+
+    def _measured(self, method: str, path: str, route: Route) -> Route:
+        """The route, counted and timed in the service's metrics by its path template and status."""
+
+        async def measured(request: HttpRequest) -> HttpResponse | dict[str, Any]:
+            started = time.perf_counter()
+            status = 500
+            try:
+                result = await route(request)
+                status = result.status if isinstance(result, HttpResponse) else 200
+                return result
+            except HttpError as exc:
+                status = exc.status
+                raise
+            finally:
+                self.metrics.request(method, path, status, time.perf_counter() - started)
+
+        return measured
 
     def _guarded(self, route: Route, access: Access) -> Route:
         if access.public:
@@ -471,6 +609,11 @@ class Service:
         route at `path` (egov.runtime.routing.gather); 503 unless the parts cover every partition once."""
         return await gather(self.engine, request, path, local)
 
+    @property
+    def operations(self) -> Mapping[tuple[str, str], Operation]:
+        """(method, path) → what the route takes and answers, as the wiring declares it."""
+        return self._operations
+
     async def answer(self, route: Route, request: HttpRequest) -> HttpResponse:
         """How every route of the service answers (egov.runtime.http.answer)."""
         return await answer(route, request, self.log)
@@ -479,19 +622,21 @@ class Service:
     def is_ready(self) -> bool:
         return self.engine.is_ready()
 
+    async def _metrics(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(self.metrics.exposition().decode(), media_type=METRICS_MEDIA_TYPE)
+
     async def _health(self, request: HttpRequest) -> HttpResponse:
         ready = self.is_ready()
         placement = self.placement()
-        body = {
-            "service": self.name,
-            "status": "ok" if ready else "starting",
-            "kafka": self.settings.kafka_bootstrap_servers,
-            "topic_prefix": self.settings.topic_prefix,
-            # the partitions this worker holds, and how many workers share the service's
-            "partitions": sorted(placement.mine) if placement else [],
-            "workers": len(placement.workers) if placement else 0,
-        }
-        return HttpResponse(body, status=200 if ready else 503)
+        body = Health(
+            service=self.name,
+            status="ok" if ready else "starting",
+            kafka=self.settings.kafka_bootstrap_servers,
+            topic_prefix=self.settings.topic_prefix,
+            partitions=sorted(placement.mine) if placement else [],
+            workers=len(placement.workers) if placement else 0,
+        )
+        return HttpResponse(body.model_dump(), status=200 if ready else 503)
 
     # -- running ------------------------------------------------------------------------------------
     @property
@@ -524,10 +669,59 @@ class Service:
         self.engine.run()
 
 
+class Health(BaseModel):
+    """What `/health` says of a service."""
+
+    service: str = Field(description="The service's name.")
+    status: Literal["ok", "starting"] = Field(
+        description="`ok` once it consumes (its partitions assigned, its tables recovered), else `starting`."
+    )
+    kafka: str = Field(description="The broker it talks to (bootstrap servers).")
+    topic_prefix: str = Field(description="The prefix of its topics (isolates tenants and test runs).")
+    partitions: list[int] = Field(
+        description="The partitions of the service's topics this worker holds (the keys of the others are "
+        "answered by the workers holding them)."
+    )
+    workers: int = Field(
+        description="How many workers share the service's partitions now (0 before the first assignment)."
+    )
+
+
+METRICS = Operation(
+    summary="The service's metrics, for Prometheus",
+    description="Public, on every service, in the Prometheus text format: events handled and dead-lettered "
+    "per topic and type, handler and publish latencies, consumer lag per partition, table sizes, HTTP "
+    "requests. No personal data.",
+    replies={
+        200: Reply(
+            "The metrics.",
+            example='egov_events_total{outcome="handled",service="lgsp",topic="egov.onestop.lgsp-requests.v1",'
+            'type="vn.egov.dossier.IdentityVerificationRequested"} 42.0\n',
+            media_type=METRICS_MEDIA_TYPE,
+        )
+    },
+)
+_HEALTH_EXAMPLE = {"service": "portal", "status": "ok", "kafka": "127.0.0.1:9092", "topic_prefix": ""}
+HEALTH = Operation(
+    summary="Whether the service is up and consuming",
+    description="Public, on every service: what `egov status`, the Docker health checks and the tests "
+    "wait on.",
+    replies={
+        200: Reply("The service consumes its topics.", Health, _HEALTH_EXAMPLE),
+        503: Reply(
+            "The service runs but is not ready yet (joining its group, recovering its tables).",
+            Health,
+            {**_HEALTH_EXAMPLE, "status": "starting"},
+        ),
+    },
+)
+
+
 __all__ = [
     "Handler",
     "Handlers",
     "IncomingEvent",
+    "Publication",
     "RejectedEvent",
     "Service",
     "is_retryable",

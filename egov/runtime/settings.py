@@ -106,6 +106,20 @@ class Settings(BaseSettings):
         "EGOV_KAFKA_BOOTSTRAP_SERVERS, node i listens on its port + 2·i (and its controller on the next "
         "port); default: one node per address given.",
     )
+    idempotency_retention: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="Real seconds a consumer remembers an event it handled, so that the same event again "
+        "changes nothing (redelivery comes within seconds of a crash; a service republishing after its "
+        "own restart, within minutes).",
+    )
+    agent_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="Events of different keys a consumer handles at once (one per key at a time, in "
+        "partition order; an offset is committed only once every event before it is done).",
+    )
     kafka_session_timeout: float = Field(
         default=10.0,
         gt=0,

@@ -18,7 +18,7 @@ import asyncio
 import datetime as dt
 import itertools
 import json as jsonlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from egov.contracts.serde import get_registry
 from egov.contracts.topics import TopicSpec
 from egov.runtime.auth import AuthError, Person
 from egov.runtime.clock import Clock
-from egov.runtime.engine import RecordCallback, Responder
+from egov.runtime.engine import Outgoing, RecordCallback, Responder
 from egov.runtime.http import HttpRequest, HttpResponse, Route, match
 from egov.runtime.placement import Placement
 from egov.runtime.service import Service
@@ -123,15 +123,13 @@ class FakeEngine:
     def table(self, name: str, *, help: str) -> MutableMapping[Any, Any]:
         return self.tables.setdefault(name, {})
 
-    def subscribe(self, topic: str, callback: RecordCallback, *, name: str) -> None:
+    def subscribe(self, topic: str, callback: RecordCallback, *, name: str, concurrency: int = 1) -> None:
         self.subscribers.setdefault(topic, []).append(callback)
 
-    async def send(
-        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
         if self.send_error is not None:
             raise self.send_error
-        self.sent.append(Sent(topic, key, value, list(headers)))
+        self.sent.extend(Sent(r.topic, r.key, r.value, list(r.headers)) for r in records)
 
     def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None:
         self.checks.append((name, check))
@@ -144,6 +142,9 @@ class FakeEngine:
 
     def is_ready(self) -> bool:
         return self.ready
+
+    def lag(self) -> Mapping[tuple[str, int], int]:
+        return {}
 
     def changelog_topics(self) -> list[str]:
         return [f"{name}-changelog" for name in self.tables]

@@ -13,9 +13,12 @@ import httpx
 
 from egov.runtime.settings import get_settings
 from egov.tools.architecture.cli import arch as arch_group
+from egov.tools.conformance.cli import conformance as conformance_group
 from egov.tools.contracts.cli import contracts as contracts_group
-from egov.tools.localkafka import LocalBroker, LocalCluster, broker_answers
+from egov.tools.localkafka import LocalBroker, LocalCluster, broker_answers, local_broker
+from egov.tools.openapi import http as http_group
 from egov.tools.processes import ProcessError
+from services import SERVICES
 
 
 @click.group()
@@ -31,7 +34,7 @@ def kafka() -> None:
 
 
 def _broker() -> LocalBroker | LocalCluster:
-    return LocalBroker.from_settings(get_settings())
+    return local_broker(get_settings())
 
 
 @kafka.command()
@@ -326,6 +329,8 @@ def topics_create() -> None:
 
 main.add_command(contracts_group)
 main.add_command(arch_group)
+main.add_command(http_group)
+main.add_command(conformance_group)
 
 
 @main.group()
@@ -410,20 +415,22 @@ def _identity(settings: Any) -> Any:
     return provider_env(settings)
 
 
-def _stack_processes(identity_env: dict[str, str] | None = None, workers: int | None = None) -> list[Any]:
+def _stack_processes(
+    identity_env: dict[str, str] | None = None, without: tuple[str, ...] = (), workers: int | None = None
+) -> list[Any]:
     from egov.runtime.settings import get_settings
     from egov.tools.stack import workers as service_workers
     from services import SERVICES, service_port
 
     settings = get_settings()
-    # The department stand-in issues its approvals as signed documents in the document system; the APIs
-    # trust the identity provider's issuers.
-    env = {
-        "EGOV_DOCUMENTS_URL": f"http://127.0.0.1:{service_port('documents')}",
-        **(identity_env if identity_env is not None else _identity(settings)[0]),
-    }
+    # The department stand-in issues its approvals as signed documents in the document system (when it runs:
+    # a vendor's document system has an API of its own); the APIs trust the identity provider's issuers.
+    env = dict(identity_env if identity_env is not None else _identity(settings)[0])
+    if "documents" not in without:
+        env["EGOV_DOCUMENTS_URL"] = f"http://127.0.0.1:{service_port('documents')}"
     count = workers if workers is not None else _recorded_workers(settings)
-    return service_workers(SERVICES, count, port_of=service_port, logs=settings.state_dir / "logs", env=env)
+    names = [name for name in SERVICES if name not in without]
+    return service_workers(names, count, port_of=service_port, logs=settings.state_dir / "logs", env=env)
 
 
 def _workers_file(settings: Any) -> Path:
@@ -462,8 +469,14 @@ WORKERS_OPTION = click.option(
 @click.option(
     "--timeout", default=120.0, show_default=True, help="Seconds to wait for every service to be healthy."
 )
+@click.option(
+    "--without",
+    multiple=True,
+    type=click.Choice(sorted(SERVICES)),
+    help="Leave this service out (repeatable): a vendor's system takes its place (docs/conformance.md).",
+)
 @WORKERS_OPTION
-def up(timeout: float, workers: int) -> None:
+def up(timeout: float, without: tuple[str, ...], workers: int) -> None:
     """Start the broker (unless one answers) and every service in the background, each worker logging to its
     own file in the state folder; return once all answer healthy. `egov down` stops what this started."""
     from egov.runtime.settings import get_settings
@@ -496,7 +509,7 @@ def up(timeout: float, workers: int) -> None:
         except ProcessError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"Identity provider at {provider.url} (realms vneid, officials)")
-    services = _stack_processes(identity_env, workers)
+    services = _stack_processes(identity_env, without, workers)
     _workers_file(settings).parent.mkdir(parents=True, exist_ok=True)
     _workers_file(settings).write_text(f"{workers}\n")
     try:

@@ -113,18 +113,10 @@ class LocalBroker(OwnedProcess):
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalBroker | LocalCluster:
-        """The local broker the settings name: one node, or a cluster of one node per address of
-        EGOV_KAFKA_BOOTSTRAP_SERVERS (EGOV_KAFKA_BROKERS=3 lists three)."""
-        addresses = settings.bootstrap_list
-        if len(addresses) > 1:
-            return LocalCluster.of(
-                Path(settings.state_dir) / "kafka-cluster",
-                addresses,
-                security=settings.kafka_security,
-                secrets_file=settings.secrets_path,
-            )
-        host, _, port = addresses[0].rpartition(":")
+    def from_settings(cls, settings: Settings) -> LocalBroker:
+        """The one-node broker at the first address of EGOV_KAFKA_BOOTSTRAP_SERVERS (`local_broker` for what
+        the settings name: a cluster when they list several)."""
+        host, _, port = settings.bootstrap_list[0].rpartition(":")
         return cls(
             home=Path(settings.state_dir) / "kafka",
             host=host or "127.0.0.1",
@@ -370,6 +362,20 @@ class LocalBroker(OwnedProcess):
         self.wait_until_gone(pid)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+def local_broker(settings: Settings) -> LocalBroker | LocalCluster:
+    """The local broker the settings name: one node, or a cluster of one node per address of
+    EGOV_KAFKA_BOOTSTRAP_SERVERS (EGOV_KAFKA_BROKERS=3 lists three)."""
+    addresses = settings.bootstrap_list
+    if len(addresses) == 1:
+        return LocalBroker.from_settings(settings)
+    return LocalCluster.of(
+        Path(settings.state_dir) / "kafka-cluster",
+        addresses,
+        security=settings.kafka_security,
+        secrets_file=settings.secrets_path,
+    )
 
 
 def kafka_cluster_id() -> str:

@@ -9,7 +9,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from egov.platform.province import Province, initials
+from egov.platform.province import Province, find_procedure, initials
 from egov.tools.identity.realms import citizens_with_accounts, official
 from services.population.domain import Person
 
@@ -30,22 +30,32 @@ def contact(rng: random.Random) -> dict[str, Any]:
 def submission(rng: random.Random, procedure_codes: Sequence[str]) -> dict[str, Any]:
     """A JSON body for `POST /api/v1/dossiers`, for a person of the register who has an account at the VNeID
     stand-in (so that, online, they can sign in and submit it in their own name)."""
-    content = f"scan-{rng.random()}".encode()
+    code = rng.choice(list(procedure_codes))
     return {
-        "procedure_code": rng.choice(list(procedure_codes)),
+        "procedure_code": code,
         "channel": rng.choice(("ONLINE", "ONLINE", "IN_PERSON", "POSTAL")),
         "applicant": rng.choice(_applicants()).as_citizen(),
         "contact": contact(rng),
         "form_fields": {"ly_do": "Cấp mới"},
-        "attachments": [
-            {
-                "file_name": "to-khai.pdf",
-                "media_type": "application/pdf",
-                "size_bytes": 20480 + rng.randrange(10000),
-                "sha256": hashlib.sha256(content).hexdigest(),
-            }
-        ],
+        "attachments": attachments(rng, code),
     }
+
+
+def attachments(rng: random.Random, procedure_code: str) -> list[dict[str, Any]]:
+    """A scan for each dossier component the procedure's catalogue requires (a declaration when it requires
+    none), as a citizen uploads them."""
+    procedure = find_procedure(procedure_code)
+    keys: list[str | None] = [d.key for d in procedure.documents if d.attached] if procedure else []
+    return [
+        {
+            "file_name": f"{key or 'to-khai'}.pdf",
+            "media_type": "application/pdf",
+            "size_bytes": 20480 + rng.randrange(10000),
+            "sha256": hashlib.sha256(f"scan-{key}-{rng.random()}".encode()).hexdigest(),
+            "component": key,
+        }
+        for key in keys or [None]
+    ]
 
 
 #: What the departments write to each other about, in the scenario's letters (công văn).

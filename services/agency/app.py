@@ -31,6 +31,7 @@ from services.agency.domain import (
     CaseDesk,
     Profile,
     clerk_of,
+    decided,
     decision_document,
     official_of,
 )
@@ -71,6 +72,9 @@ def build(
         if record["agency"]["code"] not in served:
             return  # another department's dossier
         code = record["dossier_code"]
+        if decided(cases.get(code)):
+            service.log.info("case.already_decided", dossier_code=code)
+            return
         case, action, at = desk.assigned(cases.get(code), record, event.handled_at)
         cases[code] = case
         timers.set(code, ACT, at)

@@ -75,6 +75,17 @@ def plan(behaviour: Behaviour, *, seed: int, dossier_code: str) -> dict[str, Any
     return {"supplement": supplement, "decision": "REJECTED" if reject else "APPROVED"}
 
 
+#: The case file's next step once the department has decided.
+DONE = "done"
+
+
+def decided(case: Mapping[str, Any] | None) -> bool:
+    """The department has decided this dossier: it decides once, and an assignment that arrives after (a
+    delivery repeated under a new id) changes nothing (the one-stop system takes a decision only while the
+    dossier is in progress)."""
+    return case is not None and case.get("next") == DONE
+
+
 class CaseDesk:
     """When the department acts, and what it says."""
 
@@ -149,7 +160,7 @@ class CaseDesk:
             "decided_by": dict(official),
             "decided_at": now,
         }
-        return {**case, "next": "done", "decision": decision}, record
+        return {**case, "next": DONE, "decision": decision}, record
 
 
 def decision_document(

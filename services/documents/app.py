@@ -33,7 +33,7 @@ from egov.platform.province import get_province
 from egov.regulations.workdays import WorkingCalendar
 from egov.runtime.auth import CLERK, LEADER, Person, officials
 from egov.runtime.engine import Engine
-from egov.runtime.http import HttpError, HttpRequest, HttpResponse
+from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Operation, Parameter, Reply, refusal
 from egov.runtime.retries import TryLater
 from egov.runtime.service import IncomingEvent, RejectedEvent, Service
 from egov.runtime.settings import Settings
@@ -42,9 +42,16 @@ from services import SERVICES
 from services.documents.domain import (
     AWAITING_APPROVAL,
     IN_PROGRESS,
+    MAX_CONTENT_BYTES,
     ApprovalRefused,
     DocumentRefused,
+    DocumentView,
+    DraftAccepted,
+    DraftRequest,
+    DraftStatus,
     InvalidDraft,
+    RecallRequest,
+    StepAccepted,
     answer_recall,
     approve,
     arrival,
@@ -60,11 +67,46 @@ from services.documents.domain import (
     registered,
     signer_problem,
     validate_draft,
+    validate_recall,
 )
 
 #: The purpose of the timer that completes an incoming document at a recipient (`complete:<agency code>`).
 COMPLETE = "complete"
 _IDEMPOTENCY = uuid.uuid5(uuid.NAMESPACE_URL, "urn:egov:documents:idempotency-key")
+
+DOCUMENT_EXAMPLE = "000.00.04.H11,2026/11/24,1/SKHĐT-VP"
+DOCUMENT_LINK_EXAMPLE = "/api/v1/documents/by-id?id=000.00.04.H11%2C2026%2F11%2F24%2C1%2FSKH%C4%90T-VP"
+DRAFT_EXAMPLE = "0d4c5b7e-2f8a-5c1d-9e3b-6a7f8c9d0e1f"
+DOCUMENT_ID = Parameter(
+    "id",
+    "query",
+    "The edXML document id `<organ id>,<yyyy/mm/dd>,<number>/<symbol>` (it holds commas and slashes, so "
+    "it travels as a query parameter).",
+    {"type": "string", "minLength": 1, "maxLength": 300},
+    required=True,
+    example=DOCUMENT_EXAMPLE,
+)
+NO_DOCUMENT = refusal("No document has that id.", "document_id", "exists", "no such document")
+OTHER_AGENCY = refusal(
+    "A document of another agency.",
+    "document_id",
+    "agency",
+    "is a document of 000.00.15.H11, not of your agency",
+)
+DRAFT_BODY_EXAMPLE = {
+    "recipients": ["000.00.15.H11"],
+    "document_type": "Công văn",
+    "symbol": "SKHĐT-VP",
+    "summary": "Về việc phối hợp thẩm định hồ sơ dự án đầu tư",
+    "signer": {
+        "official_id": "000.00.04.H11/lanh-dao-01",
+        "full_name": "Trần Văn Minh",
+        "position": "Giám đốc",
+    },
+    "file_name": "cong-van.txt",
+    "media_type": "text/plain; charset=utf-8",
+    "content_base64": "Q8OUTkcgVsSCTgo=",
+}
 
 
 def build(settings: Settings, *, engine: Engine | None = None) -> Service:
@@ -107,7 +149,45 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         if person is not None and person.agency_code != code:
             raise HttpError.one(403, field, "agency", f"is a document of {code}, not of your agency")
 
-    @service.route("POST", "/api/v1/documents", access=officials(CLERK, LEADER))
+    drafted = Operation(
+        summary="Submit an outgoing document for registration",
+        description="A clerk or leader of the issuing agency (the caller's own: `issuing_agency` may be left "
+        "out). It is numbered in the agency's register and waits for its signer's approval.",
+        body=DraftRequest,
+        body_example=DRAFT_BODY_EXAMPLE,
+        # the file travels inside (base64), as edXML carries a document's attachments
+        max_body_bytes=4 * ((MAX_CONTENT_BYTES + 2) // 3) + 64 * 1024,
+        parameters=(
+            Parameter(
+                "Idempotency-Key",
+                "header",
+                "Makes a retry safe: the same key always gives the same draft, hence the same number.",
+                {"type": "string", "minLength": 1, "maxLength": 200},
+            ),
+        ),
+        publishes=True,
+        replies={
+            202: Reply(
+                "Taken: follow it by its draft id.",
+                DraftAccepted,
+                {"draft_id": DRAFT_EXAMPLE, "links": {"self": f"/api/v1/drafts/{DRAFT_EXAMPLE}"}},
+            ),
+            403: refusal(
+                "An issuing agency other than the official's own.",
+                "issuing_agency",
+                "agency",
+                "must be your agency 000.00.04.H11: an official issues only for their own",
+            ),
+            422: refusal(
+                "The body breaks a rule: one entry per wrong field.",
+                "signer.position",
+                "authorised",
+                "may not sign for the agency; one of Chánh Văn phòng, Chủ tịch, Giám đốc, …",
+            ),
+        },
+    )
+
+    @service.route("POST", "/api/v1/documents", access=officials(CLERK, LEADER), operation=drafted)
     async def submit(request: HttpRequest) -> HttpResponse:
         body = request.json()
         person = person_of(request)
@@ -144,30 +224,94 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             envelope=envelope,
             unrecorded="the document was not recorded; send it again with the same Idempotency-Key",
         )
-        body = {"draft_id": draft_id, "links": {"self": f"/api/v1/drafts/{draft_id}"}}
-        return HttpResponse(body, status=202)
+        taken = DraftAccepted(draft_id=draft_id, links={"self": f"/api/v1/drafts/{draft_id}"})
+        return HttpResponse(taken.model_dump(), status=202)
+
+    draft_followed = Operation(
+        summary="Follow a draft until the register numbers it",
+        parameters=(
+            Parameter(
+                "draft_id",
+                "path",
+                "The draft id the POST answered.",
+                {"type": "string", "minLength": 1, "maxLength": 100},
+                required=True,
+                example=DRAFT_EXAMPLE,
+            ),
+        ),
+        replies={
+            200: Reply(
+                "Its document id once registered (null before).",
+                DraftStatus,
+                {
+                    "draft_id": DRAFT_EXAMPLE,
+                    "document_id": DOCUMENT_EXAMPLE,
+                    "status": "registered",
+                    "links": {"document": DOCUMENT_LINK_EXAMPLE},
+                },
+            ),
+        },
+    )
 
     def any_agency(draft_id: str) -> str | None:
         """With EGOV_AUTH=off nobody's agency is known: the drafts this worker holds, whichever agency's."""
         found = (v for k, v in list(drafts.items()) if k.endswith(f"/{draft_id}"))
         return next(found, None)
 
-    @service.route("GET", "/api/v1/drafts/{draft_id}", access=officials(), owner=by_own_agency)
+    @service.route(
+        "GET", "/api/v1/drafts/{draft_id}", access=officials(), operation=draft_followed, owner=by_own_agency
+    )
     async def draft_status(request: HttpRequest) -> dict[str, Any]:
-        """The document id the draft's register gave it, once numbered (its statuses: `by-id`)."""
+        """The document id the draft's register gave it, once numbered (its later states: `by-id`). Looked up
+        under the caller's own agency: another agency's draft is not found."""
         draft_id = request.params["draft_id"]
         agency = request.person.agency_code if request.person is not None else None
         document = drafts.get(f"{agency}/{draft_id}") if agency else any_agency(draft_id)
         if document is None:
-            return {"draft_id": draft_id, "document_id": None, "status": "pending"}
-        return {
-            "draft_id": draft_id,
-            "document_id": document,
-            "status": "registered",
-            "links": {"document": f"/api/v1/documents/by-id?id={quote(document, safe='')}"},
-        }
+            return DraftStatus(draft_id=draft_id, document_id=None, status="pending").model_dump()
+        found = DraftStatus(
+            draft_id=draft_id,
+            document_id=document,
+            status="registered",
+            links={"document": f"/api/v1/documents/by-id?id={quote(document, safe='')}"},
+        )
+        return found.model_dump(exclude_none=True)
 
-    @service.route("POST", "/api/v1/documents/approve", access=officials(LEADER), owner=by_document)
+    approved = Operation(
+        summary="Approve a document for signature (its signer, signed in anew)",
+        description="Only the official named as its signer, a leader of the issuing agency, signed in within "
+        "the last minutes (the token's auth_time); then the signing platform signs it and the LGSP "
+        "issues it.",
+        parameters=(DOCUMENT_ID,),
+        publishes=True,
+        replies={
+            202: Reply(
+                "Approved: it is being signed.",
+                StepAccepted,
+                {"document_id": DOCUMENT_EXAMPLE, "status": "APPROVED"},
+            ),
+            401: refusal(
+                "The sign-in is too old for a signature: sign in again.",
+                "Authorization",
+                "approval",
+                "was signed in 412 s ago; a signature needs a sign-in of the last 300 s",
+            ),
+            403: refusal(
+                "Not the document's signer.", "signer", "approval", "is 000.00.04.H11/lanh-dao-02, not you"
+            ),
+            404: NO_DOCUMENT,
+            409: refusal(
+                "It does not wait for an approval.",
+                "document_id",
+                "approval",
+                "is signing, not awaiting its signer's approval",
+            ),
+        },
+    )
+
+    @service.route(
+        "POST", "/api/v1/documents/approve", access=officials(LEADER), operation=approved, owner=by_document
+    )
     async def approve_for_signature(request: HttpRequest) -> HttpResponse:
         document = request.query_value("id")
         entry = dict(documents.get(document) or {})
@@ -215,9 +359,28 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
                 unrecorded="the approval was not recorded; approve again",
             )
         service.log.info("document.approved", document_id=document)
-        return HttpResponse({"document_id": document, "status": "APPROVED"}, status=202)
+        return HttpResponse(StepAccepted(document_id=document, status="APPROVED").model_dump(), status=202)
 
-    @service.route("GET", "/api/v1/documents/by-id", access=officials(), owner=by_document)
+    viewed = Operation(
+        summary="A document's statuses, as its sender and its recipients see them",
+        parameters=(DOCUMENT_ID,),
+        replies={
+            200: Reply(
+                "The sender's state (every recipient's statuses) and each recipient's.",
+                DocumentView,
+                {"outgoing": {"document_id": DOCUMENT_EXAMPLE, "status": "issued"}, "incoming": {}},
+            ),
+            403: refusal(
+                "Neither of the caller's agency nor addressed to it.",
+                "document_id",
+                "agency",
+                "is a document neither of your agency nor addressed to it",
+            ),
+            404: NO_DOCUMENT,
+        },
+    )
+
+    @service.route("GET", "/api/v1/documents/by-id", access=officials(), operation=viewed, owner=by_document)
     async def document_view(request: HttpRequest) -> dict[str, Any]:
         # Document ids hold commas and slashes (edXML form): they travel as the `id` query parameter.
         entry = documents.get(request.query_value("id"))
@@ -233,18 +396,48 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
                 raise HttpError.one(403, "document_id", "agency", message)
         outgoing = dict(entry.get("outgoing") or {})
         outgoing.pop("content_data", None)
-        return {"outgoing": outgoing or None, "incoming": entry.get("incoming") or {}}
+        return DocumentView(outgoing=outgoing or None, incoming=entry.get("incoming") or {}).model_dump()
 
-    @service.route("POST", "/api/v1/documents/recall", access=officials(LEADER), owner=by_document)
+    recalled = Operation(
+        summary="Ask the recipients to recall a document (13)",
+        description="A leader of the issuing agency; each recipient accepts (15) while it has not completed "
+        "the document, refuses (16) after.",
+        body=RecallRequest,
+        body_example={"reason": "Văn bản ban hành chưa đúng thẩm quyền, đề nghị thu hồi."},
+        parameters=(DOCUMENT_ID,),
+        publishes=True,
+        replies={
+            202: Reply(
+                "Asked.", StepAccepted, {"document_id": DOCUMENT_EXAMPLE, "status": "RECALL_REQUESTED"}
+            ),
+            403: OTHER_AGENCY,
+            409: refusal(
+                "It has not been issued.",
+                "document_id",
+                "status",
+                f"{DOCUMENT_EXAMPLE} has not been issued: there is nothing to recall",
+            ),
+            422: refusal(
+                "The reason is missing or breaks a rule.", "reason", "free_text", "must not be empty"
+            ),
+        },
+    )
+
+    @service.route(
+        "POST", "/api/v1/documents/recall", access=officials(LEADER), operation=recalled, owner=by_document
+    )
     async def recall_document(request: HttpRequest) -> HttpResponse:
         document = request.query_value("id")
-        body = request.json()
+        try:
+            reason = validate_recall(request.json())
+        except InvalidDraft as exc:
+            raise HttpError(422, exc.errors) from exc
         now = service.clock.now()
         entry = documents.get(document) or {}
         if entry.get("outgoing"):
             own_agency(request, entry["outgoing"]["issuing_agency"]["code"])
         try:
-            record = recall(entry.get("outgoing"), document, str(body.get("reason", "")), now)
+            record = recall(entry.get("outgoing"), document, reason, now)
         except DocumentRefused as exc:
             raise HttpError.one(409, "document_id", "status", str(exc)) from exc
         person = person_of(request)
@@ -261,7 +454,8 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             envelope=envelope,
             unrecorded="the recall was not recorded; ask again",
         )
-        return HttpResponse({"document_id": document, "status": "RECALL_REQUESTED"}, status=202)
+        asked = StepAccepted(document_id=document, status="RECALL_REQUESTED")
+        return HttpResponse(asked.model_dump(), status=202)
 
     # -- the sender's side --------------------------------------------------------------------------
     async def number_draft(event: IncomingEvent) -> None:

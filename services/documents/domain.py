@@ -21,10 +21,21 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from egov.contracts.errors import FieldError
+from egov.contracts.validation import (
+    AgencyCode,
+    FileName,
+    FreeText,
+    MediaType,
+    PersonName,
+    ShortText,
+    structural_errors,
+)
 from egov.platform.province import Province
 from egov.regulations.workdays import WorkingCalendar
 
@@ -60,6 +71,54 @@ REFUSAL_REASONS = {
 }
 
 
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SignerRequest(_Body):
+    """The official who approves and signs: a leader of the issuing agency (its directory's id)."""
+
+    official_id: ShortText = Field(description="The official's id in the agency's directory.")
+    full_name: PersonName
+    position: ShortText = Field(description="One of the positions allowed to sign for an agency.")
+
+
+class DraftRequest(_Body):
+    """An outgoing document submitted for registration: what `validate_draft` takes (the issuing agency is
+    the signed-in official's own when left out)."""
+
+    issuing_agency: AgencyCode | None = Field(
+        default=None, description="The issuing agency's code: the signed-in official's own."
+    )
+    recipients: Annotated[list[AgencyCode], Field(min_length=1, max_length=50)] = Field(
+        description="The codes of the agencies it is for (nơi nhận), others than the issuer."
+    )
+    document_type: ShortText = Field(description="Loại văn bản, e.g. Công văn, Quyết định.")
+    symbol: ShortText = Field(description="Ký hiệu, e.g. SKHĐT-VP.")
+    summary: FreeText = Field(description="Trích yếu: what it is about.")
+    signer: SignerRequest
+    file_name: FileName
+    media_type: MediaType
+    content_base64: str = Field(
+        max_length=4 * ((MAX_CONTENT_BYTES + 2) // 3),
+        description=f"The document's file, base64; at most {MAX_CONTENT_BYTES} bytes once decoded.",
+    )
+
+
+class RecallRequest(_Body):
+    """Why the sender asks the recipients to take a document back (status 13)."""
+
+    reason: FreeText = Field(description="Why, in Vietnamese.")
+
+
+def validate_recall(body: Any) -> str:
+    """The reason of a recall request body, or InvalidDraft naming what is wrong."""
+    try:
+        return RecallRequest.model_validate(body).reason
+    except ValidationError as exc:
+        raise InvalidDraft(structural_errors(exc)) from None
+
+
 class InvalidDraft(ValueError):
     """A document submitted for registration that cannot be registered; `errors` names each wrong field."""
 
@@ -75,9 +134,15 @@ class DocumentRefused(ValueError):
 # -- outgoing ---------------------------------------------------------------------------------------------
 def validate_draft(body: Any, province: Province) -> dict[str, Any]:
     """The DocumentDrafted fields a submission gives (without draft_id and drafted_at), or InvalidDraft."""
-    errors: list[FieldError] = []
     if not isinstance(body, dict):
         raise InvalidDraft([FieldError("(body)", "type", "must be a JSON object")])
+    # The body's shape and limits (DraftRequest, the contracts' rules); then what only the province knows.
+    try:
+        DraftRequest.model_validate(body)
+        errors: list[FieldError] = []
+    except ValidationError as exc:
+        errors = structural_errors(exc)
+    reported = {e.path for e in errors}
 
     def text(name: str) -> str:
         value = body.get(name)
@@ -137,8 +202,9 @@ def validate_draft(body: Any, province: Province) -> dict[str, Any]:
         errors.append(FieldError("content_base64", "required", "must hold the document's file"))
     elif len(data) > MAX_CONTENT_BYTES:
         errors.append(FieldError("content_base64", "size", f"is larger than {MAX_CONTENT_BYTES} bytes"))
+    errors = [e for e in errors if e.path in reported or not any(_within(e.path, r) for r in reported)]
     if errors or issuer is None or official is None:
-        raise InvalidDraft(errors)
+        raise InvalidDraft(_unique(errors))
     return {
         "issuing_agency": issuer,
         "document_type": document_type,
@@ -149,6 +215,47 @@ def validate_draft(body: Any, province: Province) -> dict[str, Any]:
         "content": attachment(file_name, media_type, data),
         "content_data": data,
     }
+
+
+def _within(path: str, reported: str) -> bool:
+    """Whether a finding at `path` is about what a structural error at `reported` already names."""
+    return path == reported or path.startswith(f"{reported}.") or reported.startswith(f"{path}.")
+
+
+def _unique(errors: list[FieldError]) -> list[FieldError]:
+    """The structural finding of a field, not a second one of the province's checks."""
+    seen: dict[str, FieldError] = {}
+    for error in errors:
+        seen.setdefault(error.path, error)
+    return list(seen.values())
+
+
+# -- what the API answers ------------------------------------------------------------------------------------
+class DraftAccepted(_Body):
+    draft_id: str = Field(description="The draft's id: follow it until the register numbers it.")
+    links: dict[str, str]
+
+
+class DraftStatus(_Body):
+    draft_id: str
+    document_id: str | None = Field(description="The edXML document id once registered, else null.")
+    status: Literal["pending", "registered"] = Field(
+        description="`pending` until its agency's register numbers it, then `registered` (its later states: "
+        "the document's own look-up, `links.document`)."
+    )
+    links: dict[str, str] | None = Field(default=None, description="The registered document's look-up.")
+
+
+class DocumentView(_Body):
+    """A document as its sender (every recipient's statuses) and its recipients see it."""
+
+    outgoing: dict[str, Any] | None = Field(description="The sender's state, without the file's bytes.")
+    incoming: dict[str, dict[str, Any]] = Field(description="Each recipient of this system: its state.")
+
+
+class StepAccepted(_Body):
+    document_id: str
+    status: Literal["APPROVED", "RECALL_REQUESTED"]
 
 
 def attachment(file_name: str, media_type: str, data: bytes) -> dict[str, Any]:

@@ -22,11 +22,11 @@ from typing import Any
 from egov.contracts.topics import EventTypes, Topics, TopicSpec
 from egov.platform.province import get_province
 from egov.runtime.engine import Engine
-from egov.runtime.service import Handler, IncomingEvent, RejectedEvent, Service
+from egov.runtime.service import Handler, IncomingEvent, Publication, RejectedEvent, Service
 from egov.runtime.settings import Settings
 from egov.runtime.timers import Timers
 from services import SERVICES
-from services.onestop.domain import Reception, UnknownProcedure, allocate, sequence_key
+from services.onestop.domain import Reception, UnknownProcedure, allocate, issued_key, sequence_key
 from services.onestop.journey import (
     DOSSIERS,
     LGSP,
@@ -81,21 +81,28 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             raise RejectedEvent(str(exc)) from exc
         counter = sequence_key(procedure.receiving_agency, reception.receipt_date(received_at))
         # A submission redelivered after a crash gets its number back: the very same receipt is rebuilt.
-        sequence, state = allocate(sequences.get(counter), submission_id)
-        receipt = reception.receive(procedure.code, received_at, sequence)
-        if state != sequences.get(counter):
-            sequences[counter] = state
+        mine = issued_key(counter, submission_id)
+        allocation = allocate(sequences.get(counter), sequences.get(mine), submission_id)
+        receipt = reception.receive(procedure.code, received_at, allocation.number)
+        if allocation.counter is not None:
+            sequences[counter] = allocation.counter
+        if allocation.issued is not None:
+            sequences[mine] = allocation.issued
         received = receipt.as_event(submission)
         code = receipt.dossier_code
         # The dossiers topic is read by other services: the applicant's ID number stays on the internal topic.
         public = service.new_envelope(
             EventTypes.DOSSIER_RECEIVED, subject=code, time=received_at, caused_by=event
         )
-        await service.publish(Topics.DOSSIERS, {**received, "applicant": None}, key=code, envelope=public)
         internal = service.new_envelope(
             EventTypes.DOSSIER_RECEIVED, subject=code, time=received_at, caused_by=event, purpose="journey"
         )
-        await service.publish(Topics.JOURNEYS, received, key=code, envelope=internal)
+        await service.publish_all(
+            [
+                Publication(Topics.DOSSIERS, {**received, "applicant": None}, code, public),
+                Publication(Topics.JOURNEYS, received, code, internal),
+            ]
+        )
         service.log.info(
             "dossier.received",
             dossier_code=receipt.dossier_code,
@@ -116,12 +123,13 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         if step is None:
             return
         now = event.handled_at
+        publications = []
         for index, emit in enumerate(step.emits):
             envelope = service.new_envelope(
                 emit.event_type, subject=code, time=now, caused_by=event, purpose=f"{index}/{emit.event_type}"
             )
-            for destination in emit.topics:
-                await service.publish(DESTINATIONS[destination], emit.record, key=code, envelope=envelope)
+            publications += [Publication(DESTINATIONS[d], emit.record, code, envelope) for d in emit.topics]
+        await service.publish_all(publications)
         dossiers[code] = step.state.as_dict()
         if step.overdue_at is None:
             timers.cancel(code, OVERDUE_TIMER)

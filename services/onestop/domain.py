@@ -40,18 +40,33 @@ def next_sequence(last: int | None) -> int:
     return (last or 0) + 1
 
 
-def allocate(counter: Mapping[str, Any] | None, submission_id: str) -> tuple[int, dict[str, Any]]:
-    """The sequence number of a submission in one agency's day, and the counter's new state.
+def issued_key(counter_key: str, submission_id: str) -> str:
+    """Key of the record of the number one submission got in one agency's day."""
+    return f"{counter_key}/{submission_id}"
 
-    The counter holds the last number and every number issued, by submission id, in one value, so a single
-    write records both: a redelivered submission gets its number back, and no number is ever issued twice.
-    """
-    state: Mapping[str, Any] = {"last": 0, "issued": {}} if counter is None else counter
-    issued = state["issued"].get(submission_id)
+
+@dataclass(frozen=True)
+class Allocation:
+    """A submission's number in its agency's day, and what to write (None: nothing, it had one already).
+
+    Two small records instead of one that grows with the day: the counter (the last number and who got it)
+    and, per submission, its number. Written in that order to one table (one changelog partition, in order),
+    so after a crash either both are kept, or only the counter, which still names its submission: a
+    redelivered submission always gets its number back, and no number is issued twice or skipped."""
+
+    number: int
+    counter: dict[str, Any] | None
+    issued: int | None
+
+
+def allocate(counter: Mapping[str, Any] | None, issued: int | None, submission_id: str) -> Allocation:
+    """The number of `submission_id` given its day's `counter` and its own record of a number (`issued`)."""
     if issued is not None:
-        return int(issued), dict(state)
-    number = next_sequence(state["last"])
-    return number, {"last": number, "issued": {**state["issued"], submission_id: number}}
+        return Allocation(int(issued), None, None)
+    if counter is not None and counter.get("by") == submission_id:
+        return Allocation(int(counter["last"]), None, int(counter["last"]))  # the second write was lost
+    number = next_sequence(counter["last"] if counter is not None else None)
+    return Allocation(number, {"last": number, "by": submission_id}, number)
 
 
 @dataclass(frozen=True)

@@ -25,34 +25,79 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from egov.contracts.serde import ContractError
 from egov.contracts.topics import EventTypes, Topics
+from egov.paths import EXAMPLES_DIR
 from egov.platform.province import get_province
 from egov.regulations.codes import CodeError, parse_dossier_code
 from egov.runtime.auth import COUNTER_OFFICER, PUBLIC, citizens_or_officials
 from egov.runtime.engine import Engine
-from egov.runtime.http import HttpError, HttpRequest, HttpResponse
+from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Operation, Parameter, Reply, refusal
 from egov.runtime.routing import by_param
 from egov.runtime.service import IncomingEvent, RejectedEvent, Service
 from egov.runtime.settings import Settings
 from services import SERVICES
 from services.portal.domain import (
     CITIZEN,
+    SERVER_SET_FIELDS,
+    SUPPLEMENT_SERVER_FIELDS,
+    DossierView,
     InvalidSubmission,
+    PublicStatus,
+    SubmissionAccepted,
+    SubmissionStatus,
+    SupplementAccepted,
     apply_event,
     may_follow,
     public_status,
     public_view,
     submission_event,
     submission_identity,
+    submission_model,
     submitter_problem,
+    supplement_model,
     validate_submission,
     validate_supplement,
 )
+
+CODE_EXAMPLE = "000.00.04.H11-261124-0001"
+SUBMISSION_EXAMPLE = "6f1c2a3e-8d4b-4c1e-9a57-2b8e0c9d4f10"
+DOSSIER_CODE = Parameter(
+    "dossier_code",
+    "path",
+    "The dossier code (mã số hồ sơ): <agency code>-<YYMMDD>-<sequence>, Thông tư 03/2025/TT-VPCP Art. 13.",
+    {"type": "string", "minLength": 1, "maxLength": 64},
+    required=True,
+    example=CODE_EXAMPLE,
+)
+IDEMPOTENCY_KEY = Parameter(
+    "Idempotency-Key",
+    "header",
+    "Makes a retry safe: the same key always gives the same submission, never a second one.",
+    {"type": "string", "minLength": 1, "maxLength": 200},
+    example="3f1e0c6a-client-retry-1",
+)
+NO_DOSSIER = refusal("No dossier has that code.", "dossier_code", "exists", "no such dossier")
+BAD_CODE = refusal(
+    "The code is not a dossier code.", "dossier_code", "dossier_code", "must be <agency code>-<YYMMDD>-<NNNN>"
+)
+NOT_FOLLOWER = refusal(
+    "The dossier is neither the signed-in citizen's nor of the official's agency.",
+    "dossier_code",
+    "follower",
+    "is not a dossier of the signed-in citizen, nor of the official's agency",
+)
+
+
+def _example_body(event_type: str, server_fields: frozenset[str]) -> dict[str, Any]:
+    """A contract's golden example as an API body: without the fields the portal sets."""
+    body = json.loads((EXAMPLES_DIR / f"{event_type}.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in body.items() if k not in server_fields}
 
 
 def build(settings: Settings, *, engine: Engine | None = None) -> Service:
@@ -65,7 +110,7 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         Topics.PORTAL_RECEIPTS,
         Topics.PORTAL_SUBMISSIONS_BY_DOSSIER,
     )
-    catalogue = [p.code for p in province.procedures]
+    catalogue = {p.code: p for p in province.procedures}
     status_symbols = service.registry.get("vn.egov.dossier.DossierStatus").schema["symbols"]
 
     #: Submissions seen on the portal's own topic: submission id → procedure, channel, time, and who may
@@ -87,12 +132,12 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         return dt.datetime.now(zone).date()
 
     def accepted(submission_id: str) -> HttpResponse:
-        body = {
-            "submission_id": submission_id,
-            "status": "pending",
-            "links": {"self": f"/api/v1/submissions/{submission_id}"},
-        }
-        return HttpResponse(body, status=202)
+        body = SubmissionAccepted(
+            submission_id=submission_id,
+            status="pending",
+            links={"self": f"/api/v1/submissions/{submission_id}"},
+        )
+        return HttpResponse(body.model_dump(), status=202)
 
     def follower(request: HttpRequest, dossier_code: str) -> dict[str, Any]:
         """The dossier's view, if the person may follow it (403 otherwise, 404 when there is none)."""
@@ -135,10 +180,50 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         make = lambda: str(uuid.uuid4())  # noqa: E731 - a random submission id
         return placement.new_key(make) if placement is not None else make()
 
+    submitted = Operation(
+        summary="Submit a dossier",
+        description="A citizen signed in through VNeID submits online, in their own name; a one-stop counter "
+        "officer records a dossier handed in at the counter or by post. The body is the DossierSubmitted "
+        "contract without the fields the portal sets; its files must cover every required component of "
+        "the procedure's dossier in the province's catalogue (each file names its `component`).",
+        body=submission_model(),
+        body_example=_example_body(EventTypes.DOSSIER_SUBMITTED, SERVER_SET_FIELDS),
+        parameters=(IDEMPOTENCY_KEY,),
+        publishes=True,
+        replies={
+            202: Reply(
+                "Taken: follow it by its submission id.",
+                SubmissionAccepted,
+                accepted(SUBMISSION_EXAMPLE).body,
+            ),
+            400: refusal(
+                "The Idempotency-Key header is empty or too long.",
+                "Idempotency-Key",
+                "header",
+                "must be 1 to 200 characters",
+            ),
+            403: refusal(
+                "A citizen submitting for someone else or not online, an officer submitting online.",
+                "applicant.id_number",
+                "submitter",
+                "is not the ID number of the signed-in citizen: a citizen submits only in their own name",
+            ),
+            422: refusal(
+                "The body breaks the contract, a rule, the catalogue or the procedure's dossier components: "
+                "one entry per wrong field.",
+                "attachments",
+                "required_documents",
+                "misses the dossier component giay-de-nghi (Giấy đề nghị đăng ký doanh nghiệp): attach it, "
+                "naming it as its component",
+            ),
+        },
+    )
+
     @service.route(
         "POST",
         "/api/v1/dossiers",
         access=citizens_or_officials(COUNTER_OFFICER),
+        operation=submitted,
         owner=idempotency_owner,
     )
     async def submit(request: HttpRequest) -> HttpResponse:
@@ -189,10 +274,46 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         )
         return accepted(submission_id)
 
+    followed = Operation(
+        summary="Follow a submission",
+        description="Pending until the one-stop system received it, then its dossier code.",
+        parameters=(
+            Parameter(
+                "submission_id",
+                "path",
+                "The submission id the POST answered.",
+                {"type": "string", "format": "uuid"},
+                required=True,
+                example=SUBMISSION_EXAMPLE,
+            ),
+        ),
+        replies={
+            200: Reply(
+                "Pending or received.",
+                SubmissionStatus,
+                {
+                    "submission_id": SUBMISSION_EXAMPLE,
+                    "status": "received",
+                    "dossier_code": CODE_EXAMPLE,
+                    "links": {"dossier": f"/api/v1/dossiers/{CODE_EXAMPLE}"},
+                },
+            ),
+            400: refusal("The id is not a UUID.", "submission_id", "uuid", "is not a UUID"),
+            403: refusal(
+                "Another citizen's submission.",
+                "submission_id",
+                "follower",
+                "is not a submission of the signed-in citizen",
+            ),
+            404: refusal("No submission has that id.", "submission_id", "exists", "no such submission"),
+        },
+    )
+
     @service.route(
         "GET",
         "/api/v1/submissions/{submission_id}",
         access=citizens_or_officials(COUNTER_OFFICER),
+        operation=followed,
         owner=by_param("submission_id"),
     )
     async def submission_status(request: HttpRequest) -> dict[str, object]:
@@ -215,14 +336,16 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             )
         code = submission_codes.get(submission_id)
         if code is not None:
-            return {
-                "submission_id": submission_id,
-                "status": "received",
-                "dossier_code": code,
-                "links": {"dossier": f"/api/v1/dossiers/{code}"},
-            }
+            received = SubmissionStatus(
+                submission_id=submission_id,
+                status="received",
+                dossier_code=code,
+                links={"dossier": f"/api/v1/dossiers/{code}"},
+            )
+            return received.model_dump()
         if submissions.get(submission_id) is not None or submission_id in accepted_here:
-            return {"submission_id": submission_id, "status": "pending", "dossier_code": None}
+            pending = SubmissionStatus(submission_id=submission_id, status="pending", dossier_code=None)
+            return pending.model_dump(exclude_unset=True)
         raise HttpError.one(404, "submission_id", "exists", "no such submission")
 
     def parsed_code(request: HttpRequest) -> str:
@@ -236,30 +359,123 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
     #: A dossier's look-ups are answered by the worker holding the dossier code's partition.
     by_dossier = by_param("dossier_code")
 
+    view_example = {
+        "dossier_code": CODE_EXAMPLE,
+        "submission_id": SUBMISSION_EXAMPLE,
+        "procedure_code": "1.001612.000.00.00.H11",
+        "procedure_name": "Đăng ký thành lập doanh nghiệp tư nhân",
+        "receiving_agency_code": "000.00.04.H11",
+        "responsible_agency_code": "000.00.04.H11",
+        "channel": "ONLINE",
+        "received_at": "2026-11-24T02:00:05+00:00",
+        "appointment_date": "2026-11-27",
+        "status": "NEWLY_REGISTERED",
+        "status_code": 1,
+        "history": [
+            {
+                "status": "NEWLY_REGISTERED",
+                "status_code": 1,
+                "at": "2026-11-24T02:00:05+00:00",
+                "event_id": "1c7f3b2e-4a5d-4e6f-8a9b-0c1d2e3f4a5b",
+            }
+        ],
+    }
+    viewed = Operation(
+        summary="A dossier's status, appointment date and history",
+        description="For its applicant, officials of its agencies and the one-stop counter officers.",
+        parameters=(DOSSIER_CODE,),
+        replies={
+            200: Reply("The dossier as the one-stop system published it.", DossierView, view_example),
+            400: BAD_CODE,
+            403: NOT_FOLLOWER,
+            404: NO_DOSSIER,
+        },
+    )
+
     @service.route(
         "GET",
         "/api/v1/dossiers/{dossier_code}",
         access=citizens_or_officials(),
+        operation=viewed,
         owner=by_dossier,
     )
     async def dossier(request: HttpRequest) -> dict[str, object]:
         return public_view(follower(request, parsed_code(request)))
 
-    @service.route("GET", "/api/v1/public/dossiers/{dossier_code}", access=PUBLIC, owner=by_dossier)
+    looked_up = Operation(
+        summary="Look a dossier up by its code (anyone)",
+        description="Status and appointment date only, no personal data, as provincial portals show them.",
+        parameters=(DOSSIER_CODE,),
+        replies={
+            200: Reply(
+                "Its status.",
+                PublicStatus,
+                {
+                    "dossier_code": CODE_EXAMPLE,
+                    "status": "ACCEPTED",
+                    "status_code": 2,
+                    "appointment_date": "2026-11-27",
+                },
+            ),
+            400: BAD_CODE,
+            404: NO_DOSSIER,
+        },
+    )
+
+    @service.route(
+        "GET", "/api/v1/public/dossiers/{dossier_code}", access=PUBLIC, operation=looked_up, owner=by_dossier
+    )
     async def public_dossier(request: HttpRequest) -> dict[str, object]:
         view = dossiers.get(parsed_code(request))
         if view is None:
             raise HttpError.one(404, "dossier_code", "exists", "no such dossier")
         return public_status(view)
 
+    supplied = Operation(
+        summary="Supply what the agency asked for",
+        description="When the dossier waits for a supplement (status 5, SUPPLEMENT_REQUESTED): the files "
+        "and a note. The body is the SupplementSupplied contract without the fields the portal sets.",
+        body=supplement_model(),
+        body_example=_example_body(EventTypes.SUPPLEMENT_SUPPLIED, SUPPLEMENT_SERVER_FIELDS),
+        parameters=(DOSSIER_CODE, IDEMPOTENCY_KEY),
+        publishes=True,
+        replies={
+            202: Reply(
+                "Taken.",
+                SupplementAccepted,
+                {
+                    "dossier_code": CODE_EXAMPLE,
+                    "status": "supplied",
+                    "event_id": "0b8e3f52-7c1a-5d2e-9f3b-4a6c8d0e2f14",
+                },
+            ),
+            400: BAD_CODE,
+            403: NOT_FOLLOWER,
+            404: NO_DOSSIER,
+            409: refusal(
+                "The dossier does not wait for a supplement.",
+                "dossier_code",
+                "status",
+                "is not waiting for a supplement (status IN_PROGRESS)",
+            ),
+            422: refusal(
+                "The body breaks the contract or a rule.",
+                "attachments",
+                "non_empty",
+                "must list at least one file supplied",
+            ),
+        },
+    )
+
     @service.route(
         "POST",
         "/api/v1/dossiers/{dossier_code}/supplements",
         access=citizens_or_officials(),
+        operation=supplied,
         owner=by_dossier,
     )
     async def supplement(request: HttpRequest) -> HttpResponse:
-        dossier_code = request.params["dossier_code"]
+        dossier_code = parsed_code(request)
         view = follower(request, dossier_code)
         if view.get("status") != "SUPPLEMENT_REQUESTED":
             message = f"is not waiting for a supplement (status {view.get('status')})"
@@ -295,8 +511,8 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             "Idempotency-Key",
         )
         service.log.info("supplement.accepted", dossier_code=dossier_code, event_id=envelope.id)
-        body = {"dossier_code": dossier_code, "status": "supplied", "event_id": envelope.id}
-        return HttpResponse(body, status=202)
+        answer = SupplementAccepted(dossier_code=dossier_code, status="supplied", event_id=envelope.id)
+        return HttpResponse(answer.model_dump(), status=202)
 
     async def forward_submission(submission_id: str) -> None:
         """Once a submission and its receipt have both been seen (in either order, on the submission's

@@ -11,16 +11,30 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from egov.contracts.errors import FieldError
 from egov.contracts.topics import EventTypes
 from egov.contracts.validation import RuleContext, get_validator
+from egov.platform.province import Procedure
 
 #: Fields of DossierSubmitted that the portal sets, never the citizen.
 SERVER_SET_FIELDS = frozenset({"submission_id", "submitted_at", "submitted_by"})
 #: Fields of SupplementSupplied that the portal sets.
 SUPPLEMENT_SERVER_FIELDS = frozenset({"dossier_code", "supplied_at", "supplied_by"})
+
+
+def submission_model() -> type[BaseModel]:
+    """The model a submission body is validated with (the contract's, without the server-set fields): what
+    the OpenAPI document shows of the body."""
+    return get_validator().models.model(EventTypes.DOSSIER_SUBMITTED, SERVER_SET_FIELDS)
+
+
+def supplement_model() -> type[BaseModel]:
+    """The model a supplement body is validated with."""
+    return get_validator().models.model(EventTypes.SUPPLEMENT_SUPPLIED, SUPPLEMENT_SERVER_FIELDS)
 
 
 class InvalidSubmission(ValueError):
@@ -31,8 +45,9 @@ class InvalidSubmission(ValueError):
         self.errors = errors
 
 
-def validate_submission(body: Any, *, today: dt.date, catalogue: Collection[str]) -> dict[str, Any]:
-    """The submission as Avro-ready values; raises InvalidSubmission naming each wrong field."""
+def validate_submission(body: Any, *, today: dt.date, catalogue: Mapping[str, Procedure]) -> dict[str, Any]:
+    """The submission as Avro-ready values; raises InvalidSubmission naming each wrong field. `catalogue`:
+    the province's procedures by code, whose dossier components the files must cover."""
     if not isinstance(body, dict):
         raise InvalidSubmission([FieldError("(body)", "type", "must be a JSON object")])
     record, errors = get_validator().from_json(
@@ -47,9 +62,35 @@ def validate_submission(body: Any, *, today: dt.date, catalogue: Collection[str]
         errors.append(
             FieldError("procedure_code", "catalogue", "is not a procedure of this province's catalogue")
         )
+    if not errors and record is not None:
+        errors += component_problems(record["attachments"], catalogue[record["procedure_code"]])
     if errors or record is None:
         raise InvalidSubmission(errors)
     return record
+
+
+def component_problems(attachments: Sequence[Mapping[str, Any]], procedure: Procedure) -> list[FieldError]:
+    """What the files of a submission miss of the procedure's dossier (thành phần hồ sơ, as the province's
+    catalogue lists it from the national database of administrative procedures): a file for each required
+    component that is not only shown at the counter, each file naming a component of this procedure (or
+    none, for a file that is no component)."""
+    errors = []
+    keys = {document.key for document in procedure.documents}
+    for index, attachment in enumerate(attachments):
+        key = attachment.get("component")
+        if key is not None and key not in keys:
+            known = ", ".join(sorted(keys)) or "none"
+            message = f"is not a component of procedure {procedure.code}'s dossier (its components: {known})"
+            errors.append(FieldError(f"attachments.{index}.component", "catalogue", message))
+    supplied = {attachment.get("component") for attachment in attachments}
+    for document in procedure.documents:
+        if document.attached and document.key not in supplied:
+            message = (
+                f"misses the dossier component {document.key} ({document.name}): attach it, naming "
+                "it as its component"
+            )
+            errors.append(FieldError("attachments", "required_documents", message))
+    return errors
 
 
 # -- who may do what (the person comes from their identity provider's token) ---------------------------------
@@ -101,12 +142,12 @@ def may_follow(
 def public_status(view: Mapping[str, Any]) -> dict[str, Any]:
     """What anyone may look up by dossier code, as provincial portals show it (tra cứu hồ sơ): the status
     and the appointment date; no personal data."""
-    return {
-        "dossier_code": view["dossier_code"],
-        "status": view.get("status"),
-        "status_code": view.get("status_code"),
-        "appointment_date": view.get("appointment_date"),
-    }
+    return PublicStatus(
+        dossier_code=view["dossier_code"],
+        status=view.get("status"),
+        status_code=view.get("status_code"),
+        appointment_date=view.get("appointment_date"),
+    ).model_dump()
 
 
 def submission_identity(idempotency_key: str | None) -> tuple[str, str | None]:
@@ -234,8 +275,10 @@ def apply_event(
 
 
 def public_view(view: dict[str, Any]) -> dict[str, Any]:
-    """The view as the API shows it (without the bookkeeping of events already applied)."""
-    return {k: v for k, v in view.items() if k != "seen"}
+    """The view as the API shows it (without the bookkeeping of events already applied): its parts as
+    `DossierView` declares them, so the OpenAPI document and the answer cannot differ."""
+    shown = {k: v for k, v in view.items() if k != "seen"}
+    return DossierView.model_validate(shown).model_dump(exclude_unset=True)
 
 
 def validate_supplement(body: Any, *, today: dt.date) -> dict[str, Any]:
@@ -253,3 +296,76 @@ def validate_supplement(body: Any, *, today: dt.date) -> dict[str, Any]:
     if errors or record is None:
         raise InvalidSubmission(errors)
     return record
+
+
+# -- what the API answers ----------------------------------------------------------------------------------
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubmissionAccepted(_Answer):
+    """A submission taken: follow it by its id until the one-stop system gives it a dossier code."""
+
+    submission_id: str = Field(description="The submission's id (a UUID).")
+    status: Literal["pending"]
+    links: dict[str, str] = Field(description="`self`: where to follow it.")
+
+
+class SubmissionStatus(_Answer):
+    """A submission before and after the one-stop system received it."""
+
+    submission_id: str
+    status: Literal["pending", "received"]
+    dossier_code: str | None = Field(description="The dossier code once received (mã số hồ sơ).")
+    links: dict[str, str] | None = Field(default=None, description="`dossier`: the dossier, once received.")
+
+
+class PublicStatus(_Answer):
+    """What anyone may look up by dossier code (tra cứu hồ sơ): no personal data."""
+
+    dossier_code: str
+    status: str | None = Field(description="The status (DossierStatus symbol).")
+    status_code: int | None = Field(description="The national portal's status code, 1–10.")
+    appointment_date: str | None = Field(description="The appointment date, YYYY-MM-DD in the province.")
+
+
+class HistoryStep(_Answer):
+    status: str
+    status_code: int
+    at: str = Field(description="When, RFC 3339 in UTC.")
+    event_id: str
+    reason: str | None = None
+
+
+class DossierView(_Answer):
+    """A dossier as its applicant and its agencies' officials follow it: what the one-stop system published of
+    it (the portal's read model). Parts appear as the dossier goes on."""
+
+    dossier_code: str | None = None
+    submission_id: str | None = None
+    procedure_code: str | None = None
+    procedure_name: str | None = None
+    receiving_agency_code: str | None = None
+    responsible_agency_code: str | None = None
+    channel: str | None = None
+    received_at: str | None = None
+    appointment_date: str | None = None
+    deadline: str | None = None
+    responsible_agency: dict[str, Any] | None = Field(default=None, description="code and name.")
+    status: str | None = None
+    status_code: int | None = None
+    history: list[HistoryStep] = Field(default_factory=list)
+    supplement: dict[str, Any] | None = Field(
+        default=None, description="missing_items and reason, when asked."
+    )
+    fee: dict[str, Any] | None = Field(default=None, description="amount_vnd, payment_reference, due_date.")
+    result: dict[str, Any] | None = Field(
+        default=None, description="electronic, on_time, document_id, returned_at."
+    )
+    apologies: list[dict[str, Any]] = Field(default_factory=list, description="Each apology (form 04).")
+
+
+class SupplementAccepted(_Answer):
+    dossier_code: str
+    status: Literal["supplied"]
+    event_id: str = Field(description="The SupplementSupplied event's id.")

@@ -27,12 +27,15 @@ from egov.platform.province import get_province
 from egov.regulations.workdays import WorkingCalendar
 from egov.runtime.auth import PUBLIC
 from egov.runtime.engine import Engine
-from egov.runtime.http import HttpError, HttpRequest, HttpResponse
+from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Operation, Parameter, Reply, refusal
 from egov.runtime.routing import moving, part_body
 from egov.runtime.service import Handler, IncomingEvent, RejectedEvent, Service
 from egov.runtime.settings import Settings
 from services import SERVICES
 from services.reporting.domain import (
+    QUERY_PARAMETERS,
+    IndicatorsPart,
+    IndicatorsReport,
     InvalidQuery,
     Query,
     Tallies,
@@ -106,6 +109,37 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         name="count-documents",
     )
 
+    asked = Operation(
+        summary="The indicators, in total and per procedure, agency and month",
+        description="QĐ 766's and the provincial DTI's indicators computed from the events read so far, with "
+        "their definitions (docs/indicators.md).",
+        parameters=tuple(
+            Parameter(name, "query", description, schema, example="procedure,month" if name == "by" else None)
+            for name, (description, schema) in QUERY_PARAMETERS.items()
+        ),
+        replies={
+            200: Reply(
+                "The report.",
+                IndicatorsReport,
+                {
+                    "generated_at": "2026-11-24T09:00:00+07:00",
+                    "time_zone": "Asia/Ho_Chi_Minh",
+                    "group_by": [],
+                    "filters": {},
+                    "definitions": [],
+                    "totals": {},
+                    "groups": [],
+                },
+            ),
+            400: refusal(
+                "A parameter that is not one, given twice, or of the wrong form.",
+                "month",
+                "format",
+                "'2026-13' is not a month as YYYY-MM",
+            ),
+        },
+    )
+
     def query_of(request: HttpRequest) -> Query:
         try:
             return parse_query(request.query)
@@ -132,24 +166,56 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         )
         return part_body(partitions, {"tallies": figures.to_json()})
 
-    @service.route("GET", "/api/v1/indicators", access=PUBLIC)
+    @service.route("GET", "/api/v1/indicators", access=PUBLIC, operation=asked)
     async def indicators(request: HttpRequest) -> dict[str, Any]:
         query = query_of(request)
         total = Tallies.empty()
         for found in await service.gather(request, PART_PATH, part):
             total.merge(Tallies.from_json(found.body["tallies"]))
-        return render(total, query, zone=zone, agency_names=agency_names, generated_at=service.clock.now())
+        computed = render(
+            total, query, zone=zone, agency_names=agency_names, generated_at=service.clock.now()
+        )
+        # the report as IndicatorsReport declares it: its OpenAPI schema is the answer's own
+        return IndicatorsReport.model_validate(computed).model_dump()
 
-    @service.route("GET", PART_PATH, access=PUBLIC)
+    partial = Operation(
+        summary="This worker's part of the indicators (the service's own workers ask it)",
+        description="The figures of the partitions this worker holds, before they become ratios: aggregates "
+        "only, as public as the indicators. The worker asked for the indicators adds up every worker's part.",
+        parameters=asked.parameters,
+        replies={
+            200: Reply(
+                "The part.",
+                IndicatorsPart,
+                {"partitions": [0, 1, 2], "tallies": {"totals": {}, "groups": []}},
+            ),
+            400: asked.replies[400],
+            503: refusal(
+                "Its partitions are moving (a worker joined or left): ask again.",
+                "(service)",
+                "rebalancing",
+                "this worker is still taking its partitions; try again in a moment",
+            ),
+        },
+    )
+
+    @service.route("GET", PART_PATH, access=PUBLIC, operation=partial)
     async def own_part(request: HttpRequest) -> dict[str, Any]:
         """This worker's part of the indicators, for the worker that gathers them (aggregates only)."""
         placement = service.placement()
         if placement is None or not service.is_ready():
             raise moving("this worker is still taking its partitions")
-        return await part(request, placement.mine)
+        found = await part(request, placement.mine)
+        return IndicatorsPart.model_validate(found).model_dump()
 
-    @service.route("GET", "/", access=PUBLIC)
+    shown = Operation(
+        summary="The dashboard: the indicators as charts and tables",
+        description="A static page drawing the JSON of /api/v1/indicators, refreshing itself.",
+        replies={200: Reply("The page (text/html).", example='<!doctype html><html lang="vi">…</html>')},
+    )
+
+    @service.route("GET", "/", access=PUBLIC, operation=shown)
     async def page(request: HttpRequest) -> HttpResponse:
-        return HttpResponse(dashboard, html=True)
+        return HttpResponse(dashboard, media_type="text/html")
 
     return service

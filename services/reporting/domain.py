@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from egov.contracts.errors import FieldError
 from egov.platform.province import Province
 from egov.regulations.basis import QD766_DESCRIPTION, Basis
@@ -536,7 +538,7 @@ def parse_query(pairs: Iterable[tuple[str, str]]) -> Query:
     errors: list[FieldError] = []
     params: dict[str, str] = {}
     for name, value in pairs:
-        if name not in ("by", *DIMENSIONS):
+        if name not in QUERY_PARAMETERS:
             message = f"is not a parameter (use by, {', '.join(DIMENSIONS)})"
             errors.append(FieldError(name, "parameter", message))
         elif name in params:
@@ -887,3 +889,42 @@ def render(
             for key in sorted(groups, key=order)
         ],
     }
+
+
+class IndicatorsReport(BaseModel):
+    """What `GET /api/v1/indicators` answers (`report`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    generated_at: str = Field(description="When it was computed (business time), RFC 3339.")
+    time_zone: str = Field(description="The province's time zone, in which months are counted.")
+    group_by: list[Literal["procedure", "agency", "month"]] = Field(description="The dimensions grouped by.")
+    filters: dict[str, str] = Field(description="The filters applied (procedure, agency, month).")
+    definitions: list[dict[str, Any]] = Field(description="Each indicator: key, name, formula, source.")
+    totals: dict[str, Any] = Field(description="Each indicator's value, numerator and denominator in total.")
+    groups: list[dict[str, Any]] = Field(description="The same per group, with the group's labels.")
+
+
+class IndicatorsPart(BaseModel):
+    """What one worker answers for the partitions it holds (`tally`), to the worker adding the parts up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    partitions: list[int] = Field(description="The partitions of the facts counted (those the worker holds).")
+    tallies: dict[str, Any] = Field(description="The figures before they become ratios (`Tallies.to_json`).")
+
+
+#: The query parameters `parse_query` takes, with what the OpenAPI document says of each.
+QUERY_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "by": (
+        f"Dimensions to group by, comma-separated ({', '.join(DIMENSIONS)}); empty: the totals only; "
+        "absent: all three.",
+        {"type": "string", "maxLength": 100},
+    ),
+    "procedure": ("Only this procedure (its code).", {"type": "string", "maxLength": 100}),
+    "agency": ("Only this responsible or issuing agency (its code).", {"type": "string", "maxLength": 100}),
+    "month": (
+        "Only this month, YYYY-MM, in the province's time zone.",
+        {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+    ),
+}

@@ -51,6 +51,20 @@ def test_a_refusal_carries_its_reason(start, tmp_path) -> None:  # type: ignore[
     assert decision.record["reason"]
 
 
+def test_a_decided_dossier_delivered_again_is_not_decided_again(start, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Given a dossier the department decided
+    agency = start(build, agency_profile=profile(tmp_path, reject=0))
+    agency.deliver(Topics.LGSP_TO_AGENCIES, ASSIGNED, key=CODE)
+    assert [p.type for p in acts(agency) if p.topic == Topics.CASE_EVENTS.name] == [
+        EventTypes.AGENCY_DECISION_MADE
+    ]
+    # When it is delivered again, as a new event (another ce_id)
+    assert agency.deliver(Topics.LGSP_TO_AGENCIES, ASSIGNED, key=CODE) == []
+    # Then nothing is planned and nothing more is decided: one decision per dossier
+    assert agency.table("cases")[CODE]["next"] == "done"
+    assert [p for p in acts(agency) if p.topic == Topics.CASE_EVENTS.name] == []
+
+
 def test_another_departments_dossier_is_left_to_its_system(start, tmp_path) -> None:  # type: ignore[no-untyped-def]
     agency = start(build, agency_profile=profile(tmp_path, reject=0), agency_codes="000.00.12.H11")
     assert agency.deliver(Topics.LGSP_TO_AGENCIES, ASSIGNED, key=CODE) == []

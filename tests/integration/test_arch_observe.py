@@ -93,15 +93,17 @@ def check_conforms(stack: Stack) -> None:
     assert report.unexpected_event_types == [], report.render()
     assert report.missing_topics == [], report.render()
     # One dossier with a fee went through (its decision a signed document sent through the LGSP): every flow
-    # it took had traffic; the branches it did not take (a supplement, a late dossier, a recall, a dead
-    # letter kept by the audit log) had none, and those are the only findings.
+    # it took had traffic; the branches it did not take (a supplement, a recall, a dead letter kept by the
+    # audit log) had none, and those are the only findings. Whether it took the overdue branch depends on
+    # the machine's pace: the apology goes out at the start of the last working day before the appointment
+    # when the result is not out by then (Nghị định 118/2025), which a fast business clock may reach.
     quiet = {f.flow for f in report.no_traffic}
-    assert quiet == {"supplements", "overdue", "document-recall", "audit-trail"}, report.render()
+    assert quiet - {"overdue"} == {"supplements", "document-recall", "audit-trail"}, report.render()
     assert [f.step for f in report.no_traffic if f.flow == "audit-trail"] == [1], report.render()
     assert report.findings == report.no_traffic, report.render()
     assert report.groups_reading >= 10, report.render()  # the Faust group of every service
     assert report.records_sampled >= 3, report.render()
-    assert "no traffic: flow overdue" in report.render()
+    assert "no traffic: flow supplements" in report.render()
 
 
 def test_rogue_producers_and_consumers_are_reported(isolated_settings: Settings) -> None:

@@ -39,18 +39,18 @@ REGISTER = get_register()
 #: Real seconds per business day.
 DAY = 1.0
 
-FEE = "1.001612.000.00.00.H11"  # 3 working days, 50.000 đồng
+FEE = "1.009972.000.00.00.H11"  # 20 working days, 150.000 đồng: on time with a wide margin under load
 SUPPLEMENT = "1.002804.000.00.00.H11"  # 5 working days, 135.000 đồng
 REFUSED = "2.000488.000.00.00.H11"  # 10 working days
-LATE = "1.009972.000.00.00.H11"  # 20 working days
+LATE = "1.001612.000.00.00.H11"  # 3 working days
 
 PROFILE = {
     "default": {"duration_days": 1, "supplement_chance": 0.0, "reject_chance": 0.0},
     "procedures": {
-        FEE: {"duration_days": 0},  # decided the day it is assigned: on time with a wide margin
+        FEE: {"duration_days": 0},  # decided the day it is assigned
         SUPPLEMENT: {"duration_days": 2, "supplement_chance": 1.0},
         REFUSED: {"duration_days": 1, "reject_chance": 1.0},
-        LATE: {"duration_days": 22},
+        LATE: {"duration_days": 5},
     },
 }
 FINAL = ("RESULT_RETURNED", "STOPPED", "NOT_ACCEPTED")
@@ -167,7 +167,7 @@ def test_an_accepted_dossier_with_a_fee_gets_its_result(journey: Journey) -> Non
     view = journey.wait_status("fee", FINAL)
     assert view["status"] == "RESULT_RETURNED"
     assert codes_of(view) == [1, 2, 4, 6, 9, 10]
-    assert view["fee"]["amount_vnd"] == 50000
+    assert view["fee"]["amount_vnd"] == 150000
     assert view["result"]["on_time"] is True
     assert view["result"]["electronic"] is (journey.bodies["fee"]["channel"] == "ONLINE")
 

@@ -32,6 +32,7 @@ PROVINCE = get_province("binh-thuan")
 CODES = [p.code for p in PROVINCE.procedures]
 PUBLIC = {
     ("GET", "/health"),
+    ("GET", "/metrics"),
     ("GET", "/api/v1/public/dossiers/{dossier_code}"),
     ("GET", "/api/v1/indicators"),
     ("GET", "/"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from egov.tools.architecture.acls import Acl, compare, expected_acls, principals
 from egov.tools.architecture.model import get_model
+from egov.tools.architecture.roles import get_roles
 
 MODEL = get_model()
 P = "t1."
@@ -39,9 +40,12 @@ def test_every_reader_and_owner_of_the_model_has_exactly_its_rights() -> None:
         writers = {a.principal for a in acls if a.name == P + topic.name and a.operation == "WRITE"}
         readers = {a.principal for a in acls if a.name == P + topic.name and a.operation == "READ"}
         assert f"{P}egov-{topic.owner}" in writers
-        assert writers - {f"{P}egov-{topic.owner}"} <= {f"{P}vendor-agency", f"{P}vendor-documents"}, (
-            topic.name
-        )
+        # besides the owner: the vendors in their stand-ins' place, and the conformance kit on what it plays
+        assert writers - {f"{P}egov-{topic.owner}"} <= {
+            f"{P}vendor-agency",
+            f"{P}vendor-documents",
+            f"{P}conformance",
+        }, topic.name
         assert {f"{P}egov-{r}" for r in topic.readers} <= readers
         assert {r for r in readers if r.startswith(f"{P}egov-")} == {f"{P}egov-{r}" for r in topic.readers}
 
@@ -58,6 +62,23 @@ def test_the_operator_reads_every_topic_and_writes_none() -> None:
     operator = rights("t1.operator")
     assert {n for (_, _, n, op) in operator if op == "READ"} == {P + t.name for t in MODEL.topics}
     assert not [r for r in operator if r[3] == "WRITE"]
+
+
+def test_the_conformance_kit_writes_what_its_roles_read_and_reads_what_they_write_and_nothing_else() -> None:
+    kit = rights("t1.conformance")
+    roles = get_roles()
+    expected = set()
+    for role in roles.roles:
+        expected |= {("TOPIC", "LITERAL", P + t.topic, "WRITE") for t in role.reads}
+        expected |= {("TOPIC", "LITERAL", P + t.topic, "READ") for t in role.writes}
+        expected.add(("TOPIC", "LITERAL", P + role.dead_letters, "READ"))
+    assert kit == expected
+    # it plays the LGSP towards a case system: it delivers dossiers, it reads case events
+    assert ("TOPIC", "LITERAL", "t1.egov.lgsp.agency-deliveries.v1", "WRITE") in kit
+    assert ("TOPIC", "LITERAL", "t1.egov.agency.case-events.v1", "READ") in kit
+    # and no consumer group, no topic it does not play (not the dossiers, with the citizens' contacts)
+    assert not [r for r in kit if r[0] == "GROUP"]
+    assert not [r for r in kit if r[2] == "t1.egov.onestop.dossiers.v1"]
 
 
 def test_principals_are_every_service_and_the_models_parties() -> None:

@@ -48,6 +48,19 @@ def test_the_code_conforms_to_the_model() -> None:
     assert report.notices == []  # every component with a service is implemented
 
 
+def test_a_model_change_that_leaves_a_conformance_role_behind_is_a_violation() -> None:
+    model = mutated()
+    # the case systems no longer read the LGSP's deliveries, and the vendor's document system is gone
+    deliveries = next(t for t in model["topics"] if t["name"] == "egov.lgsp.agency-deliveries.v1")
+    deliveries["readers"] = ["audit"]
+    model["principals"] = [p for p in model["principals"] if p["id"] != "vendor-documents"]
+    found = messages(check(model), "conformance-roles")
+    assert "role agency: the model does not let agency read egov.lgsp.agency-deliveries.v1 from lgsp" in found
+    assert (
+        "role documents: principal vendor-documents is no principal of the model acting as documents" in found
+    )
+
+
 def test_a_planned_component_without_a_service_is_a_notice_not_a_violation() -> None:
     model = mutated()
     model["layers"][3]["components"].append(

@@ -1,7 +1,10 @@
 """The Docker compose stack stays in step with `services.SERVICES`, the settings the services read and the
 broker's secure profile (infra/kafka/security-sasl.properties.template): every service present and checked
 for health, each connecting as itself with only its own password in reach, the admin step before the services,
-the broker's data and secrets on named volumes, the clock from the environment, the image built once."""
+the broker's data and secrets on named volumes, the clock from the environment, the image built once; and the
+identity provider (docs/adr/0012-people-identities.md): Keycloak's official image at the version of the local
+one, its realms read-only, one issuer for everybody, the services that check tokens or sign people in waiting
+for it, and no file that turns authentication off."""
 
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ import pytest
 import yaml
 
 from egov.runtime.settings import Settings
+from egov.tools.identity.keycloak import BUILD_OPTIONS
+from egov.tools.identity.realms import CITIZENS, KEYCLOAK_DIR, OFFICIALS, REALMS_DIR
 from egov.tools.kafkasecrets import BROKER_FILES, CLUSTER_ID_FILE, SERVICE_SECRETS
-from services import SERVICES
+from services import SERVICES, load_services
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER_DIR = ROOT / "infra" / "docker"
@@ -25,7 +30,12 @@ ENTRYPOINT = DOCKER_DIR / "kafka-entrypoint.sh"
 SASL_TEMPLATE = ROOT / "infra" / "kafka" / "security-sasl.properties.template"
 
 #: Compose services that are infrastructure rather than entries of SERVICES.
-INFRA_SERVICES = {"kafka", "kafka-format", "secrets", "provision"}
+INFRA_SERVICES = {"kafka", "kafka-format", "secrets", "provision", "keycloak"}
+#: The official Keycloak image; its tag is the version of the local distribution (infra/keycloak/pom.xml).
+KEYCLOAK_IMAGE = "quay.io/keycloak/keycloak"
+#: Where the official image imports realm files from (`--import-realm`), and its management port (health).
+KEYCLOAK_IMPORT_DIR = "/opt/keycloak/data/import"
+KEYCLOAK_MANAGEMENT_PORT = 9000
 #: The one-shot jobs on the egov image.
 EGOV_JOBS = {"secrets", "provision"}
 #: `EGOV_` variables read outside `Settings` (by egov/paths.py), allowed in the image.
@@ -470,3 +480,140 @@ def test_the_plaintext_variant_is_only_an_override_of_its_own() -> None:
     broker = _kafka_properties(_environment(services["kafka"]))
     assert "authorizer.class.name" not in broker
     assert set(broker["listener.security.protocol.map"].replace(",", ":").split(":")[1::2]) == {"PLAINTEXT"}
+
+
+# -- people signed in --------------------------------------------------------------------------------------
+def _keycloak() -> dict[str, Any]:
+    return _services()["keycloak"]
+
+
+def _keycloak_version() -> str:
+    found = re.search(r"<keycloak.version>([^<]+)</keycloak.version>", (KEYCLOAK_DIR / "pom.xml").read_text())
+    assert found, "infra/keycloak/pom.xml names no keycloak.version"
+    return found.group(1)
+
+
+def _keycloak_option(name: str) -> str | None:
+    """The value of `--name=value` in the keycloak service's command."""
+    values = [part.split("=", 1)[1] for part in _command(_keycloak()) if part.startswith(f"--{name}=")]
+    assert len(values) <= 1, f"keycloak: --{name} given {len(values)} times"
+    return values[0] if values else None
+
+
+def _keycloak_url() -> str:
+    url = _keycloak_option("hostname")
+    assert url and re.fullmatch(r"https?://[^/:]+:\d+", url), (
+        f"keycloak: --hostname={url!r} is not a full URL with a port (the issuer must not depend on who asks)"
+    )
+    return url
+
+
+def _guarded_services() -> set[str]:
+    """The services whose API has routes that need a token (they refuse to start without issuers)."""
+    return {
+        name
+        for name, service in load_services(Settings()).items()
+        if any(not access.public for access in service.access.values())
+    }
+
+
+def _signs_people_in() -> set[str]:
+    """The services that check tokens, and those that sign people in (the department stand-in, when it issues
+    its decisions through the document system)."""
+    signers = {name for name in SERVICES if "EGOV_DOCUMENTS_URL" in _environment(_services()[name])}
+    return _guarded_services() | signers
+
+
+def test_keycloak_is_the_official_image_at_the_version_of_the_local_provider() -> None:
+    image = str(_keycloak().get("image"))
+    assert image == f"{KEYCLOAK_IMAGE}:{_keycloak_version()}", (
+        f"keycloak: image {image!r}, infra/keycloak/pom.xml pins {_keycloak_version()}"
+    )
+    assert "build" not in _keycloak(), "keycloak: an image of our own instead of the official one"
+
+
+def test_keycloak_runs_in_production_mode_with_the_local_providers_build_options() -> None:
+    command = _command(_keycloak())
+    assert command[:1] == ["start"], f"keycloak: command {command} (production mode `start`, not start-dev)"
+    missing = [option for option in BUILD_OPTIONS if option not in command]
+    assert not missing, f"keycloak: lacks the build option(s) {missing} of egov/tools/identity/keycloak.py"
+    for option in ("--http-enabled=true", "--health-enabled=true", "--import-realm"):
+        assert option in command, f"keycloak: {option} is not in {command}"
+
+
+def test_keycloak_imports_the_realm_files_read_only() -> None:
+    source, read_only = _mounts(_keycloak()).get(KEYCLOAK_IMPORT_DIR, ("", False))
+    assert source, f"keycloak: nothing mounted at {KEYCLOAK_IMPORT_DIR}"
+    assert (DOCKER_DIR / source).resolve() == REALMS_DIR.resolve(), (
+        f"keycloak: imports {source}, not the realms"
+    )
+    assert read_only, f"keycloak: {source} is mounted writable"
+    assert {path.name for path in REALMS_DIR.glob("*-realm.json")} == {
+        f"{CITIZENS}-realm.json",
+        f"{OFFICIALS}-realm.json",
+    }
+
+
+def test_keycloak_names_itself_by_the_address_the_containers_reach_it_on() -> None:
+    url = _keycloak_url()
+    host, port = url.split("://", 1)[1].split(":")
+    assert host in {"keycloak", _keycloak().get("hostname")}, (
+        f"keycloak: --hostname {url} is not its own name"
+    )
+    assert _keycloak_option("http-port") == port, (
+        f"keycloak: listens on {_keycloak_option('http-port')}, not {port}"
+    )
+    assert (int(port), int(port)) in _published_ports(_keycloak()), (
+        f"keycloak: {port} is not published as itself"
+    )
+    assert any(str(spec).startswith("127.0.0.1:") for spec in _keycloak().get("ports") or []), (
+        "keycloak: published beyond loopback"
+    )
+
+
+def test_keycloak_is_healthy_when_its_management_interface_says_ready() -> None:
+    healthcheck = _keycloak().get("healthcheck") or {}
+    test = healthcheck.get("test")
+    text = test if isinstance(test, str) else " ".join(str(part) for part in test or [])
+    assert f"/{KEYCLOAK_MANAGEMENT_PORT}" in text and "/health/ready" in text, (
+        f"keycloak: healthcheck {text!r}"
+    )
+    assert "curl" not in text and "wget" not in text, "keycloak: the official image has neither curl nor wget"
+
+
+@pytest.mark.parametrize("name", _egov_containers())
+def test_every_egov_container_trusts_the_issuers_of_the_keycloak_service(name: str) -> None:
+    env, url = _environment(_services()[name]), _keycloak_url()
+    for variable, realm in (("EGOV_OIDC_CITIZEN_ISSUER", CITIZENS), ("EGOV_OIDC_OFFICIAL_ISSUER", OFFICIALS)):
+        assert env.get(variable) == f"{url}/realms/{realm}", (
+            f"{name}: {variable} is {env.get(variable)!r}, keycloak issues realm {realm} as {url}"
+        )
+
+
+def test_the_services_that_check_tokens_or_sign_people_in_wait_for_a_healthy_keycloak() -> None:
+    needing = _signs_people_in()
+    assert {"portal", "documents", "agency"} <= needing, f"the services that need the provider: {needing}"
+    for name in sorted(needing):
+        deps = _depends_on(_services()[name])
+        assert deps.get("keycloak") == "service_healthy", (
+            f"{name} does not wait for a healthy keycloak: {deps}"
+        )
+        assert deps.get("provision") == "service_completed_successfully", f"{name}: {deps}"
+
+
+@pytest.mark.parametrize("path", ["compose.yaml", "plaintext.yaml", "scale-out.yaml", "Dockerfile"])
+def test_no_file_sets_egov_auth_whose_default_checks_tokens(path: str) -> None:
+    """EGOV_AUTH=off opens every route: for debugging only, never a file's default."""
+    assert "EGOV_AUTH" not in (DOCKER_DIR / path).read_text(encoding="utf-8").replace("EGOV_AUTH_", ""), (
+        f"{path} sets EGOV_AUTH"
+    )
+
+
+def test_the_overrides_keep_the_identity_provider() -> None:
+    for path in ("plaintext.yaml", "scale-out.yaml"):
+        services = _load(DOCKER_DIR / path)["services"]
+        assert "keycloak" not in services, f"{path} changes the identity provider"
+        for name, service in services.items():
+            env = service.get("environment") or {}
+            assert not any(var.startswith("EGOV_OIDC_") for var in env), f"{path}: {name} changes its issuers"
+            assert "depends_on" not in service, f"{path}: {name} changes what it waits for"

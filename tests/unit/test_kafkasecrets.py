@@ -16,6 +16,13 @@ from egov.tools.kafkasecrets import BROKER_FILES, CLUSTER_ID_FILE, SERVICE_SECRE
 from services import SERVICES
 
 
+@pytest.fixture(autouse=True)
+def _own_secrets_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secrets file of each test's own state folder, not the one a test session's broker set."""
+    for name in ("EGOV_KAFKA_SECRETS_FILE", "EGOV_KAFKA_PRINCIPAL", "EGOV_KAFKA_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def _mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 

@@ -84,9 +84,10 @@ def test_the_nodes_of_a_local_cluster_vote_together_and_replicate_three_times(tm
 
 def test_one_node_stays_the_default_with_one_replica(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from egov.runtime.settings import Settings
+    from egov.tools.localkafka import local_broker
 
     one = "127.0.0.1:9092"
-    broker = LocalBroker.from_settings(
+    broker = local_broker(
         Settings(kafka_bootstrap_servers=one, state_dir=tmp_path, kafka_security="plaintext")
     )
     assert isinstance(broker, LocalBroker)
@@ -95,7 +96,5 @@ def test_one_node_stays_the_default_with_one_replica(tmp_path) -> None:  # type:
     text = broker.config_file.read_text()
     assert "node.id=1\n" in text and "controller.quorum.voters=1@127.0.0.1:9093\n" in text
     assert "offsets.topic.replication.factor=1\n" in text and "min.insync.replicas=1\n" in text
-    three = LocalBroker.from_settings(
-        Settings(kafka_bootstrap_servers=one, state_dir=tmp_path, kafka_brokers=3)
-    )
+    three = local_broker(Settings(kafka_bootstrap_servers=one, state_dir=tmp_path, kafka_brokers=3))
     assert [n.port for n in three.nodes] == [9092, 9094, 9096]  # type: ignore[union-attr]

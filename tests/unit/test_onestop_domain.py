@@ -1,9 +1,17 @@
 import datetime as dt
+from typing import Any
 
 import pytest
 
 from egov.platform.province import get_province
-from services.onestop.domain import Reception, UnknownProcedure, allocate, next_sequence, sequence_key
+from services.onestop.domain import (
+    Allocation,
+    Reception,
+    UnknownProcedure,
+    allocate,
+    next_sequence,
+    sequence_key,
+)
 
 PROVINCE = get_province("binh-thuan")
 RECEPTION = Reception(PROVINCE)
@@ -19,19 +27,40 @@ def test_the_receipt_date_is_the_provinces_date_not_utc() -> None:
 
 
 def test_the_sequence_continues_from_the_last_number() -> None:
-    number, state = allocate({"last": 41, "issued": {"older": 41}}, "s-42")
-    assert number == 42
-    assert state == {"last": 42, "issued": {"older": 41, "s-42": 42}}
-    receipt = RECEPTION.receive(PROC.code, dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC), number)
+    allocation = allocate({"last": 41, "by": "older"}, None, "s-42")
+    assert allocation == Allocation(42, {"last": 42, "by": "s-42"}, 42)
+    receipt = RECEPTION.receive(PROC.code, dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC), allocation.number)
     assert receipt.dossier_code.endswith("-260302-0042")
 
 
 def test_a_redelivered_submission_gets_its_number_back_and_changes_nothing() -> None:
-    first, state = allocate(None, "s-1")
-    second, state = allocate(state, "s-2")
-    again, unchanged = allocate(state, "s-1")
-    assert (first, second, again) == (1, 2, 1)
-    assert unchanged == state
+    table: dict[str, Any] = {}
+
+    def number_of(submission_id: str) -> int:
+        allocation = allocate(table.get("day"), table.get(f"day/{submission_id}"), submission_id)
+        if allocation.counter is not None:
+            table["day"] = allocation.counter
+        if allocation.issued is not None:
+            table[f"day/{submission_id}"] = allocation.issued
+        return allocation.number
+
+    assert [number_of("s-1"), number_of("s-2"), number_of("s-1")] == [1, 2, 1]
+    assert allocate(table["day"], table["day/s-1"], "s-1") == Allocation(1, None, None)
+
+
+def test_a_crash_between_the_two_writes_neither_skips_nor_repeats_a_number() -> None:
+    # the counter was kept, the submission's own record was lost: its redelivery gets the same number
+    assert allocate({"last": 7, "by": "s-7"}, None, "s-7") == Allocation(7, None, 7)
+    # and the next submission the one after it
+    assert allocate({"last": 7, "by": "s-7"}, None, "s-8").number == 8
+
+
+def test_the_state_of_a_day_does_not_grow_with_its_dossiers() -> None:
+    counter = None
+    for i in range(1, 1001):
+        allocation = allocate(counter, None, f"s-{i}")
+        counter = allocation.counter
+    assert counter == {"last": 1000, "by": "s-1000"}
 
 
 def test_the_counter_is_per_agency_per_day() -> None:

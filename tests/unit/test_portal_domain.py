@@ -16,7 +16,7 @@ from services.portal.domain import (
     validate_supplement,
 )
 
-CATALOGUE = [p.code for p in get_province("binh-thuan").procedures]
+CATALOGUE = {p.code: p for p in get_province("binh-thuan").procedures}
 TODAY = dt.date(2026, 11, 24)
 SYMBOLS = get_registry().get("vn.egov.dossier.DossierStatus").schema["symbols"]
 
@@ -81,7 +81,7 @@ CODE = "000.00.04.H11-261125-0001"
 RECEIVED = {
     "dossier_code": CODE,
     "submission_id": "s-1",
-    "procedure_code": CATALOGUE[0],
+    "procedure_code": next(iter(CATALOGUE)),
     "procedure_name": "x",
     "receiving_agency_code": "000.00.04.H11",
     "responsible_agency_code": "000.00.04.H11",

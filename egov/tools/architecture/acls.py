@@ -9,7 +9,9 @@ For a topic prefix (a tenant, a test module) the expected set is, every binding 
   DESCRIBE (READ and WRITE imply it), nothing on the cluster.
 - each principal of the model's `principals` (`<prefix><id>`): acting as a service, what that service's topics
   give it, plus its own consumer groups and internal topics under its own name; reading all, READ on every
-  modelled topic and DESCRIBE on every consumer group (what `egov arch observe` looks at).
+  modelled topic and DESCRIBE on every consumer group (what `egov arch observe` looks at); playing the
+  counterparts of conformance roles (architecture/conformance-roles.yaml), WRITE on each topic a role reads,
+  READ on each topic it writes and on its dead letters, and no group (the kit assigns itself partitions).
 - `admin`, the broker's super user, needs none.
 
 `compare` tells, for one prefix, which expected bindings the broker lacks and which it has that the model does
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 from egov.runtime.credentials import service_principal
 from egov.tools.architecture.model import ArchitectureModel
+from egov.tools.architecture.roles import get_roles
 
 TOPIC, GROUP = "TOPIC", "GROUP"
 LITERAL, PREFIXED = "LITERAL", "PREFIXED"
@@ -53,7 +56,12 @@ def principals(model: ArchitectureModel, prefix: str) -> dict[str, str]:
     is."""
     found = {service_principal(prefix, s): f"service {s}" for s in sorted(_services(model))}
     for principal in model.principals:
-        what = f"acts as {principal.acts_as}" if principal.acts_as else "reads every topic"
+        if principal.acts_as:
+            what = f"acts as {principal.acts_as}"
+        elif principal.counterpart_of:
+            what = f"plays the counterparts of the roles {', '.join(principal.counterpart_of)}"
+        else:
+            what = "reads every topic"
         found[external_principal(prefix, principal.id)] = f"{principal.name_en} ({what})"
     return found
 
@@ -74,6 +82,17 @@ def _topic_rights(model: ArchitectureModel, prefix: str, service: str, principal
     return rights
 
 
+def _counterpart_rights(prefix: str, principal: str, role_ids: Iterable[str]) -> set[Acl]:
+    """What the counterparts of the roles need: write what each role reads, read what it writes."""
+    rights: set[Acl] = set()
+    for role_id in role_ids:
+        role = get_roles().get(role_id)
+        rights |= {Acl(principal, TOPIC, LITERAL, f"{prefix}{t.topic}", WRITE) for t in role.reads}
+        rights |= {Acl(principal, TOPIC, LITERAL, f"{prefix}{t.topic}", READ) for t in role.writes}
+        rights.add(Acl(principal, TOPIC, LITERAL, f"{prefix}{role.dead_letters}", READ))
+    return rights
+
+
 def expected_acls(model: ArchitectureModel, prefix: str) -> set[Acl]:
     """Every binding the model gives the principals of `prefix`."""
     acls: set[Acl] = set()
@@ -89,6 +108,8 @@ def expected_acls(model: ArchitectureModel, prefix: str) -> set[Acl]:
             # its own consumer groups and internal topics, whatever its framework calls them
             acls.add(Acl(principal, GROUP, PREFIXED, principal, READ))
             acls |= {Acl(principal, TOPIC, PREFIXED, f"{principal}-", op) for op in (READ, WRITE, CREATE)}
+        elif party.counterpart_of:
+            acls |= _counterpart_rights(prefix, principal, party.counterpart_of)
         else:
             acls |= {Acl(principal, TOPIC, LITERAL, f"{prefix}{t.name}", READ) for t in model.topics}
             # any group, whatever its name: a rogue reader is found by the groups that read a topic

@@ -27,6 +27,7 @@ from egov.platform.province import Province, get_province, load_province
 from egov.tools.architecture import legal
 from egov.tools.architecture.acls import expected_acls, principals
 from egov.tools.architecture.model import ArchitectureModel, Flow, Status, get_model
+from egov.tools.architecture.roles import get_roles
 from egov.tools.contracts.asyncapi import events_of, message_name
 from egov.tools.generated import shown, write_or_check
 from services import all_topics
@@ -382,6 +383,29 @@ def _principals(model: ArchitectureModel) -> list[str]:
     ]
 
 
+def _conformance_roles() -> list[str]:
+    rows = [
+        (
+            _code(role.id),
+            f"{role.name_en} (in place of {_code(role.replaces)}, as {_code(role.principal)})",
+            "<br>".join(_code(t.topic) for t in role.reads),
+            "<br>".join(_code(t.topic) for t in role.writes),
+            "<br>".join(_code(c.id) for c in role.checks),
+        )
+        for role in get_roles().roles
+    ]
+    return [
+        "## Roles a vendor's system can take",
+        "",
+        "The roles of the conformance kit (`egov conformance run --role ROLE`, docs/conformance.md), "
+        "from architecture/conformance-roles.yaml: what a vendor's system in a service's place reads and "
+        "writes, and the checks the kit makes, each enforcing rules with their references. The "
+        "`conformance` principal plays their counterparts.",
+        "",
+        *_table(("Role", "System", "Reads", "Writes", "Checks"), rows),
+    ]
+
+
 def _procedures(province: Province) -> list[str]:
     rows = []
     for proc in province.procedures:
@@ -483,6 +507,7 @@ def render() -> str:
         _components(model),
         _rules(model),
         _principals(model),
+        _conformance_roles(),
         _procedures(get_province(model.province)),
         _provinces(model),
     ]

@@ -98,18 +98,25 @@ class Principal(_Frozen):
     """A party outside the services that connects to the broker (each service is a principal of its own).
 
     `acts_as` gives it what the model gives that service's topics (a vendor's system in the stand-in's place);
-    `reads_all` lets it read every modelled topic and write none (an operator's tools)."""
+    `reads_all` lets it read every modelled topic and write none (an operator's tools); `counterpart_of`
+    names roles of architecture/conformance-roles.yaml whose counterparts it plays (the conformance kit): it
+    may write what those roles read and read what they write."""
 
     id: str
     name: str
     name_en: str
     acts_as: str | None = None
     reads_all: bool = False
+    counterpart_of: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _one_kind(self) -> Principal:
-        if (self.acts_as is None) == (not self.reads_all):
-            raise ValueError(f"principal {self.id} must either act as a service or read every topic")
+        kinds = [self.acts_as is not None, self.reads_all, bool(self.counterpart_of)]
+        if sum(kinds) != 1:
+            raise ValueError(
+                f"principal {self.id} must either act as a service, read every topic, or play the "
+                "counterparts of conformance roles"
+            )
         return self
 
 

@@ -22,6 +22,7 @@ from egov.contracts.serde import ContractRegistry, get_registry
 from egov.contracts.topics import TopicSpec
 from egov.paths import REPO_ROOT
 from egov.tools.architecture.model import ArchitectureModel, get_model
+from egov.tools.architecture.roles import ROLES_PATH, problems, read_roles
 from services import all_topics
 
 #: Event types that are the platform's own, not part of any business flow.
@@ -85,7 +86,20 @@ def verify(
     _check_topics(model, wiring, registry, contracts, report)
     _check_layer_rules(model, report)
     _check_flows(model, wiring, registry, contracts, repo_root, report)
+    _check_conformance_roles(model, report)
     return report
+
+
+def _check_conformance_roles(model: ArchitectureModel, report: Report) -> None:
+    """The vendors' roles of the conformance kit still fit the model: a topic renamed, a reader removed or a
+    principal gone in the model would leave the kit testing a role the architecture no longer has."""
+    try:
+        roles = read_roles()
+    except (OSError, ValueError) as exc:
+        report.add("conformance-roles", f"{ROLES_PATH.name}: {exc}")
+        return
+    for problem in problems(roles, model):
+        report.add("conformance-roles", problem)
 
 
 # -- components and services --------------------------------------------------------------------------------

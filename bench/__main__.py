@@ -1,0 +1,127 @@
+"""`make bench` (`python -m bench`): the project's speed measured beside a raw Kafka client, in one run on one
+broker, so the ratios hold on a noisy machine. Prints the figures and the targets, writes them as JSON and a
+chart of latency against rate. Not part of `make test`.
+
+    python -m bench            # the full run (about 25 minutes: a 10-minute soak included)
+    python -m bench --quick    # under two minutes of load (a few minutes with start-up)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bench.environment import bench_environment
+from bench.pipeline import Outcome, Pipeline, measured, outcome
+from bench.raw import ceilings
+from bench.report import chart, print_report
+from bench.services import FEEDS, alone
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help="Short steps, no soak: under two minutes of load.")
+@click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
+@click.option(
+    "--rates", default="20,100,300", show_default=True, help="Dossiers a second of the latency steps."
+)
+def main(quick: bool, out: Path, rates: str) -> None:
+    """Measure, print, and write `<out>/latest.json` and `<out>/latency.png`."""
+    chosen = [float(r) for r in rates.split(",") if r.strip()]
+    plan = {
+        "raw_messages": 10_000 if quick else 50_000,
+        "service_events": 1_500 if quick else 10_000,
+        "sustained_s": 15 if quick else 60,
+        "rate_s": 8 if quick else 30,
+        "soak_s": 0 if quick else 600,
+        "soak_rate": 100,
+    }
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": _cpus(), "python": platform.python_version(), "system": platform.platform()},
+        "mode": "quick" if quick else "full",
+        "plan": plan,
+    }
+    with bench_environment(identity=True) as bench:
+        click.echo("Ceilings: a raw aiokafka producer and consume → produce loop …")
+        raw = asyncio.run(ceilings(bench, plan["raw_messages"]))
+        results["raw"] = raw.as_json()
+        click.echo("Each service alone, fed from a prepared topic …")
+        results["services"] = [
+            asyncio.run(alone(bench, feed, plan["service_events"])).as_json(raw.loop_per_s) for feed in FEEDS
+        ]
+        click.echo("The whole stack through HTTP (a business day a second) …")
+        results["pipeline"] = asyncio.run(_pipeline(bench, plan, chosen))
+    results["seconds"] = round(time.monotonic() - started)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(
+        json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    chart(results, out / "latency.png")
+    print_report(results)
+    click.echo(f"\nWritten: {out / 'latest.json'}, {out / 'latency.png'}")
+
+
+async def _pipeline(bench: Any, plan: dict[str, Any], rates: list[float]) -> dict[str, Any]:
+    pipeline = Pipeline(bench, prefix="bench-stack-")
+    await pipeline.start()
+    figures: dict[str, Any] = {"rss_idle_mib": pipeline.rss()}
+    if bench.provider is not None and bench.provider.pid():
+        from bench.resources import rss_mib
+
+        figures["identity_provider_rss_mib"] = round(rss_mib(bench.provider.pid()), 1)
+    await measured(pipeline, lambda: pipeline.at_rate(20, 5), drain=30)  # warm-up, not reported
+
+    async def sustained() -> Any:
+        return await pipeline.sustained(plan["sustained_s"])
+
+    load, seen, _, usage = await measured(pipeline, sustained, drain=20)
+    window = outcome(load, seen, load.started + load.seconds, usage)
+    figures["sustained"] = window.as_json()
+    figures["rss_under_load_mib"] = {
+        name: round(usage.peak_rss_by_pid.get(pid, 0.0), 1) for name, pid in pipeline.pids.items()
+    }
+    figures["rates"] = []
+    for rate in rates:
+
+        async def step(rate: float = rate) -> Any:
+            return await pipeline.at_rate(rate, plan["rate_s"])
+
+        load, seen, end, usage = await measured(pipeline, step, drain=30)
+        result: Outcome = outcome(load, seen, end, usage)
+        figures["rates"].append({"rate": rate, **result.as_json()})
+    if plan["soak_s"]:
+        before = pipeline.rss()
+
+        async def soak() -> Any:
+            return await pipeline.at_rate(plan["soak_rate"], plan["soak_s"])
+
+        load, seen, end, usage = await measured(pipeline, soak, drain=30)
+        after = pipeline.rss()
+        figures["soak"] = {
+            "rate": plan["soak_rate"],
+            "seconds": plan["soak_s"],
+            **outcome(load, seen, end, usage).as_json(),
+            "rss_before_mib": {k: round(v, 1) for k, v in before.items()},
+            "rss_after_mib": {k: round(v, 1) for k, v in after.items()},
+        }
+    figures["rss_idle_mib"] = {k: round(v, 1) for k, v in figures["rss_idle_mib"].items()}
+    return figures
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    main()
