@@ -1,4 +1,5 @@
-"""A real Apache Kafka broker without Docker: the official jars from Maven Central, KRaft, one node.
+"""A real Apache Kafka broker without Docker: the official jars from Maven Central, KRaft, one node by default
+or a local cluster of several (`LocalCluster`, `egov kafka start --brokers 3`, docs/adr/0016).
 
 The jars are fetched by Maven from the pinned `infra/kafka/pom.xml`; the broker runs as a background `java`
 process whose pid, data and logs live in a git-ignored state directory. `start` is a no-op when our broker
@@ -379,10 +380,15 @@ def local_broker(settings: Settings) -> LocalBroker | LocalCluster:
 
 
 def kafka_cluster_id() -> str:
-    """A Kafka cluster id: a random UUID in URL-safe base64 without padding, as `random-uuid` prints."""
+    """A Kafka cluster id: a random UUID in URL-safe base64 without padding, as `random-uuid` prints; never
+    one that starts with "-" (Kafka's Uuid.randomUuid draws again too), which the storage tool would read as
+    an option."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not found.startswith("-"):
+            return found
 
 
 @dataclass

@@ -98,3 +98,13 @@ def test_one_node_stays_the_default_with_one_replica(tmp_path) -> None:  # type:
     assert "offsets.topic.replication.factor=1\n" in text and "min.insync.replicas=1\n" in text
     three = local_broker(Settings(kafka_bootstrap_servers=one, state_dir=tmp_path, kafka_brokers=3))
     assert [n.port for n in three.nodes] == [9092, 9094, 9096]  # type: ignore[union-attr]
+
+
+def test_a_cluster_id_never_reads_as_an_option(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from egov.tools.localkafka import kafka_cluster_id
+
+    draws = iter([uuid.UUID(bytes=b"\xfb" + bytes(15)), uuid.UUID(bytes=bytes(16))])  # "-w…", then "AAA…"
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(draws))
+    assert kafka_cluster_id() == "AAAAAAAAAAAAAAAAAAAAAA"
