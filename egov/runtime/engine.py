@@ -93,6 +93,29 @@ class Engine(Protocol):
     def run(self) -> None: ...
 
 
+def group_timings(session_timeout: float) -> dict[str, Any]:
+    """How fast a service's consumer group notices a worker gone and hands its partitions on: the one place
+    these are set (docs/adr/0016, "Faults").
+
+    - The **session time-out** (EGOV_KAFKA_SESSION_TIMEOUT, 10 s) is how long the group coordinator waits
+      for a silent worker before giving its partitions to the others: the stall of a service whose worker
+      died and does not come back. A worker restarted at once comes back under its static membership
+      (EGOV_KAFKA_GROUP_INSTANCE_ID) and takes its partitions back without waiting for it.
+    - A **heartbeat** every tenth of it (at least 1 s), well under Kafka's rule of a third: a worker under
+      load misses a few and is not thrown out.
+    - The **rebalance time-out**, Faust's 60 s by default, is how long the coordinator waits for the live
+      workers to rejoin once a rebalance starts; a worker finishing its events in flight (at most
+      EGOV_AGENT_CONCURRENCY of them, each send bounded by the producer's 30 s) rejoins well within twice
+      the session time-out, and a worker stuck longer is left out instead of stalling the whole group.
+    - The client's request time-out (Faust's 90 s) stays above the session time-out, as the client requires.
+    """
+    return {
+        "broker_session_timeout": session_timeout,
+        "broker_heartbeat_interval": max(1.0, session_timeout / 10),
+        "broker_rebalance_timeout": max(20.0, 2 * session_timeout),
+    }
+
+
 class FaustEngine:
     """faust-streaming on the broker of the settings: one Faust app per service process."""
 
@@ -127,8 +150,7 @@ class FaustEngine:
             # Fail a send after 30 s rather than Faust's 20 minutes: a citizen waiting on a POST, or an
             # agent retrying with back-off, learns of a broker outage in time.
             producer_request_timeout=30.0,
-            broker_session_timeout=settings.kafka_session_timeout,
-            broker_heartbeat_interval=max(1.0, settings.kafka_session_timeout / 10),
+            **group_timings(settings.kafka_session_timeout),
             consumer_auto_offset_reset="earliest",
             datadir=str(settings.state_dir / "faust" / f"{prefix}{service}"),
             # Topics, table changelogs included, are created by the admin step, never by a service: under the

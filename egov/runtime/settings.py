@@ -122,9 +122,12 @@ class Settings(BaseSettings):
     )
     kafka_session_timeout: float = Field(
         default=10.0,
-        gt=0,
+        ge=6,
+        le=300,
         description="Seconds before the broker gives a silent consumer's partitions to the other workers of "
-        "its group: the longest stall of a service after one of its workers dies.",
+        "its group: the longest stall of a service after one of its workers dies (at least the broker's "
+        "group.min.session.timeout.ms, 6 s; the heartbeat and rebalance time-outs follow from it, "
+        "egov.runtime.engine.group_timings).",
     )
     topic_prefix: str = Field(
         default="",

@@ -69,3 +69,14 @@ def test_a_record_skipped_during_a_rebalance_is_not_committed_and_is_fetched_aga
     asyncio.run(then())
     assert seeks == [(skipped.tp, 22)]
     assert consumer._new_offset(skipped.tp) is None  # nothing committed until 22 is handled
+
+
+def test_a_group_notices_a_dead_worker_within_the_session_time_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(state_dir=tmp_path, auth="off", kafka_security="plaintext", kafka_session_timeout=10)
+    conf = build_service("payment", settings).engine.app.conf  # type: ignore[attr-defined]
+    assert (conf.broker_session_timeout, conf.broker_heartbeat_interval) == (10.0, 1.0)
+    # live workers rejoin a rebalance within twice the session, not Faust's minute
+    assert conf.broker_rebalance_timeout == 20.0
+    assert conf.broker_request_timeout > conf.broker_session_timeout  # the client refuses otherwise
+    with pytest.raises(ValueError, match="greater than or equal to 6"):
+        Settings(kafka_session_timeout=3)
