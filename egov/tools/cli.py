@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ def main() -> None:
 # -- kafka ------------------------------------------------------------------------------------------------
 @main.group()
 def kafka() -> None:
-    """The local Apache Kafka broker (official jars from Maven Central, KRaft, one node)."""
+    """The local Apache Kafka broker (official jars from Maven Central, KRaft): one node, or a cluster."""
 
 
 def _broker() -> LocalBroker | LocalCluster:
@@ -47,32 +48,65 @@ def fetch() -> None:
     click.echo(f"Kafka jars ready in {_broker().libs_dir}")
 
 
+def _use_brokers(brokers: int | None) -> None:
+    """Make this command, and the services it starts, see a local cluster of `brokers` nodes
+    (EGOV_KAFKA_BROKERS)."""
+    if brokers is None:
+        return
+    if brokers < 1:
+        raise click.BadParameter("at least one", param_hint="--brokers")
+    os.environ["EGOV_KAFKA_BROKERS"] = str(brokers)
+    get_settings.cache_clear()
+
+
+BROKERS_OPTION = click.option(
+    "--brokers",
+    type=int,
+    default=None,
+    help="Nodes of the local KRaft cluster (default: EGOV_KAFKA_BROKERS, else one): 3 for replication "
+    "factor 3 and min.insync.replicas 2. Other commands reach it with EGOV_KAFKA_BROKERS set alike.",
+)
+
+
 @kafka.command()
 @click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for the broker to answer.")
-def start(timeout: float) -> None:
-    """Start the broker in the background and wait until it answers."""
+@BROKERS_OPTION
+def start(timeout: float, brokers: int | None) -> None:
+    """Start the broker (one node, or a cluster: --brokers) in the background and wait until it answers."""
+    _use_brokers(brokers)
     broker = _broker()
     try:
         started = broker.start(timeout=timeout)
     except ProcessError as exc:
         raise click.ClickException(str(exc)) from exc
     state = "started" if started else "already running"
-    click.echo(f"Kafka broker {state} at {broker.bootstrap} (pid {broker.pid()}, logs {broker.log_file})")
+    what = (
+        "Kafka broker" if isinstance(broker, LocalBroker) else f"Kafka cluster of {len(broker.nodes)} nodes"
+    )
+    click.echo(f"{what} {state} at {broker.bootstrap} (pid {broker.pid()}, logs {broker.log_file})")
+    if brokers is not None and brokers > 1:
+        click.echo(
+            f"Other commands (egov up, egov kafka stop, …) reach it with EGOV_KAFKA_BROKERS={brokers}."
+        )
 
 
 @kafka.command()
 @click.option(
     "--timeout", default=30.0, show_default=True, help="Seconds to wait after SIGTERM before SIGKILL."
 )
-def stop(timeout: float) -> None:
-    """Stop the broker: SIGTERM, then SIGKILL after the time-out."""
+@BROKERS_OPTION
+def stop(timeout: float, brokers: int | None) -> None:
+    """Stop the broker (every node of a cluster): SIGTERM, then SIGKILL after the time-out."""
+    _use_brokers(brokers)
     broker = _broker()
     click.echo("Kafka broker stopped" if broker.stop(timeout) else "Kafka broker was not running")
 
 
 @kafka.command()
-def status() -> None:
-    """Is our broker running, and does it answer?"""
+@BROKERS_OPTION
+def status(brokers: int | None) -> None:
+    """Is our broker running (every node of a cluster), and does it answer?"""
+    _use_brokers(brokers)
     info = _broker().status()
     click.echo(json.dumps(info, indent=2))
     sys.exit(0 if info["answers"] else 1)
@@ -476,12 +510,13 @@ WORKERS_OPTION = click.option(
     help="Leave this service out (repeatable): a vendor's system takes its place (docs/conformance.md).",
 )
 @WORKERS_OPTION
-def up(timeout: float, without: tuple[str, ...], workers: int) -> None:
+@BROKERS_OPTION
+def up(timeout: float, without: tuple[str, ...], workers: int, brokers: int | None) -> None:
     """Start the broker (unless one answers) and every service in the background, each worker logging to its
     own file in the state folder; return once all answer healthy. `egov down` stops what this started."""
-    from egov.runtime.settings import get_settings
     from egov.tools.stack import ServiceStartError, start_detached
 
+    _use_brokers(brokers)
     settings = get_settings()
     _check_workers(workers, settings)
     marker = settings.state_dir / "stack" / "broker-started"
@@ -494,7 +529,8 @@ def up(timeout: float, without: tuple[str, ...], workers: int) -> None:
         except ProcessError as exc:
             raise click.ClickException(str(exc)) from exc
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text("started by egov up\n")
+        nodes = len(broker.nodes) if isinstance(broker, LocalCluster) else 1
+        marker.write_text(f"started by egov up\nbrokers={nodes}\n")
         click.echo(
             f"Kafka broker started at {settings.kafka_bootstrap_servers} ({settings.kafka_security} profile)"
         )
@@ -563,6 +599,8 @@ def down(timeout: float) -> None:
         click.echo("Identity provider stopped.")
     marker = settings.state_dir / "stack" / "broker-started"
     if marker.exists():
+        recorded = [line for line in marker.read_text().splitlines() if line.startswith("brokers=")]
+        _use_brokers(int(recorded[0].removeprefix("brokers=")) if recorded else None)  # as `up` started it
         _broker().stop(timeout)
         marker.unlink()
         click.echo("Kafka broker stopped.")
@@ -577,22 +615,35 @@ def chaos() -> None:
 @chaos.command("run")
 @click.option(
     "--plan",
-    type=click.Choice(["cluster", "services"]),
-    default="cluster",
+    type=click.Choice(["services", "cluster"]),
+    default="services",
     show_default=True,
-    help="cluster: the leader broker of the busiest partitions, then a worker of every service; services: "
-    "each service in turn, then the broker.",
+    help="services: each service in turn, one worker at a time, killed and restarted at once, then the "
+    "broker (on a cluster, the node leading the busiest partitions); cluster: that broker node down a while, "
+    "then one worker of every service down while the others take over.",
 )
 @click.option(
-    "--brokers", default=3, show_default=True, help="Nodes of the run's KRaft cluster (1: one broker)."
+    "--brokers", default=1, show_default=True, help="Nodes of the run's KRaft cluster (3: a cluster)."
 )
-@click.option("--workers", default=2, show_default=True, help="Workers per service.")
+@click.option("--workers", default=1, show_default=True, help="Workers per service.")
 @click.option("--rate", default=2.0, show_default=True, help="Dossiers submitted a second.")
-def chaos_run(plan: str, brokers: int, workers: int, rate: float) -> None:
+@click.option(
+    "--strike",
+    "struck",
+    multiple=True,
+    type=click.Choice(sorted(SERVICES)),
+    help="Kill only this service (repeatable; default: every service).",
+)
+@click.option(
+    "--settle", default=15.0, show_default=True, help="Seconds of steady load before and after each fault."
+)
+def chaos_run(
+    plan: str, brokers: int, workers: int, rate: float, struck: tuple[str, ...], settle: float
+) -> None:
     """Submit dossiers at a steady rate while the plan's faults strike (SIGKILL), then check that every
     dossier reached its final state, no dossier code was issued twice and no notice sent twice; print the
-    figures (exit 1 when something was lost or duplicated)."""
-    from egov.tools.chaos.run import run_chaos
+    figures, with the longest stall after each fault (exit 1 when something was lost or duplicated)."""
+    from egov.tools.chaos.run import Timings, run_chaos
 
     settings = get_settings()
     report = run_chaos(
@@ -602,6 +653,8 @@ def chaos_run(plan: str, brokers: int, workers: int, rate: float) -> None:
         workers=workers,
         rate=rate,
         user_settings=settings,
+        struck=struck or None,
+        timings=Timings(warm_up=settle, settle=settle),
     )
     for line in report.lines():
         click.echo(line)
