@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from egov.runtime.credentials import ADMIN
 from egov.runtime.settings import Settings
 from egov.tools.identity.keycloak import provider_env
 from egov.tools.localkafka import LocalBroker, LocalCluster
-from egov.tools.processes import free_port
+from egov.tools.processes import free_port, port_is_free
 from egov.tools.provision import provision
 from egov.tools.stack import ServiceProcess, running, workers
 from services import SERVICES
@@ -54,7 +55,13 @@ class Rig:
     settings: Settings
     broker: LocalBroker | LocalCluster
     processes: list[ServiceProcess]
+    #: The services the plan kills, in the order it kills them.
+    struck: list[str]
     faults: list[Fault] = field(default_factory=list)
+
+    @property
+    def brokers(self) -> int:
+        return len(self.broker.nodes) if isinstance(self.broker, LocalCluster) else 1
 
     def workers_of(self, name: str) -> list[ServiceProcess]:
         return [p for p in self.processes if p.name == name]
@@ -123,25 +130,35 @@ def rig(
     brokers: int,
     workers_per_service: int,
     user_settings: Settings,
+    services: Sequence[str] = tuple(SERVICES),
+    struck: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Iterator[Rig]:
-    """Start a run's broker, provision it, start the identity provider (if none runs) and every service's
-    workers; stop what it started on the way out."""
+    """Start a run's broker, provision it, start the identity provider (if none runs) and the workers of
+    `services` (every one by default), of which the plan strikes `struck` (default: all of them); stop what
+    it started on the way out."""
+    unknown = sorted(set(services) - set(SERVICES)) + sorted(set(struck or ()) - set(services))
+    if unknown:
+        raise ValueError(f"not a service of the run: {', '.join(unknown)}")
     if home.exists():
         for pid_file in home.glob("kafka/**/broker.pid"):  # a broker an interrupted run left behind
             LocalBroker(home=pid_file.parent).stop()
         shutil.rmtree(home)
     home.mkdir(parents=True)
-    addresses = [f"127.0.0.1:{free_port()}" for _ in range(brokers)]
+    addresses = [f"127.0.0.1:{listening_port()}" for _ in range(brokers)]
     secrets = home / "secrets" / "kafka.json"
     broker: LocalBroker | LocalCluster
     if brokers == 1:
         host, _, port = addresses[0].rpartition(":")
         broker = LocalBroker(
-            home=home / "kafka", host=host, port=int(port), controller_port=free_port(), secrets_file=secrets
+            home=home / "kafka",
+            host=host,
+            port=int(port),
+            controller_port=listening_port(),
+            secrets_file=secrets,
         )
     else:
-        controllers = [free_port() for _ in range(brokers)]
+        controllers = [listening_port() for _ in range(brokers)]
         broker = LocalCluster.of(
             home / "kafka", addresses, controller_ports=controllers, secrets_file=secrets
         )
@@ -163,8 +180,8 @@ def rig(
             started_provider = provider.start()
         profile = home / "agency-profile.yaml"
         profile.write_text(yaml.safe_dump(PROFILE), encoding="utf-8")
-        ports = {name: free_port() for name in SERVICES}
-        spread = {name: _spread_ports(ports[name], workers_per_service) for name in SERVICES}
+        ports = {name: free_port() for name in services}
+        spread = {name: _spread_ports(ports[name], workers_per_service) for name in services}
         service_env = {
             "EGOV_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
             "EGOV_KAFKA_SECRETS_FILE": str(secrets),
@@ -175,12 +192,13 @@ def rig(
             "EGOV_CLOCK_ANCHOR": dt.datetime.now(dt.UTC).isoformat(),
             "EGOV_TIMER_INTERVAL": "0.5",
             "EGOV_AGENCY_PROFILE": str(profile),
-            "EGOV_DOCUMENTS_URL": f"http://127.0.0.1:{spread['documents'][0]}",
             **identity_env,
             **(env or {}),
         }
+        if "documents" in services:  # the department stand-in issues its decisions there
+            service_env["EGOV_DOCUMENTS_URL"] = f"http://127.0.0.1:{spread['documents'][0]}"
         processes = workers(
-            SERVICES,
+            services,
             workers_per_service,
             port_of=lambda name: ports[name],
             logs=settings.state_dir / "logs",
@@ -189,11 +207,25 @@ def rig(
         for process in processes:  # free ports for every worker (worker n is not port + 1000·(n-1) here)
             process.port = spread[process.name][process.worker - 1]
         with running(processes, timeout=240):
-            yield Rig(settings, broker, processes)
+            yield Rig(settings, broker, processes, [n for n in services if struck is None or n in struck])
     finally:
         if started_provider and provider is not None:
             provider.stop()
         broker.stop()
+
+
+def listening_port(host: str = "127.0.0.1", first: int = 20000) -> int:
+    """A free port below the kernel's range of ephemeral ports, for a broker node the run kills and starts
+    again: a client's outgoing connection (or a client connecting to itself while the node is down) may take
+    a port of that range meanwhile, and the node could not listen on it again."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for port in random.Random().sample(range(first, max(first + 1, low)), k=min(200, max(1, low - first))):
+        if port_is_free(host, port) and port_is_free(host, port + 1):
+            return port
+    return free_port(host)
 
 
 def _spread_ports(first: int, count: int) -> list[int]:

@@ -19,15 +19,22 @@ from egov.tools.chaos.rig import Fault, Rig, rig, stamp
 from egov.tools.chaos.watch import FINAL, Gap, Ledger, Watcher
 from services import SERVICES, all_topics
 
-PLANS = ("cluster", "services")
-#: Seconds of steady load before the first fault, and after each fault before the next.
-WARM_UP = 15.0
-SETTLE = 15.0
-#: Seconds a broker node stays down before it is started again; a killed worker before it comes back.
-NODE_DOWN = 20.0
-WORKERS_DOWN = 30.0
-#: Seconds allowed after the load stops for every dossier to reach its final state.
-DRAIN = 240.0
+PLANS = ("services", "cluster")
+
+
+@dataclass(frozen=True)
+class Timings:
+    """The seconds of a plan (the defaults: `egov chaos run`; shorter in the test of the tool)."""
+
+    #: Steady load before the first fault, and after each fault before the next.
+    warm_up: float = 15.0
+    settle: float = 15.0
+    #: How long a broker node stays down before it is started again (on a cluster; one broker restarts at
+    #: once), and a killed worker of the cluster plan before it comes back.
+    node_down: float = 20.0
+    workers_down: float = 30.0
+    #: Allowed after the load stops for every dossier to reach its final state.
+    drain: float = 240.0
 
 
 @dataclass
@@ -104,6 +111,8 @@ class Report:
             out.append(
                 "  lost, by their last event: " + ", ".join(f"{n} {w}" for w, n in stuck.most_common())
             )
+        for reason in ledger.dead_letter_reasons[:5]:
+            out.append(f"  dead letter: {reason}")
         if self.refused:
             reasons = {r for s in self.refused for r in s.failures[-1:]}
             out.append(f"  refused after retries: {len(self.refused)} ({', '.join(sorted(reasons))})")
@@ -111,16 +120,18 @@ class Report:
         return out
 
 
-def stall_after(ledger: Ledger, fault: Fault, until: float, *, min_rate: float = 0.5) -> Gap | None:
-    """The longest gap of a steadily written topic that began while `fault` struck or was being recovered
-    from (between its time and `until`)."""
+def stall_after(ledger: Ledger, fault: Fault, until: float, *, min_rate: float) -> Gap | None:
+    """The longest gap, overlapping the time from `fault` until `until`, of a topic written at least
+    `min_rate` records a second then (one written for every dossier at the load's rate: a topic written for
+    some dossiers only has gaps of its own)."""
     found: Gap | None = None
     for topic, stamps in ledger.times.items():
-        inside = sorted(t for t in stamps if fault.struck - 30 <= t <= until + 30)
-        if len(inside) < max(2, min_rate * (until - fault.struck)):
+        inside = sorted(t for t in stamps if fault.struck - 60 <= t <= until + 60)
+        during = [t for t in inside if fault.struck <= t <= until]
+        if len(during) < max(2, min_rate * (until - fault.struck)):
             continue
         for a, b in itertools.pairwise(inside):
-            if fault.struck - 1 <= b and a <= until and (found is None or b - a > found.seconds):
+            if b > fault.struck and a < until and (found is None or b - a > found.seconds):
                 found = Gap(topic, b - a, a, b)
     return found
 
@@ -129,55 +140,63 @@ async def _blocking(action: Callable[[], object]) -> None:
     await asyncio.to_thread(action)
 
 
-async def _cluster_plan(rig: Rig, faults: list[Fault]) -> None:
-    """The broker leading the busiest partitions, killed and restarted; then one worker of each service."""
-    await asyncio.sleep(WARM_UP)
-    node = await asyncio.to_thread(rig.busiest_leader)
-    fault = Fault(f"broker node {node} (leading the busiest partitions) killed with SIGKILL", stamp())
-    faults.append(fault)
-    await _blocking(lambda: rig.kill_node(node))
-    await asyncio.sleep(NODE_DOWN)
-    await _blocking(rig.restart_node)
-    fault.back = stamp()
-    await asyncio.sleep(SETTLE)
-    victims = [rig.workers_of(name)[-1] for name in SERVICES]
+async def _cluster_plan(rig: Rig, faults: list[Fault], timings: Timings) -> None:
+    """The broker leading the busiest partitions killed and later restarted; then one worker of each service
+    killed, the others taking over, and brought back later."""
+    await asyncio.sleep(timings.warm_up)
+    await _broker_fault(rig, faults, timings)
+    victims = [rig.workers_of(name)[-1] for name in rig.struck]
     fault = Fault(f"worker {victims[0].worker} of every service killed with SIGKILL", stamp())
     faults.append(fault)
     for victim in victims:
         rig.kill(victim)
-    await asyncio.sleep(WORKERS_DOWN)
+    await asyncio.sleep(timings.workers_down)
     await asyncio.gather(*(_blocking(lambda v=v: rig.restart(v)) for v in victims))  # type: ignore[misc]
     fault.back = stamp()
-    await asyncio.sleep(SETTLE)
+    await asyncio.sleep(timings.settle)
 
 
-async def _services_plan(rig: Rig, faults: list[Fault]) -> None:
-    """Each service in turn killed with SIGKILL and restarted at once; then the broker."""
-    await asyncio.sleep(WARM_UP)
-    for name in SERVICES:
-        victims = rig.workers_of(name)
-        fault = Fault(f"{name} killed with SIGKILL and restarted", stamp())
-        faults.append(fault)
-        for victim in victims:
+async def _services_plan(rig: Rig, faults: list[Fault], timings: Timings) -> None:
+    """Each service in turn, one worker at a time, killed with SIGKILL and restarted at once; then the broker
+    (on a cluster: the node leading the busiest partitions)."""
+    await asyncio.sleep(timings.warm_up)
+    for name in rig.struck:
+        for victim in rig.workers_of(name):
+            label = name if len(rig.workers_of(name)) == 1 else f"{name} (worker {victim.worker})"
+            fault = Fault(f"{label} killed with SIGKILL and restarted", stamp())
+            faults.append(fault)
             rig.kill(victim)
-        await asyncio.gather(*(_blocking(lambda v=v: rig.restart(v)) for v in victims))  # type: ignore[misc]
-        fault.back = stamp()
-        await asyncio.sleep(SETTLE)
-    fault = Fault("the broker killed with SIGKILL and restarted", stamp())
-    faults.append(fault)
-    await _blocking(lambda: rig.kill_node(1))
+            await _blocking(lambda v=victim: rig.restart(v))  # type: ignore[misc]
+            fault.back = stamp()
+            await asyncio.sleep(timings.settle)
+    await _broker_fault(rig, faults, timings)
+
+
+async def _broker_fault(rig: Rig, faults: list[Fault], timings: Timings) -> None:
+    """One broker killed with SIGKILL: the only one, restarted at once; or the node of a cluster leading the
+    busiest partitions, started again after `node_down` while the others go on."""
+    if rig.brokers == 1:
+        fault = Fault("the broker killed with SIGKILL and restarted", stamp())
+        faults.append(fault)
+        await _blocking(lambda: rig.kill_node(1))
+    else:
+        node = await asyncio.to_thread(rig.busiest_leader)
+        fault = Fault(f"broker node {node} (leading the busiest partitions) killed with SIGKILL", stamp())
+        faults.append(fault)
+        await _blocking(lambda: rig.kill_node(node))
+        await asyncio.sleep(timings.node_down)
     await _blocking(rig.restart_node)
     fault.back = stamp()
-    await asyncio.sleep(SETTLE)
+    await asyncio.sleep(timings.settle)
 
 
-PLAYS: dict[str, Callable[[Rig, list[Fault]], Awaitable[None]]] = {
-    "cluster": _cluster_plan,
+PLAYS: dict[str, Callable[[Rig, list[Fault], Timings], Awaitable[None]]] = {
     "services": _services_plan,
+    "cluster": _cluster_plan,
 }
 
 
-async def _play(rig: Rig, plan: str, rate: float, issuer: str) -> Report:
+async def _play(rig: Rig, plan: str, rate: float, issuer: str, timings: Timings) -> Report:
     watcher = Watcher(rig.settings, all_topics())
     watching = asyncio.create_task(watcher.run())
     procedures = [p.code for p in get_province(rig.settings.province).procedures]
@@ -187,12 +206,12 @@ async def _play(rig: Rig, plan: str, rate: float, issuer: str) -> Report:
     started = stamp()
     submitting = asyncio.create_task(load.steady(rate, stop))
     try:
-        await PLAYS[plan](rig, faults)
+        await PLAYS[plan](rig, faults, timings)
     finally:
         stop.set()
     sent = await submitting
     ended = stamp()
-    deadline = time.monotonic() + DRAIN
+    deadline = time.monotonic() + timings.drain
     while time.monotonic() < deadline:
         report = Report(plan, 0, 0, rate, ended - started, sent, watcher.ledger, faults, [])
         if not report.lost:
@@ -200,10 +219,11 @@ async def _play(rig: Rig, plan: str, rate: float, issuer: str) -> Report:
         await asyncio.sleep(1.0)  # polling interval of the condition above, bounded by the deadline
     watcher.stop()
     await watching
-    gaps = watcher.ledger.gaps(started + 2, ended)
+    gaps = watcher.ledger.gaps(started + 2, ended, min_rate=rate)
     ends = [f.struck for f in faults[1:]] + [ended]
     stalls = [
-        (fault, stall_after(watcher.ledger, fault, until)) for fault, until in zip(faults, ends, strict=True)
+        (fault, stall_after(watcher.ledger, fault, until, min_rate=rate))
+        for fault, until in zip(faults, ends, strict=True)
     ]
     return Report(plan, 0, 0, rate, ended - started, sent, watcher.ledger, faults, gaps, stalls)
 
@@ -216,13 +236,24 @@ def run_chaos(
     workers: int,
     rate: float,
     user_settings: Settings,
+    services: Sequence[str] = tuple(SERVICES),
+    struck: Sequence[str] | None = None,
+    timings: Timings = Timings(),
 ) -> Report:
-    """Play `plan` on a stack of its own (see the package's docstring) and return its figures."""
+    """Play `plan` on a stack of its own (see the package's docstring) and return its figures: `services`
+    run, of which `struck` (default: all) are the ones the plan kills."""
     if plan not in PLAYS:
         raise ValueError(f"unknown plan {plan!r}: one of {', '.join(PLAYS)}")
-    with rig(home, brokers=brokers, workers_per_service=workers, user_settings=user_settings) as running:
+    with rig(
+        home,
+        brokers=brokers,
+        workers_per_service=workers,
+        user_settings=user_settings,
+        services=services,
+        struck=struck,
+    ) as running:
         issuer = str(running.settings.oidc_citizen_issuer)
-        report = asyncio.run(_play(running, plan, rate, issuer))
+        report = asyncio.run(_play(running, plan, rate, issuer, timings))
     report.brokers, report.workers = brokers, workers
     return report
 
@@ -261,7 +292,7 @@ async def _throughput(rig: Rig, count: int, concurrency: int, issuer: str) -> tu
     offset = time.time() - time.monotonic()
     sent = await load.flood(count, concurrency)
     ledger = watcher.ledger
-    deadline = time.monotonic() + DRAIN
+    deadline = time.monotonic() + Timings().drain
 
     def assigned(entry: Submitted) -> float | None:
         code = ledger.code(str(entry.submission_id))
@@ -273,7 +304,9 @@ async def _throughput(rig: Rig, count: int, concurrency: int, issuer: str) -> tu
     await watching
     done = [(s.first_try + offset, a) for s in sent if (a := assigned(s)) is not None]
     if len(done) < count:
-        raise RuntimeError(f"only {len(done)} of {count} dossiers were assigned within {DRAIN:.0f} s")
+        raise RuntimeError(
+            f"only {len(done)} of {count} dossiers were assigned within {Timings().drain:.0f} s"
+        )
     first = min(start for start, _ in done)
     last = max(end for _, end in done)
     return last - first, [end - start for start, end in done]

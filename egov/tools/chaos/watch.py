@@ -57,8 +57,9 @@ class Ledger:
     notices: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     #: (topic, ce_id) → records seen with it.
     records: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
-    #: Service → dead letters it wrote.
+    #: Service → dead letters it wrote; and what each said (service, error, the topic read, the reason).
     dead_letters: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    dead_letter_reasons: list[str] = field(default_factory=list)
     #: Dossier code → the last event seen of it (its type, and the status it changed to).
     last_seen: dict[str, str] = field(default_factory=dict)
 
@@ -156,6 +157,11 @@ class Watcher:
         ledger.records[(topic, event_id)] += 1
         if topic.endswith(".dead-letters.v1"):
             ledger.dead_letters[topic.split(".")[1]] += 1
+            ledger.dead_letter_reasons.append(
+                f"{headers.get('dlq_service')}: {headers.get('dlq_error')} on "
+                f"{str(headers.get('dlq_origin_topic', '')).removeprefix(self.prefix)}: "
+                f"{str(headers.get('dlq_reason', ''))[:300]}"
+            )
             return
         if topic == Topics.DOSSIERS.name:
             self._dossier(headers.get("ce_type"), message)
