@@ -44,6 +44,6 @@ def test_a_service_and_the_broker_killed_under_load_lose_and_duplicate_nothing(
     assert not report.ledger.codes_issued_twice and not report.ledger.notices_sent_twice, shown
     # and the stall after each fault was measured, within what a restart and the session time-out allow
     assert len(report.stalls) == 2, shown
-    for fault, gap in report.stalls:
+    for _, gap in report.stalls:
         assert gap is not None and gap.seconds < 60, shown
     assert "lost 0" in shown and "result: nothing lost, nothing duplicated" in shown
