@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from egov.paths import KAFKA_INFRA_DIR
 from egov.runtime.credentials import ADMIN, BROKER, CONTROLLER, MECHANISM, KafkaCredentials, SecretStore
 from egov.runtime.settings import replicas_for
-from egov.tools.processes import OwnedProcess, ProcessError
+from egov.tools.processes import OwnedProcess, ProcessError, port_is_free
 
 if TYPE_CHECKING:
     from egov.runtime.settings import Settings
@@ -354,14 +354,25 @@ class LocalBroker(OwnedProcess):
         self._process = self._spawn(cmd, self.console_file)
         return True
 
-    def kill(self) -> bool:
-        """SIGKILL the broker at once, as a crash would (failover tests); False when it was not running."""
+    def kill(self, ports_timeout: float = 120.0) -> bool:
+        """SIGKILL the broker at once, as a crash would (failover tests), and return once its ports can be
+        listened on again; False when it was not running. The kernel closes the dead broker's connections
+        itself, and each keeps the port taken until its client has closed its end (FIN_WAIT): clients busy
+        reconnecting take a few seconds, up to the kernel's FIN time-out."""
         pid = self.pid()
         if pid is None:
             return False
         os.kill(pid, signal.SIGKILL)
         self.wait_until_gone(pid)
         self.pid_file.unlink(missing_ok=True)
+        ports = (self.port, self._controller_port())
+        deadline = time.monotonic() + ports_timeout
+        while not all(port_is_free(self.host, port) for port in ports):
+            if time.monotonic() > deadline:
+                raise BrokerError(
+                    f"the killed broker's ports {ports} were not free within {ports_timeout:.0f}s"
+                )
+            time.sleep(0.2)  # polling interval of the condition above, bounded by the deadline
         return True
 
 
