@@ -8,7 +8,7 @@ EGOV   := $(BIN)/egov
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser demo test unit integration bench bench-quick lint format typecheck kafka-start kafka-stop kafka-status clean
+.PHONY: help install browser demo test unit integration bench bench-quick chaos chaos-cluster lint format typecheck kafka-start kafka-stop kafka-status clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,13 @@ bench: install $(VENV)/.bench ## The benchmark beside a raw Kafka client (about 
 
 bench-quick: install $(VENV)/.bench ## The benchmark's quick mode (under two minutes of load)
 	$(BIN)/python -m bench --quick
+
+chaos: install ## Faults under load on one broker: each service killed and restarted, then the broker (about 8 min)
+	$(EGOV) chaos run --plan services
+
+chaos-cluster: install ## The same on a three-node cluster, two workers per service, then a worker of each lost (about 15 min)
+	$(EGOV) chaos run --plan services --brokers 3 --workers 2
+	$(EGOV) chaos run --plan cluster --brokers 3 --workers 2
 
 lint: $(STAMP) ## ruff lint and format check, and the import layers
 	$(BIN)/ruff check .

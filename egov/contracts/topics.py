@@ -107,6 +107,25 @@ class Topics:
         doc="Submissions re-keyed by receiving agency, so each agency's daily sequence has one writer.",
         internal=True,
     )
+    PORTAL_RECEIPTS = TopicSpec(
+        name="egov.portal.receipts-by-submission.v1",
+        owner="portal",
+        key="submission_id",
+        events=(EventTypes.DOSSIER_RECEIVED,),
+        doc="The one-stop system's receipts, unchanged, re-keyed by submission id: a submission's dossier "
+        "code then sits on its submission's partition, whichever worker of the portal holds it.",
+        internal=True,
+    )
+    PORTAL_SUBMISSIONS_BY_DOSSIER = TopicSpec(
+        name="egov.portal.submissions-by-dossier.v1",
+        owner="portal",
+        key=None,
+        key_doc="the dossier code the one-stop system gave the submission (not a field of DossierSubmitted)",
+        events=(EventTypes.DOSSIER_SUBMITTED,),
+        doc="Each received submission, unchanged, re-keyed by its dossier code: who may follow a dossier "
+        "(its applicant) then sits on the dossier's partition, with its status and history.",
+        internal=True,
+    )
     SUPPLEMENTS = TopicSpec(
         name="egov.portal.supplements.v1",
         owner="portal",

@@ -192,21 +192,27 @@ class AuditLog:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._last: dict[tuple[str, int], Position] = {}
+        #: Per partition: the size of its file when `_last` was read or written by this process.
+        self._sizes: dict[tuple[str, int], int] = {}
 
     def _file(self, topic: str, partition: int, suffix: str = ".jsonl") -> Path:
         return self.directory / topic / f"{partition}{suffix}"
 
     def last(self, topic: str, partition: int) -> Position:
         """Where the partition's log stands; a torn last line (a crash in the middle of a write) is cut off
-        first."""
-        if (topic, partition) not in self._last:
-            path = self._file(topic, partition)
+        first. The file is read again when it changed since this process last read or wrote it: another
+        worker of the audit service held the partition meanwhile (a rebalance)."""
+        key = (topic, partition)
+        path = self._file(topic, partition)
+        size = path.stat().st_size if path.exists() else 0
+        if key not in self._last or self._sizes.get(key) != size:
             found = EMPTY
             if path.exists():
-                _cut_torn_line(path)
+                size = len(_cut_torn_line(path))
                 found = _position(_reverse_lines(path))
-            self._last[(topic, partition)] = found
-        return self._last[(topic, partition)]
+            self._last[key] = found
+            self._sizes[key] = size
+        return self._last[key]
 
     def append(self, entry: Mapping[str, Any]) -> None:
         """Append an entry and force it to disk before the record's offset can be committed; on a failed write
@@ -249,7 +255,8 @@ class AuditLog:
     def _write(self, topic: str, partition: int, line: Mapping[str, Any]) -> None:
         path = self._file(topic, partition)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _append_synced(path, (json.dumps(line, ensure_ascii=True, separators=(",", ":")) + "\n").encode())
+        line_bytes = (json.dumps(line, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
+        self._sizes[(topic, partition)] = _append_synced(path, line_bytes)
 
     def entry_at(self, topic: str, partition: int, offset: int) -> dict[str, Any] | None:
         """The entry of the current segment at `offset`, if the log holds one (read from the end: what is
@@ -358,7 +365,8 @@ def _cut_torn_line(path: Path) -> bytes:
     return data
 
 
-def _append_synced(path: Path, line: bytes) -> None:
+def _append_synced(path: Path, line: bytes) -> int:
+    """Append `line` and force it to disk; the file's new size."""
     size = path.stat().st_size if path.exists() else 0
     try:
         with open(path, "ab") as out:
@@ -369,6 +377,7 @@ def _append_synced(path: Path, line: bytes) -> None:
         if path.exists():
             os.truncate(path, size)
         raise
+    return size + len(line)
 
 
 def checkpoint_key(directory: Path) -> Ed25519PrivateKey:
@@ -380,13 +389,23 @@ def checkpoint_key(directory: Path) -> Ed25519PrivateKey:
         data = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
         public = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        (directory / "checkpoint-key.pub.pem").write_bytes(public)
+        # Written whole under another name, then linked into place: a worker of the audit service that
+        # creates it at the same moment finds either none or a whole key, and the first link wins.
+        draft = directory / f".checkpoint-key.{os.getpid()}.pem"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        try:
+            os.link(draft, private)
+        except FileExistsError:
+            pass  # another worker created it meanwhile: theirs is the key
+        else:
+            (directory / "checkpoint-key.pub.pem").write_bytes(public)
+        finally:
+            draft.unlink()
     loaded = serialization.load_pem_private_key(private.read_bytes(), password=None)
     assert isinstance(loaded, Ed25519PrivateKey)
     return loaded

@@ -73,10 +73,13 @@ async def ensure_topics(
     changelogs: Iterable[str] = (),
 ) -> list[str]:
     """As the broker's super user (the admin step), create the topics of `specs` that do not exist yet
-    (`services.all_topics()` is every topic) and the named table changelogs (compacted); returns the names
-    created. The services create no topic: they wait until theirs exist (`wait_for_topics`)."""
+    (`services.all_topics()` is every topic) and the named table changelogs (compacted), each with the
+    settings' partitions, replication factor and min.insync.replicas; returns the names created. The services
+    create no topic: they wait until theirs exist (`wait_for_topics`)."""
     wanted = {s.full_name(settings.topic_prefix) for s in specs}
     compacted = set(changelogs)
+    # acks=all waits for this many replicas: on a cluster, an acknowledged record survives a broker's loss.
+    durability = {"min.insync.replicas": str(settings.insync_replicas)}
     async with admin_client(settings, principal=ADMIN) as admin:
         existing = set(await admin.list_topics())
         missing = sorted((wanted | compacted) - existing)
@@ -87,8 +90,8 @@ async def ensure_topics(
                         NewTopic(
                             n,
                             settings.partitions,
-                            settings.replication_factor,
-                            topic_configs=COMPACTED if n in compacted else {},
+                            settings.replicas,
+                            topic_configs={**durability, **(COMPACTED if n in compacted else {})},
                         )
                         for n in missing
                     ]
@@ -106,7 +109,21 @@ async def ensure_topics(
         # A created topic reaches the broker's metadata a moment later; a worker that subscribed before
         # that would be assigned none of its partitions until its next metadata refresh (minutes).
         await _until_listed(admin, wanted | compacted, timeout=METADATA_TIMEOUT)
+        await _same_partitions(admin, sorted(wanted | compacted), settings.partitions)
         return missing
+
+
+async def _same_partitions(admin: AIOKafkaAdminClient, names: list[str], partitions: int) -> None:
+    """Every topic has `partitions` partitions: a key's events and state must sit on the same partition
+    number in every topic of a service, or its workers would hold a key's events apart from its state."""
+    counts = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics(names)}
+    other = sorted(f"{name} ({count})" for name, count in counts.items() if count != partitions)
+    if other:
+        raise RuntimeError(
+            f"topics with another partition count than EGOV_PARTITIONS={partitions}: {', '.join(other)}. "
+            "Every topic of the project needs the same count; set EGOV_PARTITIONS to theirs, or start over "
+            "with a new topic prefix or broker (`make clean`: the records go with it)"
+        )
 
 
 #: Seconds to wait for created topics to appear in the broker's metadata.

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import faust
+import httpx
 from aiohttp.web_exceptions import HTTPRequestEntityTooLarge
 from faust.web import Request, Response, View
 
@@ -24,6 +26,9 @@ from egov.runtime.clock import Clock
 from egov.runtime.credentials import MECHANISM, service_principal
 from egov.runtime.events import Message
 from egov.runtime.http import JSON, HttpError, HttpRequest, HttpResponse, Route, error_response
+from egov.runtime.kafkaclients import ServiceApp
+from egov.runtime.placement import Placement
+from egov.runtime.routing import FORWARD_TIMEOUT
 from egov.runtime.settings import Settings
 
 #: Called with each record of a subscribed topic, in partition order; the record's offset is committed only
@@ -74,7 +79,41 @@ class Engine(Protocol):
 
     def changelog_topics(self) -> list[str]: ...
 
+    @property
+    def web_url(self) -> str: ...
+
+    def placement(self) -> Placement | None:
+        """Which worker of the service holds each partition now; None before the first assignment."""
+        ...
+
+    async def forward(self, url: str, request: HttpRequest) -> HttpResponse:
+        """The answer of the worker at `url` to `request` (503 when it does not answer)."""
+        ...
+
     def run(self) -> None: ...
+
+
+def group_timings(session_timeout: float) -> dict[str, Any]:
+    """How fast a service's consumer group notices a worker gone and hands its partitions on: the one place
+    these are set (docs/adr/0016, "Faults").
+
+    - The **session time-out** (EGOV_KAFKA_SESSION_TIMEOUT, 10 s) is how long the group coordinator waits
+      for a silent worker before giving its partitions to the others: the stall of a service whose worker
+      died and does not come back. A worker restarted at once comes back under its static membership
+      (EGOV_KAFKA_GROUP_INSTANCE_ID) and takes its partitions back without waiting for it.
+    - A **heartbeat** every tenth of it (at least 1 s), well under Kafka's rule of a third: a worker under
+      load misses a few and is not thrown out.
+    - The **rebalance time-out**, Faust's 60 s by default, is how long the coordinator waits for the live
+      workers to rejoin once a rebalance starts; a worker finishing its events in flight (at most
+      EGOV_AGENT_CONCURRENCY of them, each send bounded by the producer's 30 s) rejoins well within twice
+      the session time-out, and a worker stuck longer is left out instead of stalling the whole group.
+    - The client's request time-out (Faust's 90 s) stays above the session time-out, as the client requires.
+    """
+    return {
+        "broker_session_timeout": session_timeout,
+        "broker_heartbeat_interval": max(1.0, session_timeout / 10),
+        "broker_rebalance_timeout": max(20.0, 2 * session_timeout),
+    }
 
 
 class FaustEngine:
@@ -86,7 +125,9 @@ class FaustEngine:
         prefix = settings.topic_prefix
         #: The service's broker principal, named like its app id (egov.runtime.credentials).
         self.principal = service_principal(prefix, service)
-        self.app = faust.App(
+        web_port = settings.web_port or default_port
+        self._web_url = settings.web_url or advertised_url(settings.web_host, web_port)
+        self.app = ServiceApp(
             f"{prefix}{APP_ID_PREFIX}{service}",
             broker=[f"kafka://{server}" for server in settings.bootstrap_list],
             store="memory://",
@@ -94,15 +135,22 @@ class FaustEngine:
             web_enabled=True,
             web_bind=settings.web_host,
             web_host=settings.web_host,
-            web_port=settings.web_port or default_port,
+            web_port=web_port,
+            # Where the other workers of the service send the requests for this worker's keys (it travels
+            # with the group's assignment: egov.runtime.placement).
+            canonical_url=self._web_url,
             topic_partitions=settings.partitions,
-            topic_replication_factor=settings.replication_factor,
+            topic_replication_factor=settings.replicas,
+            # No standby copies of other workers' partitions: the in-memory store recovers a partition it is
+            # given from the changelog's start anyway, and a standby's keys would show in the worker's own
+            # answers (docs/adr/0016).
+            table_standby_replicas=0,
+            consumer_group_instance_id=settings.kafka_group_instance_id,
             producer_acks=-1,
             # Fail a send after 30 s rather than Faust's 20 minutes: a citizen waiting on a POST, or an
             # agent retrying with back-off, learns of a broker outage in time.
             producer_request_timeout=30.0,
-            broker_session_timeout=settings.kafka_session_timeout,
-            broker_heartbeat_interval=max(1.0, settings.kafka_session_timeout / 10),
+            **group_timings(settings.kafka_session_timeout),
             consumer_auto_offset_reset="earliest",
             datadir=str(settings.state_dir / "faust" / f"{prefix}{service}"),
             # Topics, table changelogs included, are created by the admin step, never by a service: under the
@@ -113,10 +161,55 @@ class FaustEngine:
             topic_disable_leader=True,
         )
         self._topics: dict[str, faust.TopicT] = {}
+        #: The client that hands requests to the other workers (made on the worker's event loop).
+        self._http: httpx.AsyncClient | None = None
 
     @property
     def web_url(self) -> str:
-        return f"http://{self.settings.web_host}:{self.app.conf.web_port}"
+        return self._web_url
+
+    def placement(self) -> Placement | None:
+        """The partitions' workers, from the assignment the group's leader handed out with every worker's URL
+        (Faust's partition assignor); a partition the tables disagree on is left out (being moved)."""
+        distribution: Any = self.app.assignor.tables_metadata()  # url → changelog topic → partitions
+        owners: dict[int, str] = {}
+        disputed: set[int] = set()
+        for url, topics in distribution.items():
+            for partitions in topics.values():
+                for partition in partitions:
+                    if owners.setdefault(partition, str(url)) != str(url):
+                        disputed.add(partition)
+        if not owners:
+            return None
+        count = max(max(owners) + 1, len(owners))
+        me = str(self.app.conf.canonical_url)
+        return Placement(me, count, {p: u for p, u in owners.items() if p not in disputed})
+
+    async def forward(self, url: str, request: HttpRequest) -> HttpResponse:
+        """Hand `request` to the worker at `url` as it came, and return its answer (egov.runtime.routing)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=FORWARD_TIMEOUT)
+        headers = {k: v for k, v in request.headers.items() if k not in _HOP_BY_HOP}
+        try:
+            answer = await self._http.request(
+                request.method,
+                url + request.path,
+                params=list(request.query),
+                headers=headers,
+                content=request.body,
+            )
+        except httpx.HTTPError as exc:
+            message = f"the worker at {url}, which holds this key, does not answer ({type(exc).__name__})"
+            return error_response(HttpError.one(503, "(service)", "unavailable", message))
+        media_type = answer.headers.get("content-type", "").split(";")[0].strip()
+        if media_type and media_type != JSON:  # an HTML page, metrics: handed on as they came
+            return HttpResponse(answer.text, status=answer.status_code, media_type=media_type)
+        try:
+            body = answer.json()
+        except ValueError:
+            message = f"the worker at {url} answered {answer.status_code} without a JSON body"
+            return error_response(HttpError.one(503, "(service)", "unavailable", message))
+        return HttpResponse(body, status=answer.status_code)
 
     def _topic(self, name: str) -> faust.TopicT:
         """The Faust topic of that name (raw bytes: the runtime does the Avro serde)."""
@@ -208,6 +301,17 @@ class FaustEngine:
                 stderr=console,
             )
             worker.execute_from_commandline()
+
+
+#: Headers that belong to one connection, not to the request handed on.
+_HOP_BY_HOP = frozenset({"host", "content-length", "connection", "transfer-encoding", "keep-alive"})
+
+
+def advertised_url(host: str, port: int) -> str:
+    """The URL of a server bound to `host`: the host's own address when it listens on every interface."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostbyname(socket.gethostname())
+    return f"http://{host}:{port}"
 
 
 def _view(path: str, methods: Mapping[str, Route], responder: Responder) -> type[View]:

@@ -74,7 +74,9 @@ from egov.runtime.http import (
 from egov.runtime.logging import configure_logging, get_logger
 from egov.runtime.metrics import DEAD_LETTERED, DUPLICATE, HANDLED, PASSED_OVER, Metrics
 from egov.runtime.metrics import MEDIA_TYPE as METRICS_MEDIA_TYPE
+from egov.runtime.placement import Placement
 from egov.runtime.retries import KeyLocks, is_retryable
+from egov.runtime.routing import OwnerKey, Part, gather, routed
 from egov.runtime.settings import Settings, get_settings
 
 #: Entries past their retention forgotten per event handled: a bounded cost on each event.
@@ -506,20 +508,30 @@ class Service:
         self.engine.on_start(task)
 
     def route(
-        self, method: str, path: str, *, access: Access, operation: Operation | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        access: Access,
+        operation: Operation | None = None,
+        owner: OwnerKey | None = None,
     ) -> Callable[[Route], Route]:
         """Serve `method` on `path` (parameters as `{name}`) with the decorated async function, which takes
         an `HttpRequest` and returns an `HttpResponse` or a JSON body, or raises `HttpError`
         (egov.runtime.http). `access` says who may call it (egov.runtime.auth): the runtime checks the
         bearer token first (401 without a valid one, 403 for a person the route does not serve), and the
         route finds the caller in `request.person`. `operation` says what it takes and answers (its OpenAPI
-        operation, egov.runtime.openapi); a body larger than it allows is a 413 before anything else."""
+        operation, egov.runtime.openapi); a body larger than it allows is a 413 before anything else. A route
+        that reads a key's state names the key with `owner` (e.g. `by_param("dossier_code")`): the worker
+        holding that key's partition answers it, whichever worker receives it (egov.runtime.routing)."""
 
         def register(route: Route) -> Route:
             methods = self._routes.get(path)
             if methods is None:
                 methods = self._routes[path] = {}
                 self.engine.route(path, methods, self.answer)  # the engine serves this mapping as it grows
+            if owner is not None:
+                route = routed(route, owner, self.engine, self.is_ready)
             limit = operation.max_body_bytes if operation else DEFAULT_MAX_BODY_BYTES
             guarded = limit_body(self._guarded(route, access), limit)
             methods[method.upper()] = self._measured(method.upper(), path, guarded)
@@ -596,6 +608,20 @@ class Service:
         """(method, path) → who may call it."""
         return self._access
 
+    def placement(self) -> Placement | None:
+        """Which worker of this service holds each partition (egov.runtime.placement)."""
+        return self.engine.placement()
+
+    async def gather(
+        self,
+        request: HttpRequest,
+        path: str,
+        local: Callable[[HttpRequest, frozenset[int]], Awaitable[Mapping[str, Any]]],
+    ) -> list[Part]:
+        """Every worker's part of an answer about all keys: this worker's from `local`, the others' from their
+        route at `path` (egov.runtime.routing.gather); 503 unless the parts cover every partition once."""
+        return await gather(self.engine, request, path, local)
+
     @property
     def operations(self) -> Mapping[tuple[str, str], Operation]:
         """(method, path) → what the route takes and answers, as the wiring declares it."""
@@ -614,11 +640,14 @@ class Service:
 
     async def _health(self, request: HttpRequest) -> HttpResponse:
         ready = self.is_ready()
+        placement = self.placement()
         body = Health(
             service=self.name,
             status="ok" if ready else "starting",
             kafka=self.settings.kafka_bootstrap_servers,
             topic_prefix=self.settings.topic_prefix,
+            partitions=sorted(placement.mine) if placement else [],
+            workers=len(placement.workers) if placement else 0,
         )
         return HttpResponse(body.model_dump(), status=200 if ready else 503)
 
@@ -662,6 +691,13 @@ class Health(BaseModel):
     )
     kafka: str = Field(description="The broker it talks to (bootstrap servers).")
     topic_prefix: str = Field(description="The prefix of its topics (isolates tenants and test runs).")
+    partitions: list[int] = Field(
+        description="The partitions of the service's topics this worker holds (the keys of the others are "
+        "answered by the workers holding them)."
+    )
+    workers: int = Field(
+        description="How many workers share the service's partitions now (0 before the first assignment)."
+    )
 
 
 METRICS = Operation(

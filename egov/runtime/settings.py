@@ -16,6 +16,17 @@ from egov.runtime.credentials import CredentialsMissing, KafkaCredentials, Secre
 
 #: The principal of an operator's tools (trace, observe, the demo's summary): reads every modelled topic.
 OPERATOR = "operator"
+#: Partitions of every topic: enough for up to six workers per service, and divisible by 1, 2 and 3 so
+#: that one, two or three workers share them evenly.
+DEFAULT_PARTITIONS = 6
+#: The replication factor of a production cluster: a topic survives the loss of two brokers' disks, and
+#: with min.insync.replicas of 2 an acknowledged record is on at least two of them.
+CLUSTER_REPLICAS = 3
+
+
+def replicas_for(brokers: int) -> int:
+    """The replication factor of the project's topics on a cluster of `brokers` nodes."""
+    return min(CLUSTER_REPLICAS, brokers)
 
 
 class Settings(BaseSettings):
@@ -88,6 +99,13 @@ class Settings(BaseSettings):
         description="How recent (real seconds) a signer's own authentication must be to approve a document "
         "for signature.",
     )
+    kafka_brokers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Nodes of the local KRaft cluster (`egov kafka start`): with one address in "
+        "EGOV_KAFKA_BOOTSTRAP_SERVERS, node i listens on its port + 2·i (and its controller on the next "
+        "port); default: one node per address given.",
+    )
     idempotency_retention: float = Field(
         default=6 * 3600.0,
         gt=0,
@@ -103,19 +121,52 @@ class Settings(BaseSettings):
         "partition order; an offset is committed only once every event before it is done).",
     )
     kafka_session_timeout: float = Field(
-        default=30.0, gt=0, description="Seconds before the broker gives a silent consumer's partitions away."
+        default=10.0,
+        ge=6,
+        le=300,
+        description="Seconds before the broker gives a silent consumer's partitions to the other workers of "
+        "its group: the longest stall of a service after one of its workers dies (at least the broker's "
+        "group.min.session.timeout.ms, 6 s; the heartbeat and rebalance time-outs follow from it, "
+        "egov.runtime.engine.group_timings).",
     )
     topic_prefix: str = Field(
         default="",
         description="Prepended to every topic name and consumer group: isolates test runs and tenants.",
     )
-    partitions: int = Field(default=3, ge=1, description="Partitions of every topic the project creates.")
-    replication_factor: int = Field(default=1, ge=1)
+    partitions: int = Field(
+        default=DEFAULT_PARTITIONS,
+        ge=1,
+        description="Partitions of every topic the project creates: the most workers a service can use.",
+    )
+    replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        description="Replicas of every topic the project creates (default: 3 on a cluster of three or more "
+        "brokers, else one per broker).",
+    )
+    min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="Replicas that must have a record before a producer's `acks=all` send succeeds "
+        "(default: the replication factor less one, at least 1).",
+    )
     state_dir: Path = Field(default_factory=default_state_dir)
     log_level: str = "INFO"
     web_host: str = Field(default="127.0.0.1", description="Address the services' HTTP servers bind to.")
     web_port: int | None = Field(
         default=None, description="HTTP port of this service process (default: the service's own default)."
+    )
+    web_url: str | None = Field(
+        default=None,
+        description="Where the other workers of the service reach this one, to hand it the requests for the "
+        "keys it holds (default: http://<web host>:<web port>, or the host's own address when the server "
+        "listens on every interface, as in a container).",
+    )
+    kafka_group_instance_id: str | None = Field(
+        default=None,
+        description="Static membership of this worker in its service's consumer group: a worker restarted "
+        "under the same id takes its partitions back at once, without a rebalance (`egov up` gives each "
+        "worker `<service>-<n>`); unset, a worker joins as a new member.",
     )
     province: str = Field(default="binh-thuan", description="Province data file in architecture/provinces/.")
     clock_speed: float = Field(
@@ -185,6 +236,23 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _every_node_listed(self) -> Settings:
+        """With EGOV_KAFKA_BROKERS and one address, every node of the local cluster is listed (ports two
+        apart, each followed by its controller's): a client reaches the cluster while any node is down."""
+        given = self.bootstrap_list
+        if self.kafka_brokers is None or self.kafka_brokers == len(given):
+            return self
+        if len(given) != 1:
+            raise ValueError(
+                f"EGOV_KAFKA_BROKERS={self.kafka_brokers} but EGOV_KAFKA_BOOTSTRAP_SERVERS names "
+                f"{len(given)} brokers: give one address (the first node's) or all of them"
+            )
+        host, _, port = given[0].rpartition(":")
+        nodes = [f"{host}:{int(port) + 2 * i}" for i in range(self.kafka_brokers)]
+        self.kafka_bootstrap_servers = ",".join(nodes)
+        return self
+
+    @model_validator(mode="after")
     def _clock_is_shared(self) -> Settings:
         if self.clock_speed != 1.0 and self.clock_anchor is None:
             raise ValueError(
@@ -234,6 +302,16 @@ class Settings(BaseSettings):
     @property
     def bootstrap_list(self) -> list[str]:
         return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
+    @property
+    def replicas(self) -> int:
+        """The replication factor of the topics the project creates."""
+        return self.replication_factor or replicas_for(len(self.bootstrap_list))
+
+    @property
+    def insync_replicas(self) -> int:
+        """min.insync.replicas of the topics the project creates."""
+        return self.min_insync_replicas or max(1, self.replicas - 1)
 
 
 @lru_cache(maxsize=1)

@@ -29,8 +29,12 @@ from egov.runtime.auth import AuthError, Person
 from egov.runtime.clock import Clock
 from egov.runtime.engine import Outgoing, RecordCallback, Responder
 from egov.runtime.http import HttpRequest, HttpResponse, Route, match
+from egov.runtime.placement import Placement
 from egov.runtime.service import Service
-from egov.runtime.settings import Settings
+from egov.runtime.settings import DEFAULT_PARTITIONS, Settings
+
+#: The URL of the fake runtime's one worker.
+FAKE_URL = "http://fake-worker"
 
 
 class FakeClock:
@@ -110,6 +114,11 @@ class FakeEngine:
         self.ready = True
         #: When set, every send raises it (a broker outage, a refused record).
         self.send_error: BaseException | None = None
+        #: Which worker holds each partition: this one alone, unless a test says otherwise.
+        self.assignment: Placement | None = Placement.alone(FAKE_URL, DEFAULT_PARTITIONS)
+        #: Requests handed to other workers, and the answer they get.
+        self.forwarded: list[tuple[str, HttpRequest]] = []
+        self.forwarded_answer = HttpResponse({"from": "another worker"})
 
     def table(self, name: str, *, help: str) -> MutableMapping[Any, Any]:
         return self.tables.setdefault(name, {})
@@ -139,6 +148,19 @@ class FakeEngine:
 
     def changelog_topics(self) -> list[str]:
         return [f"{name}-changelog" for name in self.tables]
+
+    @property
+    def web_url(self) -> str:
+        return FAKE_URL
+
+    def placement(self) -> Placement | None:
+        """One worker holding every partition, unless a test gives another placement (`assignment`)."""
+        return self.assignment
+
+    async def forward(self, url: str, request: HttpRequest) -> HttpResponse:
+        """Record a request handed to another worker; its answer is `forwarded_answer` (a test sets it)."""
+        self.forwarded.append((url, request))
+        return self.forwarded_answer
 
     def run(self) -> None:
         raise RuntimeError("the fake engine runs no worker: call the runtime's deliver, pump and request")

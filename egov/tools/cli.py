@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from egov.runtime.settings import get_settings
 from egov.tools.architecture.cli import arch as arch_group
 from egov.tools.conformance.cli import conformance as conformance_group
 from egov.tools.contracts.cli import contracts as contracts_group
-from egov.tools.localkafka import LocalBroker, broker_answers
+from egov.tools.localkafka import LocalBroker, LocalCluster, broker_answers, local_broker
 from egov.tools.openapi import http as http_group
 from egov.tools.processes import ProcessError
 from services import SERVICES
@@ -30,11 +31,11 @@ def main() -> None:
 # -- kafka ------------------------------------------------------------------------------------------------
 @main.group()
 def kafka() -> None:
-    """The local Apache Kafka broker (official jars from Maven Central, KRaft, one node)."""
+    """The local Apache Kafka broker (official jars from Maven Central, KRaft): one node, or a cluster."""
 
 
-def _broker() -> LocalBroker:
-    return LocalBroker.from_settings(get_settings())
+def _broker() -> LocalBroker | LocalCluster:
+    return local_broker(get_settings())
 
 
 @kafka.command()
@@ -47,32 +48,65 @@ def fetch() -> None:
     click.echo(f"Kafka jars ready in {_broker().libs_dir}")
 
 
+def _use_brokers(brokers: int | None) -> None:
+    """Make this command, and the services it starts, see a local cluster of `brokers` nodes
+    (EGOV_KAFKA_BROKERS)."""
+    if brokers is None:
+        return
+    if brokers < 1:
+        raise click.BadParameter("at least one", param_hint="--brokers")
+    os.environ["EGOV_KAFKA_BROKERS"] = str(brokers)
+    get_settings.cache_clear()
+
+
+BROKERS_OPTION = click.option(
+    "--brokers",
+    type=int,
+    default=None,
+    help="Nodes of the local KRaft cluster (default: EGOV_KAFKA_BROKERS, else one): 3 for replication "
+    "factor 3 and min.insync.replicas 2. Other commands reach it with EGOV_KAFKA_BROKERS set alike.",
+)
+
+
 @kafka.command()
 @click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for the broker to answer.")
-def start(timeout: float) -> None:
-    """Start the broker in the background and wait until it answers."""
+@BROKERS_OPTION
+def start(timeout: float, brokers: int | None) -> None:
+    """Start the broker (one node, or a cluster: --brokers) in the background and wait until it answers."""
+    _use_brokers(brokers)
     broker = _broker()
     try:
         started = broker.start(timeout=timeout)
     except ProcessError as exc:
         raise click.ClickException(str(exc)) from exc
     state = "started" if started else "already running"
-    click.echo(f"Kafka broker {state} at {broker.bootstrap} (pid {broker.pid()}, logs {broker.log_file})")
+    what = (
+        "Kafka broker" if isinstance(broker, LocalBroker) else f"Kafka cluster of {len(broker.nodes)} nodes"
+    )
+    click.echo(f"{what} {state} at {broker.bootstrap} (pid {broker.pid()}, logs {broker.log_file})")
+    if brokers is not None and brokers > 1:
+        click.echo(
+            f"Other commands (egov up, egov kafka stop, …) reach it with EGOV_KAFKA_BROKERS={brokers}."
+        )
 
 
 @kafka.command()
 @click.option(
     "--timeout", default=30.0, show_default=True, help="Seconds to wait after SIGTERM before SIGKILL."
 )
-def stop(timeout: float) -> None:
-    """Stop the broker: SIGTERM, then SIGKILL after the time-out."""
+@BROKERS_OPTION
+def stop(timeout: float, brokers: int | None) -> None:
+    """Stop the broker (every node of a cluster): SIGTERM, then SIGKILL after the time-out."""
+    _use_brokers(brokers)
     broker = _broker()
     click.echo("Kafka broker stopped" if broker.stop(timeout) else "Kafka broker was not running")
 
 
 @kafka.command()
-def status() -> None:
-    """Is our broker running, and does it answer?"""
+@BROKERS_OPTION
+def status(brokers: int | None) -> None:
+    """Is our broker running (every node of a cluster), and does it answer?"""
+    _use_brokers(brokers)
     info = _broker().status()
     click.echo(json.dumps(info, indent=2))
     sys.exit(0 if info["answers"] else 1)
@@ -454,23 +488,54 @@ def _identity(settings: Any) -> Any:
     return provider_env(settings)
 
 
-def _stack_processes(identity_env: dict[str, str] | None = None, without: tuple[str, ...] = ()) -> list[Any]:
+def _stack_processes(
+    identity_env: dict[str, str] | None = None, without: tuple[str, ...] = (), workers: int | None = None
+) -> list[Any]:
     from egov.runtime.settings import get_settings
-    from egov.tools.stack import ServiceProcess
+    from egov.tools.stack import workers as service_workers
     from services import SERVICES, service_port
 
     settings = get_settings()
-    logs = settings.state_dir / "logs"
     # The department stand-in issues its approvals as signed documents in the document system (when it runs:
     # a vendor's document system has an API of its own); the APIs trust the identity provider's issuers.
     env = dict(identity_env if identity_env is not None else _identity(settings)[0])
     if "documents" not in without:
         env["EGOV_DOCUMENTS_URL"] = f"http://127.0.0.1:{service_port('documents')}"
-    return [
-        ServiceProcess(name, service_port(name), logs / f"{name}.log", env=env)
-        for name in SERVICES
-        if name not in without
-    ]
+    count = workers if workers is not None else _recorded_workers(settings)
+    names = [name for name in SERVICES if name not in without]
+    return service_workers(names, count, port_of=service_port, logs=settings.state_dir / "logs", env=env)
+
+
+def _workers_file(settings: Any) -> Path:
+    return Path(settings.state_dir) / "stack" / "workers"
+
+
+def _recorded_workers(settings: Any) -> int:
+    """How many workers per service the running stack was started with (`egov up --workers`)."""
+    try:
+        return max(1, int(_workers_file(settings).read_text().strip()))
+    except (OSError, ValueError):
+        return 1
+
+
+def _check_workers(workers: int, settings: Any) -> None:
+    if workers < 1:
+        raise click.BadParameter("at least one", param_hint="--workers")
+    if workers > settings.partitions:
+        raise click.BadParameter(
+            f"{workers} workers would share {settings.partitions} partitions (EGOV_PARTITIONS): the "
+            "extra ones would hold none",
+            param_hint="--workers",
+        )
+
+
+WORKERS_OPTION = click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    envvar="EGOV_WORKERS",
+    help="Workers per service, sharing its partitions (at most EGOV_PARTITIONS); also EGOV_WORKERS.",
+)
 
 
 @main.command()
@@ -483,13 +548,16 @@ def _stack_processes(identity_env: dict[str, str] | None = None, without: tuple[
     type=click.Choice(sorted(SERVICES)),
     help="Leave this service out (repeatable): a vendor's system takes its place (docs/conformance.md).",
 )
-def up(timeout: float, without: tuple[str, ...]) -> None:
-    """Start the broker (unless one answers) and every service in the background, each logging to its own
-    file in the state folder; return once all answer healthy. `egov down` stops what this started."""
-    from egov.runtime.settings import get_settings
+@WORKERS_OPTION
+@BROKERS_OPTION
+def up(timeout: float, without: tuple[str, ...], workers: int, brokers: int | None) -> None:
+    """Start the broker (unless one answers) and every service in the background, each worker logging to its
+    own file in the state folder; return once all answer healthy. `egov down` stops what this started."""
     from egov.tools.stack import ServiceStartError, start_detached
 
+    _use_brokers(brokers)
     settings = get_settings()
+    _check_workers(workers, settings)
     marker = settings.state_dir / "stack" / "broker-started"
     broker = _broker()
     if broker_answers(settings.kafka_bootstrap_servers, options=broker.admin_options()):
@@ -500,7 +568,8 @@ def up(timeout: float, without: tuple[str, ...]) -> None:
         except ProcessError as exc:
             raise click.ClickException(str(exc)) from exc
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text("started by egov up\n")
+        nodes = len(broker.nodes) if isinstance(broker, LocalCluster) else 1
+        marker.write_text(f"started by egov up\nbrokers={nodes}\n")
         click.echo(
             f"Kafka broker started at {settings.kafka_bootstrap_servers} ({settings.kafka_security} profile)"
         )
@@ -515,15 +584,17 @@ def up(timeout: float, without: tuple[str, ...]) -> None:
         except ProcessError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"Identity provider at {provider.url} (realms vneid, officials)")
-    services = _stack_processes(identity_env, without)
+    services = _stack_processes(identity_env, without, workers)
+    _workers_file(settings).parent.mkdir(parents=True, exist_ok=True)
+    _workers_file(settings).write_text(f"{workers}\n")
     try:
         started, _ = start_detached(services, settings.state_dir, timeout=timeout)
     except ServiceStartError as exc:
         raise click.ClickException(str(exc)) from exc
     for svc in services:
-        how = "started" if svc.name in started else "already running"
-        click.echo(f"  {svc.name:11} {svc.url:24} {how:16} log {svc.log_file}")
-    urls = {svc.name: svc.url for svc in services}
+        how = "started" if svc.label in started else "already running"
+        click.echo(f"  {svc.label:13} {svc.url:24} {how:16} log {svc.log_file}")
+    urls = {svc.name: svc.url for svc in services if svc.worker == 1}
     click.echo(f"Portal API at {urls['portal']}/api/v1/dossiers; dashboard at {urls['reporting']}/")
     click.echo("Stack up; `egov status` shows it, `egov down` stops it.")
 
@@ -536,12 +607,12 @@ def stack_status_command() -> None:
 
     settings = get_settings()
     answers = broker_answers(settings.kafka_bootstrap_servers, options=_broker().admin_options())
-    click.echo(f"  {'kafka':11} {settings.kafka_bootstrap_servers:24} {'answers' if answers else 'DOWN'}")
+    click.echo(f"  {'kafka':13} {settings.kafka_bootstrap_servers:24} {'answers' if answers else 'DOWN'}")
     states = stack_status(_stack_processes(), settings.state_dir)
     for state in states:
         health = "healthy" if state.healthy else ("running, not healthy" if state.running else "DOWN")
         pid = f"pid {state.pid}" if state.pid else ""
-        click.echo(f"  {state.name:11} {state.url:24} {health:21} {pid}")
+        click.echo(f"  {state.name:13} {state.url:24} {health:21} {pid}")
     if not answers or not all(s.healthy for s in states):
         raise SystemExit(1)
 
@@ -551,11 +622,14 @@ def stack_status_command() -> None:
 def down(timeout: float) -> None:
     """Stop every service `egov up` started, then the broker if `egov up` started it."""
     from egov.runtime.settings import get_settings
-    from egov.tools.stack import stop_detached
+    from egov.tools.stack import recorded_labels, stop_detached
     from services import SERVICES
 
     settings = get_settings()
-    stopped = stop_detached(list(SERVICES), settings.state_dir, timeout=timeout)
+    stopped = stop_detached(
+        recorded_labels(settings.state_dir, SERVICES), settings.state_dir, timeout=timeout
+    )
+    _workers_file(settings).unlink(missing_ok=True)
     click.echo(f"Stopped {', '.join(stopped)}" if stopped else "No service was running.")
     idp_marker = settings.state_dir / "stack" / "idp-started"
     if idp_marker.exists():
@@ -564,9 +638,94 @@ def down(timeout: float) -> None:
         click.echo("Identity provider stopped.")
     marker = settings.state_dir / "stack" / "broker-started"
     if marker.exists():
+        recorded = [line for line in marker.read_text().splitlines() if line.startswith("brokers=")]
+        _use_brokers(int(recorded[0].removeprefix("brokers=")) if recorded else None)  # as `up` started it
         _broker().stop(timeout)
         marker.unlink()
         click.echo("Kafka broker stopped.")
+
+
+# -- chaos ------------------------------------------------------------------------------------------------
+@main.group()
+def chaos() -> None:
+    """Faults under load, and throughput, on a broker and services of their own (egov/tools/chaos)."""
+
+
+@chaos.command("run")
+@click.option(
+    "--plan",
+    type=click.Choice(["services", "cluster"]),
+    default="services",
+    show_default=True,
+    help="services: each service in turn, one worker at a time, killed and restarted at once, then the "
+    "broker (on a cluster, the node leading the busiest partitions); cluster: that broker node down a while, "
+    "then one worker of every service down while the others take over.",
+)
+@click.option(
+    "--brokers", default=1, show_default=True, help="Nodes of the run's KRaft cluster (3: a cluster)."
+)
+@click.option("--workers", default=1, show_default=True, help="Workers per service.")
+@click.option("--rate", default=2.0, show_default=True, help="Dossiers submitted a second.")
+@click.option(
+    "--strike",
+    "struck",
+    multiple=True,
+    type=click.Choice(sorted(SERVICES)),
+    help="Kill only this service (repeatable; default: every service).",
+)
+@click.option(
+    "--settle", default=15.0, show_default=True, help="Seconds of steady load before and after each fault."
+)
+def chaos_run(
+    plan: str, brokers: int, workers: int, rate: float, struck: tuple[str, ...], settle: float
+) -> None:
+    """Submit dossiers at a steady rate while the plan's faults strike (SIGKILL), then check that every
+    dossier reached its final state, no dossier code was issued twice and no notice sent twice; print the
+    figures, with the longest stall after each fault (exit 1 when something was lost or duplicated)."""
+    from egov.tools.chaos.run import Timings, run_chaos
+
+    settings = get_settings()
+    report = run_chaos(
+        plan,
+        home=settings.state_dir / "chaos" / plan,
+        brokers=brokers,
+        workers=workers,
+        rate=rate,
+        user_settings=settings,
+        struck=struck or None,
+        timings=Timings(warm_up=settle, settle=settle),
+    )
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@chaos.command("scaling")
+@click.option("--brokers", default=1, show_default=True, help="Nodes of the run's KRaft cluster.")
+@click.option(
+    "--workers", default="1,2", show_default=True, help="Worker counts to measure, comma-separated."
+)
+@click.option("--count", default=300, show_default=True, help="Dossiers per measurement.")
+@click.option("--concurrency", default=24, show_default=True, help="Submissions in flight at once.")
+def chaos_scaling(brokers: int, workers: str, count: int, concurrency: int) -> None:
+    """Dossiers a second from the portal's POST to their assignment to a department, with each worker count
+    (a stack of its own for each)."""
+    from egov.tools.chaos.run import measure_throughput
+
+    settings = get_settings()
+    counts = [int(n) for n in workers.split(",") if n.strip()]
+    found = measure_throughput(
+        home=settings.state_dir / "chaos" / "scaling",
+        brokers=brokers,
+        workers=counts,
+        count=count,
+        concurrency=concurrency,
+        user_settings=settings,
+    )
+    click.echo(f"Throughput ({count} dossiers, {concurrency} in flight, one machine):")
+    for figure in found:
+        click.echo(figure.line())
 
 
 @main.command()

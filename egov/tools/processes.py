@@ -149,9 +149,8 @@ class OwnedProcess:
             if not port_is_free(host, port):
                 raise self.error(f"Port {host}:{port} is taken by another process. Stop it, or {hint}.")
 
-    def _launch(self, cmd: Sequence[str], output: Path, timeout: float, cwd: Path | None = None) -> None:
-        """Start `cmd` in a session of its own with its output appended to `output`, and wait until it is
-        ready; a start that fails, times out or is interrupted (Ctrl-C too) stops what it started."""
+    def _spawn(self, cmd: Sequence[str], output: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+        """Start `cmd` in a session of its own, its output appended to `output`, and write its pid file."""
         with open(output, "ab") as out:
             proc = subprocess.Popen(
                 list(cmd),
@@ -162,6 +161,12 @@ class OwnedProcess:
                 cwd=cwd,
             )
         self.pid_file.write_text(str(proc.pid))
+        return proc
+
+    def _launch(self, cmd: Sequence[str], output: Path, timeout: float, cwd: Path | None = None) -> None:
+        """Start `cmd` (`_spawn`) and wait until it is ready; a start that fails, times out or is interrupted
+        (Ctrl-C too) stops what it started."""
+        proc = self._spawn(cmd, output, cwd)
         try:
             if not self.wait_until_ready(timeout, proc):
                 raise self.error(f"{self.what} was not ready within {timeout:.0f}s.\n{self.log_tail()}")
@@ -181,6 +186,15 @@ class OwnedProcess:
                 return True
             time.sleep(self.poll_interval)
         return False
+
+    def wait_until_gone(self, pid: int, timeout: float = 10.0) -> None:
+        """Until the process `pid` has exited (reaped if it is our child)."""
+        deadline = time.monotonic() + timeout
+        while pid_alive(pid):
+            _reap(pid)
+            if time.monotonic() > deadline:
+                raise self.error(f"{self.what} (pid {pid}) did not exit within {timeout:.0f}s")
+            time.sleep(0.05)  # polling interval of the condition above, bounded by the deadline
 
     def stop(self, timeout: float | None = None) -> bool:
         """SIGTERM, then SIGKILL after `timeout`; False when it was not running."""

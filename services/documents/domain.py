@@ -239,7 +239,11 @@ class DraftAccepted(_Body):
 class DraftStatus(_Body):
     draft_id: str
     document_id: str | None = Field(description="The edXML document id once registered, else null.")
-    status: str | None = Field(default=None, description="The sender's state: awaiting_approval, signing, …")
+    status: Literal["pending", "registered"] = Field(
+        description="`pending` until its agency's register numbers it, then `registered` (its later states: "
+        "the document's own look-up, `links.document`)."
+    )
+    links: dict[str, str] | None = Field(default=None, description="The registered document's look-up.")
 
 
 class DocumentView(_Body):

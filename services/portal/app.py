@@ -13,11 +13,17 @@ from VNeID, or an official's from the province's single sign-on; who acted trave
 
 The portal is an access channel: it never reads the one-stop system's stores, only what that system
 publishes (the dossiers topic), folded into the portal's own changelog-backed read model. The read model is
-partitioned like the topics, so the portal runs as one worker; scaling it out would route look-ups by key.
+partitioned like the topics and the portal runs as several workers: each look-up names its key (a
+submission id, a dossier code) and is answered by the worker holding that key's partition, whichever worker
+receives it (egov.runtime.routing). So that every look-up needs one key only, what joins a submission to its
+dossier is re-keyed through two internal topics (docs/adr/0016): each receipt by its submission id (a
+submission's code then sits with the submission), and each received submission by its dossier code (who may
+follow a dossier then sits with its status and history).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import uuid
@@ -32,7 +38,8 @@ from egov.regulations.codes import CodeError, parse_dossier_code
 from egov.runtime.auth import COUNTER_OFFICER, PUBLIC, citizens_or_officials
 from egov.runtime.engine import Engine
 from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Operation, Parameter, Reply, refusal
-from egov.runtime.service import IncomingEvent, Service
+from egov.runtime.routing import by_param
+from egov.runtime.service import IncomingEvent, RejectedEvent, Service
 from egov.runtime.settings import Settings
 from services import SERVICES
 from services.portal.domain import (
@@ -97,17 +104,25 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
     service = Service("portal", default_port=SERVICES["portal"].port, settings=settings, engine=engine)
     province = get_province(settings.province)
     zone = ZoneInfo(province.timezone)
-    service.writes(Topics.DOSSIER_SUBMISSIONS, Topics.SUPPLEMENTS)
+    service.writes(
+        Topics.DOSSIER_SUBMISSIONS,
+        Topics.SUPPLEMENTS,
+        Topics.PORTAL_RECEIPTS,
+        Topics.PORTAL_SUBMISSIONS_BY_DOSSIER,
+    )
     catalogue = {p.code: p for p in province.procedures}
     status_symbols = service.registry.get("vn.egov.dossier.DossierStatus").schema["symbols"]
 
     #: Submissions seen on the portal's own topic: submission id → procedure, channel, time, and who may
-    #: follow it (the applicant's ID number, the submitter's pseudonymous id): its own table, never shown.
+    #: follow it (the applicant's ID number, the submitter's pseudonymous id): its own table, never shown;
+    #: and the submission as it was sent, to re-key it by dossier code once it has one.
     submissions = service.table("submissions", help="Submission id → procedure, channel, time, applicant.")
-    #: Submission id → dossier code, once the one-stop system received it.
+    #: Submission id → dossier code, once the one-stop system received it (on the submission's partition).
     submission_codes = service.table("submission-codes", help="Submission id → dossier code.")
     #: Dossier code → public view (status, appointment date, history).
     dossiers = service.table("dossiers", help="Dossier code → status, appointment date and history.")
+    #: Dossier code → who may follow it (the applicant's ID number, the submitter's pseudonymous id).
+    followers = service.table("followers", help="Dossier code → its applicant's ID number and submitter.")
     #: Accepted by this process but not yet read back from the topic (submission id → the applicant's ID
     #: number): closes the gap between the 202 and the table.
     accepted_here: dict[str, str] = {}
@@ -131,7 +146,11 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             raise HttpError.one(404, "dossier_code", "exists", "no such dossier")
         person = request.person
         if person is not None:
-            owner = submissions.get(view.get("submission_id")) or {}
+            owner = followers.get(dossier_code)
+            if owner is None and person.kind == CITIZEN:
+                # The dossier's applicant arrives a moment after its receipt (re-keyed twice).
+                raise HttpError.one(404, "dossier_code", "exists", "no such dossier")
+            owner = owner or {}
             agencies = {view.get("receiving_agency_code"), view.get("responsible_agency_code")} - {None}
             if not may_follow(
                 person.kind,
@@ -144,6 +163,22 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
                 message = "is not a dossier of the signed-in citizen, nor of the official's agency"
                 raise HttpError.one(403, "dossier_code", "follower", message)
         return dict(view)
+
+    def idempotency_owner(request: HttpRequest) -> str | None:
+        """A retry-safe POST is answered by the worker holding its submission (which knows whether it has
+        it); one without a key by whoever receives it, with a new id on a partition of its own."""
+        key = request.header("Idempotency-Key")
+        if key is None:
+            return None
+        try:
+            return submission_identity(key)[0]
+        except ValueError:
+            return None  # answered 400 where it is received
+
+    def new_submission_id() -> str:
+        placement = service.placement()
+        make = lambda: str(uuid.uuid4())  # noqa: E731 - a random submission id
+        return placement.new_key(make) if placement is not None else make()
 
     submitted = Operation(
         summary="Submit a dossier",
@@ -185,7 +220,11 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
     )
 
     @service.route(
-        "POST", "/api/v1/dossiers", access=citizens_or_officials(COUNTER_OFFICER), operation=submitted
+        "POST",
+        "/api/v1/dossiers",
+        access=citizens_or_officials(COUNTER_OFFICER),
+        operation=submitted,
+        owner=idempotency_owner,
     )
     async def submit(request: HttpRequest) -> HttpResponse:
         body = request.json()
@@ -203,6 +242,8 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             submission_id, event_id = submission_identity(request.header("Idempotency-Key"))
         except ValueError as exc:
             raise HttpError.one(400, "Idempotency-Key", "header", str(exc)) from exc
+        if event_id is None:
+            submission_id = new_submission_id()
         if submissions.get(submission_id) is not None or submission_id in accepted_here:
             return accepted(submission_id)  # a retry of a submission we have
         envelope = service.new_envelope(
@@ -273,6 +314,7 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         "/api/v1/submissions/{submission_id}",
         access=citizens_or_officials(COUNTER_OFFICER),
         operation=followed,
+        owner=by_param("submission_id"),
     )
     async def submission_status(request: HttpRequest) -> dict[str, object]:
         submission_id = request.params["submission_id"]
@@ -314,6 +356,9 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
             raise HttpError.one(400, "dossier_code", "dossier_code", str(exc)) from exc
         return dossier_code
 
+    #: A dossier's look-ups are answered by the worker holding the dossier code's partition.
+    by_dossier = by_param("dossier_code")
+
     view_example = {
         "dossier_code": CODE_EXAMPLE,
         "submission_id": SUBMISSION_EXAMPLE,
@@ -347,7 +392,13 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         },
     )
 
-    @service.route("GET", "/api/v1/dossiers/{dossier_code}", access=citizens_or_officials(), operation=viewed)
+    @service.route(
+        "GET",
+        "/api/v1/dossiers/{dossier_code}",
+        access=citizens_or_officials(),
+        operation=viewed,
+        owner=by_dossier,
+    )
     async def dossier(request: HttpRequest) -> dict[str, object]:
         return public_view(follower(request, parsed_code(request)))
 
@@ -371,7 +422,9 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         },
     )
 
-    @service.route("GET", "/api/v1/public/dossiers/{dossier_code}", access=PUBLIC, operation=looked_up)
+    @service.route(
+        "GET", "/api/v1/public/dossiers/{dossier_code}", access=PUBLIC, operation=looked_up, owner=by_dossier
+    )
     async def public_dossier(request: HttpRequest) -> dict[str, object]:
         view = dossiers.get(parsed_code(request))
         if view is None:
@@ -419,6 +472,7 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         "/api/v1/dossiers/{dossier_code}/supplements",
         access=citizens_or_officials(),
         operation=supplied,
+        owner=by_dossier,
     )
     async def supplement(request: HttpRequest) -> HttpResponse:
         dossier_code = parsed_code(request)
@@ -460,22 +514,59 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         answer = SupplementAccepted(dossier_code=dossier_code, status="supplied", event_id=envelope.id)
         return HttpResponse(answer.model_dump(), status=202)
 
+    async def forward_submission(submission_id: str) -> None:
+        """Once a submission and its receipt have both been seen (in either order, on the submission's
+        partition), send the submission on to its dossier's partition, unchanged (same bytes, same id)."""
+        known = submissions.get(submission_id)
+        code = submission_codes.get(submission_id)
+        if known is None or code is None or "raw_value" not in known:
+            return
+        await service.send_raw(
+            Topics.PORTAL_SUBMISSIONS_BY_DOSSIER,
+            key=code,
+            value=base64.b64decode(known["raw_value"]),
+            headers=[(k, base64.b64decode(v)) for k, v in known["raw_headers"]],
+        )
+
     async def record_submission(event: IncomingEvent) -> None:
         record = event.record
-        submissions[record["submission_id"]] = {
+        submission_id = record["submission_id"]
+        submissions[submission_id] = {
             "procedure_code": record["procedure_code"],
             "channel": record["channel"],
             "submitted_at": record["submitted_at"].isoformat(),
             # who may follow the dossier: kept in the portal's own table only, never logged or published
             "applicant_id_number": record["applicant"]["id_number"],
             "submitted_by": (record.get("submitted_by") or {}).get("id"),
+            "raw_value": base64.b64encode(event.raw_value).decode(),
+            "raw_headers": [(k, base64.b64encode(v).decode()) for k, v in event.raw_headers],
         }
-        accepted_here.pop(record["submission_id"], None)
+        accepted_here.pop(submission_id, None)
+        await forward_submission(submission_id)
+
+    async def record_receipt(event: IncomingEvent) -> None:
+        submission_id = event.record["submission_id"]
+        submission_codes[submission_id] = event.record["dossier_code"]
+        await forward_submission(submission_id)
+
+    async def record_followers(event: IncomingEvent) -> None:
+        if event.key is None:
+            raise RejectedEvent("a submission re-keyed by dossier code came without its key")
+        record = event.record
+        followers[event.key] = {
+            "applicant_id_number": record["applicant"]["id_number"],
+            "submitted_by": (record.get("submitted_by") or {}).get("id"),
+        }
 
     async def follow_dossier(event: IncomingEvent) -> None:
         record = event.record
         if event.type == EventTypes.DOSSIER_RECEIVED:
-            submission_codes[record["submission_id"]] = record["dossier_code"]
+            await service.send_raw(
+                Topics.PORTAL_RECEIPTS,
+                key=record["submission_id"],
+                value=event.raw_value,
+                headers=event.raw_headers,
+            )
         view = apply_event(
             dossiers.get(record["dossier_code"]),
             event.type,
@@ -488,4 +579,6 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
 
     service.consume(Topics.DOSSIER_SUBMISSIONS, record_submission, name="record-submission")
     service.consume(Topics.DOSSIERS, follow_dossier, name="follow-dossier")
+    service.consume(Topics.PORTAL_RECEIPTS, record_receipt, name="record-receipt")
+    service.consume(Topics.PORTAL_SUBMISSIONS_BY_DOSSIER, record_followers, name="record-followers")
     return service

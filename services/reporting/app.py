@@ -8,8 +8,11 @@ catalogue.
 
 The facts live in changelog-backed tables keyed like the topics they come from; the indicators are computed
 from them on each request, so they are always those of the events read so far. The tables are partitioned like
-the topics, so the report is whole when one worker holds every partition: reporting runs as one worker
-(a second worker would report on its own partitions only).
+the topics and reporting runs as several workers, each holding some partitions: the worker that receives a
+request asks every worker (itself included) for the figures of the partitions it holds
+(`/api/v1/indicators/part`: sums and counts, no dossier), adds them up and computes the ratios; when the
+parts do not cover every partition exactly once (a worker died, a rebalance), it answers 503 rather than a
+partial report (docs/adr/0016).
 """
 
 from __future__ import annotations
@@ -25,22 +28,29 @@ from egov.regulations.workdays import WorkingCalendar
 from egov.runtime.auth import PUBLIC
 from egov.runtime.engine import Engine
 from egov.runtime.http import HttpError, HttpRequest, HttpResponse, Operation, Parameter, Reply, refusal
+from egov.runtime.routing import moving, part_body
 from egov.runtime.service import Handler, IncomingEvent, RejectedEvent, Service
 from egov.runtime.settings import Settings
 from services import SERVICES
 from services.reporting.domain import (
     QUERY_PARAMETERS,
+    IndicatorsPart,
     IndicatorsReport,
     InvalidQuery,
+    Query,
+    Tallies,
     catalogue,
     document_facts,
     dossier_facts,
     parse_query,
-    report,
+    render,
     settlement_facts,
+    tally,
 )
 
 DASHBOARD = REPO_ROOT / "services" / "reporting" / "dashboard.html"
+#: Where each worker answers for the partitions it holds.
+PART_PATH = "/api/v1/indicators/part"
 
 
 def build(settings: Settings, *, engine: Engine | None = None) -> Service:
@@ -130,25 +140,73 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
         },
     )
 
-    @service.route("GET", "/api/v1/indicators", access=PUBLIC, operation=asked)
-    async def indicators(request: HttpRequest) -> dict[str, Any]:
+    def query_of(request: HttpRequest) -> Query:
         try:
-            query = parse_query(request.query)
+            return parse_query(request.query)
         except InvalidQuery as exc:
             raise HttpError(400, exc.errors) from exc
-        computed = report(
-            list(dossiers.items()),
-            dict(settlements.items()),
-            list(documents.values()),
-            query,
+
+    async def part(request: HttpRequest, partitions: frozenset[int]) -> dict[str, Any]:
+        """The figures of the facts on `partitions` (those this worker holds)."""
+        placement = service.placement()
+        assert placement is not None  # only asked once the partitions are known
+
+        def held(key: str) -> bool:
+            return placement.partition(key) in partitions
+
+        figures = tally(
+            [(code, facts) for code, facts in dossiers.items() if held(code)],
+            {code: paid for code, paid in settlements.items() if held(code)},
+            [facts for document_id, facts in documents.items() if held(document_id)],
+            query_of(request),
             zone=zone,
-            agency_names=agency_names,
             generated_at=service.clock.now(),
             procedures=procedures,
             calendar=calendar,
         )
+        return part_body(partitions, {"tallies": figures.to_json()})
+
+    @service.route("GET", "/api/v1/indicators", access=PUBLIC, operation=asked)
+    async def indicators(request: HttpRequest) -> dict[str, Any]:
+        query = query_of(request)
+        total = Tallies.empty()
+        for found in await service.gather(request, PART_PATH, part):
+            total.merge(Tallies.from_json(found.body["tallies"]))
+        computed = render(
+            total, query, zone=zone, agency_names=agency_names, generated_at=service.clock.now()
+        )
         # the report as IndicatorsReport declares it: its OpenAPI schema is the answer's own
         return IndicatorsReport.model_validate(computed).model_dump()
+
+    partial = Operation(
+        summary="This worker's part of the indicators (the service's own workers ask it)",
+        description="The figures of the partitions this worker holds, before they become ratios: aggregates "
+        "only, as public as the indicators. The worker asked for the indicators adds up every worker's part.",
+        parameters=asked.parameters,
+        replies={
+            200: Reply(
+                "The part.",
+                IndicatorsPart,
+                {"partitions": [0, 1, 2], "tallies": {"totals": {}, "groups": []}},
+            ),
+            400: asked.replies[400],
+            503: refusal(
+                "Its partitions are moving (a worker joined or left): ask again.",
+                "(service)",
+                "rebalancing",
+                "this worker is still taking its partitions; try again in a moment",
+            ),
+        },
+    )
+
+    @service.route("GET", PART_PATH, access=PUBLIC, operation=partial)
+    async def own_part(request: HttpRequest) -> dict[str, Any]:
+        """This worker's part of the indicators, for the worker that gathers them (aggregates only)."""
+        placement = service.placement()
+        if placement is None or not service.is_ready():
+            raise moving("this worker is still taking its partitions")
+        found = await part(request, placement.mine)
+        return IndicatorsPart.model_validate(found).model_dump()
 
     shown = Operation(
         summary="The dashboard: the indicators as charts and tables",

@@ -617,6 +617,76 @@ class _Tally:
             "counts": dict(self.counts),
         }
 
+    def merge(self, other: _Tally) -> None:
+        """Add `other`'s figures to these (the same facts counted apart, e.g. by another worker)."""
+        for indicator in INDICATOR_IDS:
+            self.numerators[indicator] += other.numerators[indicator]
+            self.denominators[indicator] += other.denominators[indicator]
+        for count in COUNTS:
+            self.counts[count] += other.counts[count]
+        for mine, theirs in ((self.procedures, other.procedures), (self.units, other.units)):
+            for indicator, values in theirs.items():
+                mine.setdefault(indicator, set()).update(values)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "numerators": self.numerators,
+            "denominators": self.denominators,
+            "counts": self.counts,
+            "procedures": {k: sorted(v) for k, v in self.procedures.items()},
+            "units": {k: sorted(v) for k, v in self.units.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> _Tally:
+        tally = cls.empty()
+        tally.numerators.update({k: float(v) for k, v in data["numerators"].items()})
+        tally.denominators.update({k: int(v) for k, v in data["denominators"].items()})
+        tally.counts.update({k: int(v) for k, v in data["counts"].items()})
+        tally.procedures = {k: set(v) for k, v in data["procedures"].items()}
+        tally.units = {k: set(v) for k, v in data["units"].items()}
+        return tally
+
+
+@dataclass
+class Tallies:
+    """The figures of a report before they become ratios: its totals and groups, and the names of what they
+    count. Tallies of disjoint facts add up (`merge`), so each worker of the reporting service tallies the
+    partitions it holds and one of them renders the sum (docs/adr/0016)."""
+
+    totals: _Tally
+    groups: dict[tuple[str | None, ...], _Tally]
+    procedure_names: dict[str, str]
+    issuers: dict[str, str]
+
+    @classmethod
+    def empty(cls) -> Tallies:
+        return cls(_Tally.empty(), {}, {}, {})
+
+    def merge(self, other: Tallies) -> None:
+        self.totals.merge(other.totals)
+        for key, tally in other.groups.items():
+            self.groups.setdefault(key, _Tally.empty()).merge(tally)
+        self.procedure_names.update(other.procedure_names)
+        self.issuers.update(other.issuers)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "totals": self.totals.to_json(),
+            "groups": [[list(key), tally.to_json()] for key, tally in self.groups.items()],
+            "procedure_names": self.procedure_names,
+            "issuers": self.issuers,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Tallies:
+        return cls(
+            _Tally.from_json(data["totals"]),
+            {tuple(key): _Tally.from_json(tally) for key, tally in data["groups"]},
+            dict(data["procedure_names"]),
+            dict(data["issuers"]),
+        )
+
 
 #: One contribution: (procedure, agency, month), what it adds to (an indicator, with its numerator, or a
 #: count, numerator None), its scope, and the unit of a time.
@@ -716,18 +786,43 @@ def report(
     calendar: WorkingCalendar | None = None,
 ) -> dict[str, Any]:
     """The indicators, in total and per group of `query.by`, over the facts that pass its filters, as of
-    `generated_at` (an unfinished dossier is judged then, or at the end of its month).
+    `generated_at` (an unfinished dossier is judged then, or at the end of its month): `render` of `tally`.
 
     A group names a procedure only for dossiers: outgoing documents belong to no procedure, so grouped by
     procedure they form a group whose procedure is null. `procedures` is the catalogue as the formulas need
     it (`catalogue(province)`); a procedure missing from it has no fee and a paper result."""
+    tallies = tally(
+        dossiers,
+        settlements,
+        documents,
+        query,
+        zone=zone,
+        generated_at=generated_at,
+        procedures=procedures,
+        calendar=calendar,
+    )
+    return render(tallies, query, zone=zone, agency_names=agency_names, generated_at=generated_at)
+
+
+def tally(
+    dossiers: Iterable[tuple[str, Mapping[str, Any]]],
+    settlements: Mapping[str, Mapping[str, Any]],
+    documents: Iterable[Mapping[str, Any]],
+    query: Query,
+    *,
+    zone: ZoneInfo,
+    generated_at: dt.datetime,
+    procedures: Mapping[str, ProcedureInfo] | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> Tallies:
+    """The figures of the report on these facts (see `report`), before they become ratios."""
     procedures = procedures or {}
     calendar = calendar or WorkingCalendar()
-    procedure_names: dict[str, str] = {}
+    found = Tallies.empty()
     contributions: list[_Contribution] = []
     for code, facts in dossiers:
         if "procedure_code" in facts:
-            procedure_names[facts["procedure_code"]] = facts["procedure_name"]
+            found.procedure_names[facts["procedure_code"]] = facts["procedure_name"]
         contributions.extend(
             _dossier_contributions(
                 facts,
@@ -738,31 +833,41 @@ def report(
                 now=generated_at,
             )
         )
-    issuers: dict[str, str] = {}
     for facts in documents:
         contributions.extend(_document_contributions(facts, zone))
         if "agency_code" in facts:
-            issuers[facts["agency_code"]] = facts["agency_name"]
-    names = {"procedure": procedure_names, "agency": {**issuers, **agency_names}}
+            found.issuers[facts["agency_code"]] = facts["agency_name"]
 
     months_in_totals = query.month is not None
     months_in_groups = months_in_totals or "month" in query.by
-    totals = _Tally.empty()
-    groups: dict[tuple[str | None, ...], _Tally] = {}
     for (procedure, agency, month), what, numerator, scope, unit in contributions:
         if not query.keeps(procedure, agency, month):
             continue
         tallies = []
         if _in_scope(scope, months_in_totals):
-            tallies.append(totals)
+            tallies.append(found.totals)
         if query.by and _in_scope(scope, months_in_groups):
             values = {"procedure": procedure, "agency": agency, "month": month}
-            tallies.append(groups.setdefault(tuple(values[d] for d in query.by), _Tally.empty()))
-        for tally in tallies:
+            tallies.append(found.groups.setdefault(tuple(values[d] for d in query.by), _Tally.empty()))
+        for each in tallies:
             if numerator is None:
-                tally.counts[what] += 1
+                each.counts[what] += 1
             else:
-                tally.add(what, numerator, procedure, unit)
+                each.add(what, numerator, procedure, unit)
+    return found
+
+
+def render(
+    tallies: Tallies,
+    query: Query,
+    *,
+    zone: ZoneInfo,
+    agency_names: Mapping[str, str],
+    generated_at: dt.datetime,
+) -> dict[str, Any]:
+    """The report's answer (see `report`) from its figures."""
+    names = {"procedure": tallies.procedure_names, "agency": {**tallies.issuers, **agency_names}}
+    groups = tallies.groups
 
     def label(dimension: str, value: str | None) -> Any:
         if dimension == "month" or value is None:
@@ -778,7 +883,7 @@ def report(
         "group_by": list(query.by),
         "filters": {d: getattr(query, d) for d in DIMENSIONS if getattr(query, d) is not None},
         "definitions": [i.as_dict() for i in INDICATORS],
-        "totals": totals.as_dict(),
+        "totals": tallies.totals.as_dict(),
         "groups": [
             {**{d: label(d, v) for d, v in zip(query.by, key, strict=True)}, **groups[key].as_dict()}
             for key in sorted(groups, key=order)
@@ -798,6 +903,15 @@ class IndicatorsReport(BaseModel):
     definitions: list[dict[str, Any]] = Field(description="Each indicator: key, name, formula, source.")
     totals: dict[str, Any] = Field(description="Each indicator's value, numerator and denominator in total.")
     groups: list[dict[str, Any]] = Field(description="The same per group, with the group's labels.")
+
+
+class IndicatorsPart(BaseModel):
+    """What one worker answers for the partitions it holds (`tally`), to the worker adding the parts up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    partitions: list[int] = Field(description="The partitions of the facts counted (those the worker holds).")
+    tallies: dict[str, Any] = Field(description="The figures before they become ratios (`Tallies.to_json`).")
 
 
 #: The query parameters `parse_query` takes, with what the OpenAPI document says of each.

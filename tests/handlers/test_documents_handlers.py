@@ -58,11 +58,12 @@ def test_an_outgoing_document_is_numbered_and_waits_for_its_signer(start) -> Non
     assert not [p for p in documents.published if p.type == EventTypes.SIGNATURE_REQUESTED]
     draft_id = drafted.record["draft_id"]
     found = documents.request("GET", f"/api/v1/drafts/{draft_id}", headers=documents.bearer(CLERK)).body
-    assert found == {
-        "draft_id": draft_id,
-        "document_id": registration.record["document_id"],
-        "status": "awaiting_approval",
-    }
+    assert found["document_id"] == registration.record["document_id"] and found["status"] == "registered"
+    assert found["links"]["document"].startswith("/api/v1/documents/by-id?id=")
+    # another agency's official does not find it
+    stranger = documents.bearer(official("000.00.15.H11", "clerk"))
+    other = documents.request("GET", f"/api/v1/drafts/{draft_id}", headers=stranger)
+    assert (other.status, other.body["document_id"]) == (200, None)
 
 
 def test_only_the_signer_signed_in_just_now_approves_the_signature(start) -> None:  # type: ignore[no-untyped-def]

@@ -9,13 +9,17 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
 from egov.contracts.topics import EventTypes, Topics
 from egov.platform.province import get_province
-from egov.runtime.testing import FakeRuntime
+from egov.runtime.placement import Placement
+from egov.runtime.routing import ROUTED_HEADER
+from egov.runtime.testing import FAKE_URL, FakeRuntime
 from egov.tools.samples import submission
 from services.portal.app import build
+from services.portal.domain import submission_identity
 from tests.handlers.conftest import citizen, example, official
 
 CODE = "000.00.04.H11-261125-0001"
 COUNTER = official("000.00.01.H11", "counter_officer")
+OTHER = "http://another-worker:8080"
 
 
 def received(submission_id: str = "6f1c2a3e-8d4b-4c1e-9a57-2b8e0c9d4f10") -> dict[str, object]:
@@ -145,6 +149,12 @@ def test_the_dossier_is_for_its_applicant_and_its_agencies_and_the_public_sees_i
     submission_id = submit(portal, body).body["submission_id"]
     portal.pump()  # the portal reads its own submissions topic back
     portal.deliver(Topics.DOSSIERS, received(submission_id), key=CODE, event_type=EventTypes.DOSSIER_RECEIVED)
+    portal.pump()  # the receipt re-keyed by submission id, then the submission by dossier code
+    [receipt] = portal.on(Topics.PORTAL_RECEIPTS)
+    assert (receipt.key, receipt.type) == (submission_id, EventTypes.DOSSIER_RECEIVED)
+    [by_dossier] = portal.on(Topics.PORTAL_SUBMISSIONS_BY_DOSSIER)
+    assert (by_dossier.key, by_dossier.type) == (CODE, EventTypes.DOSSIER_SUBMITTED)
+    assert by_dossier.envelope.id == portal.on(Topics.DOSSIER_SUBMISSIONS)[0].envelope.id  # unchanged
     changed = example(
         EventTypes.DOSSIER_STATUS_CHANGED, from_status="NEWLY_REGISTERED", to_status="ACCEPTED", reason=None
     )
@@ -201,3 +211,84 @@ def test_an_event_under_another_key_is_dead_lettered_and_changes_nothing(start) 
     [letter] = portal.dead_letters
     assert "keyed by dossier_code" in letter.record["reason"]
     assert portal.request("GET", f"/api/v1/public/dossiers/{CODE}").status == 404
+
+
+def test_a_receipt_read_before_its_submission_still_joins_them(start) -> None:  # type: ignore[no-untyped-def]
+    # Given a receipt that reaches the portal's submission partition before the submission itself
+    portal = start(build)
+    body = a_submission()
+    submission_id = submit(portal, body).body["submission_id"]
+    portal.deliver(Topics.DOSSIERS, received(submission_id), key=CODE, event_type=EventTypes.DOSSIER_RECEIVED)
+    receipts = portal.service.full_name(Topics.PORTAL_RECEIPTS)
+    receipt = next(sent for sent in portal.engine.sent if sent.topic == receipts)
+    portal.deliver_bytes(
+        Topics.PORTAL_RECEIPTS, key=receipt.key, value=receipt.value, headers=receipt.headers
+    )
+    assert portal.on(Topics.PORTAL_SUBMISSIONS_BY_DOSSIER) == []  # nothing to send on yet
+    # When the submission is read back (and the receipt again, which changes nothing)
+    portal.pump()
+    # Then it is sent on to its dossier's partition once, and its applicant may follow the dossier
+    assert [p.key for p in portal.on(Topics.PORTAL_SUBMISSIONS_BY_DOSSIER)] == [CODE]
+    assert portal.dead_letters == []
+    view = portal.request(
+        "GET", f"/api/v1/dossiers/{CODE}", headers=portal.bearer(citizen(body["applicant"]))
+    )
+    assert view.status == 200
+
+
+def test_a_look_up_for_another_workers_key_is_answered_by_that_worker(start) -> None:  # type: ignore[no-untyped-def]
+    # Given a portal worker that holds no partition of the dossier code (another worker does)
+    portal = start(build)
+    partitions = portal.engine.assignment.partitions
+    portal.engine.assignment = Placement(FAKE_URL, partitions, {p: OTHER for p in range(partitions)})
+    token = portal.bearer(COUNTER)
+    # When a counter officer looks the dossier up
+    answer = portal.request("GET", f"/api/v1/dossiers/{CODE}", headers=token)
+    # Then the request, token and all, goes to the worker that holds it, and its answer comes back
+    assert answer.body == portal.engine.forwarded_answer.body
+    [(url, forwarded)] = portal.engine.forwarded
+    assert url == OTHER and forwarded.path == f"/api/v1/dossiers/{CODE}"
+    assert forwarded.header("Authorization") == token["Authorization"]
+    assert forwarded.header(ROUTED_HEADER) == FAKE_URL
+    # and without a valid token it is refused here, before any worker is asked
+    assert portal.request("GET", f"/api/v1/dossiers/{CODE}").status == 401
+    assert len(portal.engine.forwarded) == 1
+
+
+def test_a_look_up_is_503_while_its_partition_moves_and_is_never_handed_on_twice(start) -> None:  # type: ignore[no-untyped-def]
+    portal = start(build)
+    partitions = portal.engine.assignment.partitions
+    # A partition without a worker (a rebalance): 503, not a 404 from a worker that lacks the key
+    portal.engine.assignment = Placement(FAKE_URL, partitions, {})
+    moving = portal.request("GET", f"/api/v1/public/dossiers/{CODE}")
+    assert moving.status == 503 and moving.body["errors"][0]["rule"] == "rebalancing"
+    # A request another worker handed on, for a key this one does not hold (moved meanwhile): 503
+    portal.engine.assignment = Placement(FAKE_URL, partitions, {p: OTHER for p in range(partitions)})
+    handed_on = portal.request("GET", f"/api/v1/public/dossiers/{CODE}", headers={ROUTED_HEADER: OTHER})
+    assert handed_on.status == 503 and portal.engine.forwarded == []
+
+
+def test_a_submission_without_a_key_gets_an_id_this_worker_holds(start) -> None:  # type: ignore[no-untyped-def]
+    # Given a worker holding only partition 0 of the portal's
+    portal = start(build)
+    partitions = portal.engine.assignment.partitions
+    owners = {p: FAKE_URL if p == 0 else OTHER for p in range(partitions)}
+    portal.engine.assignment = Placement(FAKE_URL, partitions, owners)
+    body = a_submission()
+    # When a citizen submits without an Idempotency-Key, it is answered here with an id of partition 0
+    answer = submit(portal, body)
+    assert answer.status == 202 and portal.engine.forwarded == []
+    assert portal.engine.assignment.partition(answer.body["submission_id"]) == 0
+    # and with an Idempotency-Key whose submission another worker holds, that worker answers
+    elsewhere = next(
+        k for k in (f"k-{i}" for i in range(100)) if not portal.engine.assignment.holds(key_id(k))
+    )
+    submit(portal, body, **{"Idempotency-Key": elsewhere})
+    assert [url for url, _ in portal.engine.forwarded] == [OTHER]
+    assert (
+        portal.on(Topics.DOSSIER_SUBMISSIONS)[-1].key == answer.body["submission_id"]
+    )  # none published here
+
+
+def key_id(key: str) -> str:
+    return submission_identity(key)[0]

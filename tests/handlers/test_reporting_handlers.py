@@ -4,12 +4,15 @@ HTTP, the dashboard page."""
 from __future__ import annotations
 
 from egov.contracts.topics import EventTypes, Topics
-from egov.runtime.testing import FakeRuntime
-from services.reporting.app import build
+from egov.runtime.http import HttpResponse
+from egov.runtime.placement import Placement
+from egov.runtime.testing import FAKE_URL, FakeRuntime
+from services.reporting.app import PART_PATH, build
 from tests.handlers.conftest import example
 
 RECEIVED = example(EventTypes.DOSSIER_RECEIVED, applicant=None)
 CODE = str(RECEIVED["dossier_code"])
+OTHER = "http://another-worker:8090"
 
 
 def a_dossier_returned_on_time(reporting: FakeRuntime) -> None:
@@ -63,3 +66,45 @@ def test_the_dashboard_is_an_html_page(start) -> None:  # type: ignore[no-untype
     page = reporting.request("GET", "/")
     assert page.status == 200 and page.html
     assert "/api/v1/indicators" in page.body
+
+
+def test_the_indicators_add_up_every_workers_part(start) -> None:  # type: ignore[no-untyped-def]
+    # Given two reporting workers: this one holds the dossier's partition, the other all the others
+    reporting = start(build)
+    a_dossier_returned_on_time(reporting)
+    mine = reporting.engine.assignment.partition(CODE)
+    partitions = reporting.engine.assignment.partitions
+    owners = {p: FAKE_URL if p == mine else OTHER for p in range(partitions)}
+    own_part = reporting.request("GET", PART_PATH, query=[("by", "procedure")]).body  # all partitions still
+    reporting.engine.assignment = Placement(FAKE_URL, partitions, owners)
+    # and the other worker's part counts the same figures once more
+    others = sorted(set(range(partitions)) - {mine})
+    reporting.engine.forwarded_answer = HttpResponse({**own_part, "partitions": others})
+    # When the indicators are asked for
+    answer = reporting.request("GET", "/api/v1/indicators", query=[("by", "procedure")])
+    # Then the other worker was asked for its part of the same query, and the report adds both up
+    [(url, asked)] = reporting.engine.forwarded
+    assert (url, asked.path, asked.query) == (OTHER, PART_PATH, (("by", "procedure"),))
+    assert answer.status == 200
+    assert answer.body["totals"]["indicators"]["online_share"]["denominator"] == 2
+    assert answer.body["totals"]["counts"]["received"] == 2
+    # and this worker's own part counts only the partitions it holds
+    assert reporting.request("GET", PART_PATH).body["partitions"] == [mine]
+
+
+def test_the_indicators_are_503_unless_the_parts_cover_every_partition_once(start) -> None:  # type: ignore[no-untyped-def]
+    reporting = start(build)
+    partitions = reporting.engine.assignment.partitions
+    owners = {p: FAKE_URL if p == 0 else OTHER for p in range(partitions)}
+    reporting.engine.assignment = Placement(FAKE_URL, partitions, owners)
+    empty = reporting.request("GET", PART_PATH).body
+    # The other worker claims a partition this one holds too (the assignment changed meanwhile)
+    reporting.engine.forwarded_answer = HttpResponse({**empty, "partitions": list(range(partitions))})
+    overlap = reporting.request("GET", "/api/v1/indicators")
+    assert overlap.status == 503 and overlap.body["errors"][0]["rule"] == "rebalancing"
+    # The other worker does not answer
+    reporting.engine.forwarded_answer = HttpResponse({"errors": []}, status=503)
+    assert reporting.request("GET", "/api/v1/indicators").status == 503
+    # A partition has no worker (one died and its session has not run out)
+    reporting.engine.assignment = Placement(FAKE_URL, partitions, {0: FAKE_URL})
+    assert reporting.request("GET", "/api/v1/indicators").status == 503

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,7 +22,7 @@ from egov.tools.identity.keycloak import IdentityProviderError, LocalIdentityPro
 from egov.tools.identity.signin import DocumentsAuth, PortalAuth, SignIn
 from egov.tools.processes import free_port
 from egov.tools.provision import provision
-from egov.tools.stack import ServiceProcess, running
+from egov.tools.stack import ServiceProcess, running, worker_label
 from services import SERVICES
 
 pytestmark = pytest.mark.integration
@@ -63,22 +64,51 @@ def identity_provider() -> Iterator[SignIn]:
         provider.destroy()
 
 
+#: Workers per service of the test stacks (`EGOV_TEST_WORKERS`, default 1): with 2, every test runs against
+#: a stack in which each look-up may land on a worker that does not hold its key.
+TEST_WORKERS = int(os.environ.get("EGOV_TEST_WORKERS") or 1)
+
+
+class RoundRobin(httpx.BaseTransport):
+    """Sends each request to the next worker of a service in turn, as a load balancer in front of it would."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.urls = [httpx.URL(url) for url in urls]
+        self.turn = itertools.count()
+        self.transport = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        target = self.urls[next(self.turn) % len(self.urls)]
+        request.url = request.url.copy_with(host=target.host, port=target.port)
+        request.headers["host"] = f"{target.host}:{target.port}"
+        return self.transport.handle_request(request)
+
+    def close(self) -> None:
+        self.transport.close()
+
+
 @dataclass
 class Stack:
     settings: Settings
+    #: Each service's first worker.
     services: dict[str, ServiceProcess]
     sign_in: SignIn
+    #: Every worker of each service.
+    workers: dict[str, list[ServiceProcess]] = field(default_factory=dict)
+
+    def client(self, name: str, auth: httpx.Auth | None = None) -> httpx.Client:
+        """A client of the service's API whose requests go to its workers in turn."""
+        urls = [w.url for w in self.workers.get(name) or [self.services[name]]]
+        return httpx.Client(base_url=urls[0], timeout=10.0, auth=auth, transport=RoundRobin(urls))
 
     @property
     def portal(self) -> httpx.Client:
         """The portal, as its users call it: the applicant online, a counter officer for the rest."""
-        auth = PortalAuth(self.sign_in, self.settings.province)
-        return httpx.Client(base_url=self.services["portal"].url, timeout=10.0, auth=auth)
+        return self.client("portal", PortalAuth(self.sign_in, self.settings.province))
 
     def documents(self, agency_code: str) -> httpx.Client:
         """The document system, as an agency's clerk (and its leader, to approve and recall) calls it."""
-        auth = DocumentsAuth(self.sign_in, agency_code)
-        return httpx.Client(base_url=self.services["documents"].url, timeout=10.0, auth=auth)
+        return self.client("documents", DocumentsAuth(self.sign_in, agency_code))
 
     def topic(self, spec) -> str:  # type: ignore[no-untyped-def]
         return spec.full_name(self.settings.topic_prefix)
@@ -115,9 +145,14 @@ def new_settings(kafka_bootstrap: str, state_dir: Path) -> Settings:
 
 @contextmanager
 def run_stack(
-    settings: Settings, names: Iterable[str] = tuple(SERVICES), env: Mapping[str, str] | None = None
+    settings: Settings,
+    names: Iterable[str] = tuple(SERVICES),
+    env: Mapping[str, str] | None = None,
+    *,
+    workers: int = TEST_WORKERS,
 ) -> Iterator[Stack]:
-    """The named services running against the real broker, stopped on the way out whatever happens."""
+    """The named services running against the real broker, each as `workers` workers, stopped on the way out
+    whatever happens."""
     full_env = {
         "EGOV_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "EGOV_TOPIC_PREFIX": settings.topic_prefix,
@@ -130,15 +165,26 @@ def run_stack(
         "EGOV_TEST_SESSION": str(os.getpid()),
         **(env or {}),
     }
-    ports = {name: free_port() for name in names}
-    if "documents" in ports:  # the department stand-in issues its decisions there, as with Docker
-        full_env.setdefault("EGOV_DOCUMENTS_URL", f"http://127.0.0.1:{ports['documents']}")
-    processes = {
-        name: ServiceProcess(name, port, settings.state_dir / "logs" / f"{name}.log", env=full_env)
-        for name, port in ports.items()
-    }
-    with running(list(processes.values()), timeout=120):
-        yield Stack(settings, processes, SignIn.from_settings(Settings()))
+    ports = {(name, n): free_port() for n in range(1, workers + 1) for name in names}
+    if "documents" in names:  # the department stand-in issues its decisions there, as with Docker
+        full_env.setdefault("EGOV_DOCUMENTS_URL", f"http://127.0.0.1:{ports['documents', 1]}")
+    processes = [
+        ServiceProcess(
+            name,
+            port,
+            settings.state_dir / "logs" / f"{worker_label(name, n)}.log",
+            env=full_env,
+            worker=n,
+        )
+        for (name, n), port in ports.items()
+    ]
+    with running(processes, timeout=120 * workers):
+        yield Stack(
+            settings,
+            {p.name: p for p in processes if p.worker == 1},
+            SignIn.from_settings(Settings()),
+            {name: [p for p in processes if p.name == name] for name in names},
+        )
 
 
 def fast_clock_env(day_seconds: float) -> dict[str, str]:

@@ -68,7 +68,7 @@ class Scenario:
 
     @property
     def reporting(self) -> httpx.Client:
-        return httpx.Client(base_url=self.stack.services["reporting"].url, timeout=10.0)
+        return self.stack.client("reporting")
 
     def indicators(self, **params: str) -> dict[str, Any]:
         with self.reporting as client:

@@ -276,3 +276,25 @@ def test_a_topic_instance_the_log_has_no_segment_of_is_named(tmp_path: Path) -> 
     [gap] = compare(verify(tmp_path), [held(other, 0, 11)], {(TOPIC, 0): 11})
     assert (gap.kind, gap.first, gap.last, gap.fails) == ("unlogged", 0, 10, True)
     assert "no segment of this topic instance" in gap.message and "topic-c" in str(gap)
+
+
+def test_a_partition_written_meanwhile_by_another_worker_continues_its_chain(tmp_path: Path) -> None:
+    # Given a worker that logged a partition, which then moved to another worker of the audit service
+    first = write_log(tmp_path, count=3)
+    assert first.last(TOPIC, 0).offset == 2
+    second = AuditLog(tmp_path)
+    offset, prev = second.last(TOPIC, 0).offset, second.last(TOPIC, 0).hash
+    entry = new_entry(
+        topic=TOPIC,
+        partition=0,
+        offset=offset + 1,
+        timestamp_ms=None,
+        key=None,
+        value=b"x",
+        headers={},
+        prev=prev,
+    )
+    second.append(entry)
+    # When the partition comes back to the first worker, it continues from the other's last entry
+    assert (first.last(TOPIC, 0).offset, first.last(TOPIC, 0).hash) == (3, entry["hash"])
+    assert verify(tmp_path).ok

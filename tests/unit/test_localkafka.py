@@ -56,3 +56,55 @@ def test_data_formatted_for_one_profile_is_refused_by_the_other(tmp_path) -> Non
     (broker.data_dir / "meta.properties").write_text("version=1\n")  # formatted before profiles existed
     with pytest.raises(BrokerError, match="formatted for the plaintext profile, not sasl"):
         broker._format_storage()
+
+
+def test_the_nodes_of_a_local_cluster_vote_together_and_replicate_three_times(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from egov.tools.localkafka import LocalCluster
+
+    cluster = LocalCluster.of(
+        tmp_path,
+        ["127.0.0.1:19192", "127.0.0.1:19194", "127.0.0.1:19196"],
+        controller_ports=[19193, 19195, 19197],
+        security="plaintext",
+    )
+    voters = "1@127.0.0.1:19193,2@127.0.0.1:19195,3@127.0.0.1:19197"
+    for node_id, node in enumerate(cluster.nodes, start=1):
+        node.home.mkdir(parents=True)
+        node._render_config()
+        text = node.config_file.read_text()
+        assert f"node.id={node_id}\n" in text and f"controller.quorum.voters={voters}\n" in text
+        assert "offsets.topic.replication.factor=3\n" in text and "min.insync.replicas=2\n" in text
+        assert "unclean.leader.election.enable=false\n" in text
+        assert node.home == tmp_path / f"node-{node_id}"
+    # the nodes share one cluster id
+    ids = {node._cluster_id() for node in cluster.nodes}
+    assert len(ids) == 1 and (tmp_path / "cluster-id").read_text().strip() in ids
+    assert cluster.bootstrap == "127.0.0.1:19192,127.0.0.1:19194,127.0.0.1:19196"
+
+
+def test_one_node_stays_the_default_with_one_replica(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from egov.runtime.settings import Settings
+    from egov.tools.localkafka import local_broker
+
+    one = "127.0.0.1:9092"
+    broker = local_broker(
+        Settings(kafka_bootstrap_servers=one, state_dir=tmp_path, kafka_security="plaintext")
+    )
+    assert isinstance(broker, LocalBroker)
+    broker.home.mkdir(parents=True)
+    broker._render_config()
+    text = broker.config_file.read_text()
+    assert "node.id=1\n" in text and "controller.quorum.voters=1@127.0.0.1:9093\n" in text
+    assert "offsets.topic.replication.factor=1\n" in text and "min.insync.replicas=1\n" in text
+    three = local_broker(Settings(kafka_bootstrap_servers=one, state_dir=tmp_path, kafka_brokers=3))
+    assert [n.port for n in three.nodes] == [9092, 9094, 9096]  # type: ignore[union-attr]
+
+
+def test_a_cluster_id_never_reads_as_an_option(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from egov.tools.localkafka import kafka_cluster_id
+
+    draws = iter([uuid.UUID(bytes=b"\xfb" + bytes(15)), uuid.UUID(bytes=bytes(16))])  # "-w…", then "AAA…"
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(draws))
+    assert kafka_cluster_id() == "AAAAAAAAAAAAAAAAAAAAAA"

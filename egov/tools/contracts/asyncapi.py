@@ -28,7 +28,7 @@ from egov.contracts.envelope import CONTENT_TYPE, SPECVERSION, WRITER_HEADER
 from egov.contracts.serde import Contract, ContractRegistry, get_registry
 from egov.contracts.topics import EventTypes, TopicSpec
 from egov.paths import CONTRACTS_DIR
-from egov.runtime.settings import Settings
+from egov.runtime.settings import Settings, replicas_for
 from egov.tools.generated import shown, write_or_check
 from services import all_topics
 
@@ -135,7 +135,7 @@ def _channel(spec: TopicSpec) -> dict[str, Any]:
             "kafka": {
                 "topic": spec.name,
                 "partitions": Settings.model_fields["partitions"].default,
-                "replicas": Settings.model_fields["replication_factor"].default,
+                "replicas": replicas_for(1),
                 "bindingVersion": KAFKA_BINDING_VERSION,
             }
         },

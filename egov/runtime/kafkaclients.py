@@ -1,0 +1,111 @@
+"""The Faust app of a service, with what every service needs of its clients on a replicated cluster with
+several workers (docs/adr/0016).
+
+- **An idempotent producer.** Faust passes `producer_acks` through but turns aiokafka's idempotence on only
+  inside its exactly-once transactions, which this project does not use (docs/adr/0002). An idempotent
+  producer numbers its batches, so a batch the broker wrote but whose acknowledgement was lost (a leader that
+  died mid-request) is not written a second time when the producer sends it again: with `acks=all` and
+  `min.insync.replicas=2`, an acknowledged record is on two brokers, once. Kafka ≥ 2.8 lets a principal with
+  WRITE on a topic produce idempotently (KIP-679), so the ACLs of the model are enough.
+- **No offset committed past a record that was not handled.** When the consumer group rebalances, Faust
+  skips the records it fetched before (their generation is not the group's any more, or the flow is still
+  suspended) and acknowledges them all the same; and its commit lets one unacknowledged record at the head of
+  a partition through (it compares with `> 1` what must be `> 0`). Together they lost runs of dossiers on a
+  three-broker cluster whose group coordinator died (a record skipped just after the seek, the next one
+  handled, the commit past both). Here a skipped record is marked done without counting towards the commit,
+  the commit never passes the first offset not handled, and a partition whose record was skipped is fetched
+  again from that record once its flow resumes (a record handled before is handled once: consumers are
+  idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import faust
+from faust.transport.drivers.aiokafka import Consumer, Producer
+from faust.types import TP, ConsumerT, Message, ProducerT
+from faust.types.tuples import ack_lock
+from mode.utils.futures import notify
+
+
+class IdempotentProducer(Producer):
+    """Faust's aiokafka producer with `enable_idempotence` (which requires `acks=all`)."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class HandledOnlyConsumer(Consumer):
+    """Faust's aiokafka consumer, committing only offsets its streams handled (see the module's docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        #: Partition → the first offset skipped since (fetched again once the partition's flow resumes).
+        self._skipped: dict[TP, int] = {}
+        self._seeking: set[asyncio.Future[None]] = set()
+        super().__init__(*args, **kwargs)
+
+    def ack(self, message: Message) -> bool:
+        app: Any = self.app
+        tp, offset = message.tp, message.offset
+        if message.generation_id == app.consumer_generation_id and app.flow_control.is_active():
+            again = self._skipped.pop(tp, None)
+            if again is not None and again < offset and tp in self.assignment():
+                self.log.info("Fetching %r again from %r, skipped during a rebalance", tp, again)
+                seeking = asyncio.ensure_future(self.seek(tp, again))
+                self._seeking.add(seeking)
+                seeking.add_done_callback(self._seeking.discard)
+            return bool(super().ack(message))
+        with ack_lock:  # as Consumer.ack: the record is done with, but its offset is not committable
+            if not message.acked:
+                message.acked = True
+                self._unacked_messages.discard(message)
+                self._skipped[tp] = min(self._skipped.get(tp, offset), offset)
+                notify(self._waiting_for_ack)
+        return False
+
+    def _new_offset(self, tp: TP) -> int | None:
+        """The offset to commit: after the first run of handled offsets, if that run starts at the committed
+        offset (Faust's own check lets one missing record through)."""
+        acked = self._acked[tp]
+        committed = self._committed_offset[tp]
+        if acked and committed is not None and committed > 0:
+            self._merge_gaps(tp)
+            if min(acked) > committed:
+                return None  # the record at the committed offset is not handled yet
+        offset: int | None = super()._new_offset(tp)
+        return offset
+
+    def _merge_gaps(self, tp: TP) -> None:
+        """Add the offsets the broker has no record for (Faust's gaps: compaction, transaction markers) to the
+        handled ones, as Faust's `_new_offset` does, so that they do not count as missing."""
+        acked = self._acked[tp]
+        gaps = self._gap[tp]
+        if not gaps:
+            return
+        found = sorted(gaps.overlap(0, max(acked)), key=lambda interval: interval.begin)
+        if found:
+            filled = [n for interval in found for n in range(interval.begin, interval.end)]
+            acked.extend(filled)
+            gaps.chop(0, max(filled[-1], max(acked) + 1))
+            acked.sort()
+
+
+class ServiceApp(faust.App):
+    """A service's Faust app: an idempotent producer, and offsets committed only for records handled."""
+
+    def _new_producer(self) -> ProducerT:
+        return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+    def _new_consumer(self) -> ConsumerT:
+        transport: Any = self.transport
+        return HandledOnlyConsumer(
+            transport,
+            callback=self.topics.on_message,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+            loop=transport.loop,
+        )

@@ -1,0 +1,82 @@
+"""The service's Kafka clients: an idempotent producer, and a consumer that commits no offset past a record
+its streams did not handle (egov/runtime/kafkaclients.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from faust.types import TP, Message
+
+from egov.runtime.kafkaclients import HandledOnlyConsumer, IdempotentProducer
+from egov.runtime.settings import Settings
+from services import build_service
+
+
+@pytest.fixture
+def consumer(tmp_path) -> Any:  # type: ignore[no-untyped-def]
+    service = build_service("payment", Settings(state_dir=tmp_path, auth="off", kafka_security="plaintext"))
+    consumer = service.engine.app.consumer  # type: ignore[attr-defined]
+    assert isinstance(consumer, HandledOnlyConsumer)
+    return consumer
+
+
+def a_record(consumer: Any, offset: int, *, generation: int = 1) -> Message:
+    consumer.app.topics.acking_topics.add("t")  # a topic an agent reads (its records are acknowledged)
+    return Message("t", 0, offset, 0.0, 0, [], b"k", b"v", None, generation_id=generation)
+
+
+def test_the_producer_is_idempotent_and_waits_for_every_replica(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    service = build_service("payment", Settings(state_dir=tmp_path, auth="off", kafka_security="plaintext"))
+    producer = service.engine.app.producer  # type: ignore[attr-defined]
+    assert isinstance(producer, IdempotentProducer)
+    assert producer._settings_extra() == {"acks": "all", "enable_idempotence": True}
+
+
+def test_a_commit_never_passes_a_record_not_handled(consumer: Any) -> None:
+    tp = TP("t", 0)
+    consumer._committed_offset[tp] = 22
+    consumer._acked[tp] = [23, 24]  # 22 not handled (Faust's own check lets exactly this one through)
+    assert consumer._new_offset(tp) is None
+    consumer._acked[tp] = [22, 23, 24, 26]
+    assert consumer._new_offset(tp) == 25  # up to the first gap
+
+
+def test_a_record_skipped_during_a_rebalance_is_not_committed_and_is_fetched_again(consumer: Any) -> None:
+    app = consumer.app
+    app.consumer_generation_id = 2
+    app.flow_control.resume()  # the rebalance is over: the flow goes on
+    skipped = a_record(consumer, 22, generation=1)  # fetched before the rebalance
+    handled = a_record(consumer, 23, generation=2)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    consumer.seek = seek
+    consumer.assignment = lambda: {skipped.tp}
+    consumer._committed_offset[skipped.tp] = 22
+    # When Faust skips the old generation's record and acknowledges it, its offset does not count
+    assert consumer.ack(skipped) is False and skipped.acked
+    assert consumer._acked[skipped.tp] == []
+
+    # and the next record handled makes the partition fetch again from the skipped one
+    async def then() -> None:
+        assert consumer.ack(handled) is True
+        await asyncio.sleep(0)
+
+    asyncio.run(then())
+    assert seeks == [(skipped.tp, 22)]
+    assert consumer._new_offset(skipped.tp) is None  # nothing committed until 22 is handled
+
+
+def test_a_group_notices_a_dead_worker_within_the_session_time_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(state_dir=tmp_path, auth="off", kafka_security="plaintext", kafka_session_timeout=10)
+    conf = build_service("payment", settings).engine.app.conf  # type: ignore[attr-defined]
+    assert (conf.broker_session_timeout, conf.broker_heartbeat_interval) == (10.0, 1.0)
+    # live workers rejoin a rebalance within twice the session, not Faust's minute
+    assert conf.broker_rebalance_timeout == 20.0
+    assert conf.broker_request_timeout > conf.broker_session_timeout  # the client refuses otherwise
+    with pytest.raises(ValueError, match="greater than or equal to 6"):
+        Settings(kafka_session_timeout=3)
