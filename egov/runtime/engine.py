@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -116,6 +117,15 @@ def group_timings(session_timeout: float) -> dict[str, Any]:
     }
 
 
+def static_member(instance_id: str | None, web_url: str) -> str | None:
+    """The worker's static membership id: the one given, with the URL it serves on. A worker restarted on
+    the same URL takes its partitions back at once; one on another URL joins as a new member, for the group
+    keeps a static member's metadata (its URL, which Faust's assignor insists on) from its last join."""
+    if instance_id is None:
+        return None
+    return f"{instance_id}.{re.sub(r'[^A-Za-z0-9._-]', '_', web_url)}"
+
+
 class FaustEngine:
     """faust-streaming on the broker of the settings: one Faust app per service process."""
 
@@ -145,7 +155,7 @@ class FaustEngine:
             # given from the changelog's start anyway, and a standby's keys would show in the worker's own
             # answers (docs/adr/0016).
             table_standby_replicas=0,
-            consumer_group_instance_id=settings.kafka_group_instance_id,
+            consumer_group_instance_id=static_member(settings.kafka_group_instance_id, self._web_url),
             producer_acks=-1,
             # Fail a send after 30 s rather than Faust's 20 minutes: a citizen waiting on a POST, or an
             # agent retrying with back-off, learns of a broker outage in time.

@@ -162,9 +162,13 @@ def build(
                 if not document:
                     service.log.warning("decision.document_not_registered", draft_id=draft)
                     return None
-                approved = await client.post(
-                    "/api/v1/documents/approve", params={"id": document}, headers=leader_headers
-                )
+                for _ in range(50):  # the document's own record follows its draft's registration by a hop
+                    approved = await client.post(
+                        "/api/v1/documents/approve", params={"id": document}, headers=leader_headers
+                    )
+                    if approved.status_code != 404:
+                        break
+                    await asyncio.sleep(0.2)  # polling interval while the record is not there yet
                 if approved.status_code >= 500 or approved.status_code == 429:
                     raise TryLater(f"the document system answered {approved.status_code} to the approval")
                 if approved.status_code != 202:

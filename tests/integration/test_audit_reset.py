@@ -112,10 +112,11 @@ def move_committed_offset(settings: Settings, partition: int, offset: int) -> No
 
     def done() -> bool:
         try:
-            admin.alter_consumer_group_offsets([moved])[audit_group(settings)].result(timeout=10)
+            result = admin.alter_consumer_group_offsets([moved])[audit_group(settings)].result(timeout=10)
         except KafkaException:  # the stopped worker's membership has not expired yet
             return False
-        return True
+        # the broker may refuse it per partition instead: a static member stays until its session ends
+        return all(tp.error is None for tp in result.topic_partitions)
 
     wait_until(done, "the audit's group offset could not be moved", 60)
 

@@ -35,6 +35,7 @@ PUBLIC = {
     ("GET", "/metrics"),
     ("GET", "/api/v1/public/dossiers/{dossier_code}"),
     ("GET", "/api/v1/indicators"),
+    ("GET", "/api/v1/indicators/part"),  # a reporting worker's share of the same public figures
     ("GET", "/"),
 }
 
