@@ -64,14 +64,8 @@ class FakeMessage:
     timestamp: float | None = None
 
 
-@dataclass(frozen=True)
-class Sent:
-    """A record the service sent, as the broker would have received it."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
+#: A record the service sent, as the broker would have received it: the engine's own outgoing record.
+Sent = Outgoing
 
 
 class FakeVerifier:
