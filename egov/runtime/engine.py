@@ -63,6 +63,11 @@ class Engine(Protocol):
         at once (taken in partition order; the engine commits an offset only once every record before it
         is done)."""
 
+    async def hand_over(self, records: Sequence[Outgoing]) -> Awaitable[None]:
+        """Hand the records to the producer, in this order (per partition), and return what settles once the
+        broker acknowledged every one of them (and raises when it refused or did not answer one)."""
+        ...
+
     async def send_all(self, records: Sequence[Outgoing]) -> None:
         """Send the records, in this order (per partition), and return once the broker acknowledged every
         one of them (raise when it refused or did not answer one)."""
@@ -247,13 +252,21 @@ class FaustEngine:
 
         self.app.agent(self._topic(topic), name=name, concurrency=concurrency)(agent)
 
-    async def send_all(self, records: Sequence[Outgoing]) -> None:
+    async def hand_over(self, records: Sequence[Outgoing]) -> Awaitable[None]:
         # Every record is handed to the producer first (in order: it batches them), then the
         # acknowledgements are awaited together: one round trip for all of an event's outputs.
         pending = [
             await self._topic(r.topic).send(key=r.key, value=r.value, headers=r.headers) for r in records
         ]
-        await asyncio.gather(*pending)
+        acknowledged = asyncio.gather(*pending)
+
+        async def settled() -> None:
+            await acknowledged
+
+        return settled()
+
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
+        await (await self.hand_over(records))
 
     def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None:
         self.app.timer(seconds, name=name)(check)

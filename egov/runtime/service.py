@@ -23,7 +23,8 @@ import datetime as dt
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import replace
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NamedTuple
 
 import httpx
@@ -81,6 +82,19 @@ from egov.runtime.settings import Settings, get_settings
 
 #: Entries past their retention forgotten per event handled: a bounded cost on each event.
 FORGET_AT_ONCE = 8
+
+
+@dataclass
+class _Unsettled:
+    """What a handling that freed its key early leaves to settle: the acknowledgements of what it sent, then
+    what must wait for them (remembering the event as handled)."""
+
+    acks: list[Awaitable[None]] = field(default_factory=list)
+    then: list[Callable[[], None]] = field(default_factory=list)
+
+
+#: Set while an event of a `release_key_before_acks` consumer is handled (each event is its own task).
+_UNSETTLED: ContextVar[_Unsettled | None] = ContextVar("egov_unsettled", default=None)
 
 
 class Publication(NamedTuple):
@@ -166,9 +180,17 @@ class Service:
         return spec.full_name(self.settings.topic_prefix)
 
     # -- consuming ----------------------------------------------------------------------------------
-    def consume(self, spec: TopicSpec, handlers: Handlers, *, name: str) -> None:
+    def consume(
+        self, spec: TopicSpec, handlers: Handlers, *, name: str, release_key_before_acks: bool = False
+    ) -> None:
         """Run the handler for every event on `spec`'s topic, decoded and de-duplicated. With a mapping of
-        event type to handler, the events of other types are passed over (they are not this consumer's)."""
+        event type to handler, the events of other types are passed over (they are not this consumer's).
+
+        `release_key_before_acks`: the next event of the same key may start once this one's outputs are
+        handed to the producer, not acknowledged (they keep their order: one producer, in partition order).
+        Only for a handler that writes its state before it publishes and, handled again, rebuilds the same
+        outputs from that state (the one-stop numbering): a retry after a refused acknowledgement then finds
+        its own writes. The event is committed and remembered only once its outputs are acknowledged."""
         if spec not in self.consumes:
             self.consumes.append(spec)
         takes: frozenset[str] | None = None
@@ -187,7 +209,9 @@ class Service:
             handler = handlers
 
         async def each(message: Message) -> None:
-            await self._handle_with_retries(spec, name, message, handler, takes)
+            await self._handle_with_retries(
+                spec, name, message, handler, takes, release_key_before_acks=release_key_before_acks
+            )
 
         # Events of different keys are handled side by side (each awaits its broker acknowledgements); the
         # key locks keep one event per key at a time, in partition order.
@@ -215,6 +239,8 @@ class Service:
         message: Message,
         handler: Handler,
         takes: frozenset[str] | None = None,
+        *,
+        release_key_before_acks: bool = False,
     ) -> None:
         """Handle one event; on an infrastructure error, try the same event again with back-off.
 
@@ -223,30 +249,64 @@ class Service:
 
         One event per key at a time, across all of this service's agents, retries and back-off included: a
         handler reads its key's state, publishes, then writes the state, and an event its output caused (a
-        reply on another topic, read by another agent) must not see the state from before.
+        reply on another topic, read by another agent) must not see the state from before. A consumer
+        declared with `release_key_before_acks` frees the key once its outputs are handed to the producer
+        (see `consume`); the event is still committed and remembered only once they are acknowledged.
         """
+        handled_at = self.clock.now()
+
+        async def attempt() -> None:
+            await self._handle(spec, name, message, handler, takes, handled_at)
+
+        if release_key_before_acks:
+            await self._retrying(message, lambda: self._settled_after_release(message, attempt))
+            return
         async with self._key_locks.hold(message.key):
-            delay = retries.RETRY_INITIAL_DELAY
-            handled_at = self.clock.now()
-            attempts = 0
-            while True:
-                attempts += 1
-                try:
-                    await self._handle(spec, name, message, handler, takes, handled_at)
-                    return
-                except Exception as exc:
-                    if not is_retryable(exc) or attempts == self.attempts_limit:
-                        raise
-                    self.log.warning(
-                        "event.retrying",
-                        error=repr(exc),
-                        retry_in_s=delay,
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                    )
-                    await asyncio.sleep(delay)  # back-off before the next attempt
-                    delay = min(delay * 2, retries.RETRY_MAX_DELAY)
+            await self._retrying(message, attempt)
+
+    async def _retrying(self, message: Message, attempt: Callable[[], Awaitable[None]]) -> None:
+        delay = retries.RETRY_INITIAL_DELAY
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                await attempt()
+                return
+            except Exception as exc:
+                if not is_retryable(exc) or attempts == self.attempts_limit:
+                    raise
+                self.log.warning(
+                    "event.retrying",
+                    error=repr(exc),
+                    retry_in_s=delay,
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                )
+                await asyncio.sleep(delay)  # back-off before the next attempt
+                delay = min(delay * 2, retries.RETRY_MAX_DELAY)
+
+    async def _settled_after_release(self, message: Message, attempt: Callable[[], Awaitable[None]]) -> None:
+        """Handle under the key's lock, sends handed over but not awaited; then, the key free for the next
+        event, await their acknowledgements and only then remember the event (and let its offset go)."""
+        unsettled = _Unsettled()
+        token = _UNSETTLED.set(unsettled)
+        failure: BaseException | None = None
+        try:
+            async with self._key_locks.hold(message.key):
+                await attempt()
+        except BaseException as exc:  # the sends already handed over are still awaited, then it is raised
+            failure = exc
+        finally:
+            _UNSETTLED.reset(token)
+        acknowledged = await asyncio.gather(*unsettled.acks, return_exceptions=True)
+        if failure is not None:
+            raise failure
+        for result in acknowledged:
+            if isinstance(result, BaseException):
+                raise result
+        for then in unsettled.then:
+            then()
 
     async def _handle(
         self,
@@ -312,7 +372,11 @@ class Service:
             self.log.exception("event.handler_failed", **origin)
             await self.dead_letter(message, raw_headers, reason=f"{type(exc).__name__}: {exc}", error=exc)
             outcome = DEAD_LETTERED
-        self._remember(memory_key, message.offset, message.partition)
+        unsettled = _UNSETTLED.get()
+        if unsettled is None:
+            self._remember(memory_key, message.offset, message.partition)
+        else:  # once its outputs are acknowledged (Service._settled_after_release)
+            unsettled.then.append(lambda: self._remember(memory_key, message.offset, message.partition))
         return outcome
 
     def _remember(self, memory_key: str, offset: int, partition: int) -> None:
@@ -411,9 +475,20 @@ class Service:
         await self._send([self._stamped(spec, key=key, value=value, headers=headers)])
 
     async def _send(self, outgoing: Sequence[Outgoing]) -> None:
+        """Send and await the acknowledgements; inside a handling that frees its key first, hand over only
+        (the acknowledgements are awaited after: Service._settled_after_release)."""
         started = time.perf_counter()
-        await self.engine.send_all(outgoing)
-        self.metrics.publish_seconds.labels(self.name).observe(time.perf_counter() - started)
+        acks = await self.engine.hand_over(outgoing)
+
+        async def acknowledged() -> None:
+            await acks
+            self.metrics.publish_seconds.labels(self.name).observe(time.perf_counter() - started)
+
+        unsettled = _UNSETTLED.get()
+        if unsettled is not None:
+            unsettled.acks.append(acknowledged())
+            return
+        await acknowledged()
 
     def _stamped(
         self,

@@ -120,10 +120,16 @@ class FakeEngine:
     def subscribe(self, topic: str, callback: RecordCallback, *, name: str, concurrency: int = 1) -> None:
         self.subscribers.setdefault(topic, []).append(callback)
 
-    async def send_all(self, records: Sequence[Outgoing]) -> None:
+    async def hand_over(self, records: Sequence[Outgoing]) -> Awaitable[None]:
         if self.send_error is not None:
             raise self.send_error
         self.sent.extend(Sent(r.topic, r.key, r.value, list(r.headers)) for r in records)
+        settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        settled.set_result(None)
+        return settled
+
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
+        await (await self.hand_over(records))
 
     def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None:
         self.checks.append((name, check))

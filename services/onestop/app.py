@@ -155,7 +155,8 @@ def build(settings: Settings, *, engine: Engine | None = None) -> Service:
 
     timers.on(OVERDUE_TIMER, overdue)
     service.consume(Topics.DOSSIER_SUBMISSIONS, route_to_agency, name="route-to-agency")
-    service.consume(Topics.ONESTOP_INTAKE, receive, name="receive")
+    # The numbering is serial per agency: the next submission is numbered while this one's are acknowledged.
+    service.consume(Topics.ONESTOP_INTAKE, receive, name="receive", release_key_before_acks=True)
     service.consume(Topics.JOURNEYS, start_journey, name="start-journey")
     service.consume(
         Topics.LGSP_TO_ONESTOP,

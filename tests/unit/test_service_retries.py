@@ -113,3 +113,48 @@ def test_an_event_without_the_field_its_topic_is_keyed_by_is_refused() -> None:
     require_key(Topics.DOCUMENT_DRAFTS, b"000.00.04.H11", drafted)
     with pytest.raises(ContractError, match=r"keyed by issuing_agency\.code"):
         require_key(Topics.DOCUMENT_DRAFTS, b"000.00.15.H11", drafted)
+
+
+def test_a_consumer_that_frees_its_key_early_is_done_only_once_its_outputs_are_acknowledged(
+    monkeypatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """release_key_before_acks: the next event of the key starts while the acknowledgements are awaited; the
+    event itself returns (its offset may go) only after them, and a refused one makes it try again."""
+    monkeypatch.setattr(retries, "RETRY_INITIAL_DELAY", 0.001)
+    svc = Service("onestop", default_port=18098, settings=Settings(state_dir=tmp_path))
+    order: list[str] = []
+    acks: list[asyncio.Future[None]] = []
+
+    async def hand_over(records):  # type: ignore[no-untyped-def]
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        acks.append(ack)
+        return ack
+
+    async def handle(spec, name, message, handler, takes, handled_at):  # type: ignore[no-untyped-def]
+        order.append(f"attempt {len(acks) + 1}")
+        await svc._send([])
+
+    async def next_event_of_the_key() -> None:
+        async with svc._key_locks.hold(b"agency"):
+            order.append("next event")
+
+    async def scenario() -> None:
+        event = SimpleNamespace(topic="t", partition=0, offset=7, key=b"agency")
+        handling = asyncio.create_task(
+            svc._handle_with_retries(Topics.DOSSIERS, "h", event, handler=None, release_key_before_acks=True)  # type: ignore[arg-type]
+        )
+        while not acks:
+            await asyncio.sleep(0)
+        await next_event_of_the_key()  # not held up by the acknowledgement
+        assert not handling.done()
+        acks[0].set_exception(KafkaConnectionError("broker away"))
+        while len(acks) < 2:
+            await asyncio.sleep(0)
+        assert not handling.done()  # tried again, and waiting for the second acknowledgement
+        acks[1].set_result(None)
+        await handling
+
+    monkeypatch.setattr(svc.engine, "hand_over", hand_over)
+    monkeypatch.setattr(svc, "_handle", handle)
+    asyncio.run(scenario())
+    assert order == ["attempt 1", "next event", "attempt 2"]
