@@ -74,6 +74,7 @@ class Pipeline:
         centre = next(a for a in self.province.agencies if a.kind == "centre")
         self.officer = f"{centre.code}/mot-cua-01"
         self._token: tuple[float, str] | None = None
+        self._signing_in = asyncio.Lock()
         self.portal_url = ""
         self.pids: dict[str, int] = {}
         self.urls: dict[str, str] = {}
@@ -109,10 +110,11 @@ class Pipeline:
 
     async def token(self) -> str:
         """The counter officer's token, signed in anew before it expires."""
-        if self._token is None or time.monotonic() - self._token[0] > 100:
-            value = await asyncio.to_thread(self.sign_in.official, self.officer)
-            self._token = (time.monotonic(), value)
-        return self._token[1]
+        async with self._signing_in:  # one sign-in for all the posts waiting, not one each
+            if self._token is None or time.monotonic() - self._token[0] > 100:
+                value = await asyncio.to_thread(self.sign_in.official, self.officer)
+                self._token = (time.monotonic(), value)
+            return self._token[1]
 
     def body(self, rng: random.Random) -> dict[str, Any]:
         body = submission(rng, self.codes)
