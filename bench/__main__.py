@@ -64,8 +64,7 @@ def main(quick: bool, out: Path, rates: str) -> None:
         results["raw"] = raw.as_json()
         _say("Each service alone, fed from a prepared topic …")
         results["services"] = [
-            asyncio.run(alone(bench, feed, plan["service_events"])).as_json(raw.loop_per_s)
-            for feed in FEEDS
+            asyncio.run(alone(bench, feed, plan["service_events"])).as_json(raw.loop_per_s) for feed in FEEDS
         ]
         _say("The whole stack through HTTP (a business day a second) …")
         results["pipeline"] = asyncio.run(_pipeline(bench, plan, chosen))
