@@ -80,14 +80,20 @@ def _load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
     """The key in `path`, created (mode 0600) if there is none; an existing key is never overwritten."""
     if not path.exists():
         key = pki.new_key()
+        # Written whole to a file of this process, then linked in place: a second worker starting at the same
+        # moment finds either no key or a complete one, never a half-written file.
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(_private_bytes(key))
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(temporary, path)
         except FileExistsError:
             pass  # another process created it meanwhile: use theirs
         else:
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(_private_bytes(key))
             return key
+        finally:
+            temporary.unlink()
     return _load_key(path)
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -32,7 +33,11 @@ def _mode(path: Path) -> int:
 
 
 def _key_bytes(identity: pki.Identity) -> bytes:
-    return identity.key.private_bytes(
+    return _der(identity.key)
+
+
+def _der(key: Any) -> bytes:
+    return key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
@@ -171,3 +176,21 @@ def test_methods_before_ensure_say_so_and_an_empty_identifier_is_refused(tmp_pat
     authority.ensure(NOW)
     with pytest.raises(ValueError, match="official_id"):
         authority.official({**OFFICIAL, "official_id": ""}, NOW)
+
+
+def test_workers_starting_together_share_one_whole_key(tmp_path: Path) -> None:
+    """Two signing workers on one state directory: each finds no key or a whole one, and both end up with the
+    same key (it is linked in place once written, never read half-written)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = tmp_path / "issuing.key"
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        keys = list(pool.map(_key_in, [path] * 8))
+    assert len(set(keys)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["issuing.key"]  # no temporary file left behind
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def _key_in(path: Path) -> bytes:
+    """(In a worker process) the key at `path`, loaded or created."""
+    return _der(ca_module._load_or_create_key(path))
