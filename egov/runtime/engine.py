@@ -68,10 +68,6 @@ class Engine(Protocol):
         broker acknowledged every one of them (and raises when it refused or did not answer one)."""
         ...
 
-    async def send_all(self, records: Sequence[Outgoing]) -> None:
-        """Send the records, in this order (per partition), and return once the broker acknowledged every
-        one of them (raise when it refused or did not answer one)."""
-
     def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None: ...
 
     def on_start(self, task: Callable[[], Awaitable[None]]) -> None: ...
@@ -264,9 +260,6 @@ class FaustEngine:
             await acknowledged
 
         return settled()
-
-    async def send_all(self, records: Sequence[Outgoing]) -> None:
-        await (await self.hand_over(records))
 
     def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None:
         self.app.timer(seconds, name=name)(check)

@@ -128,9 +128,6 @@ class FakeEngine:
         settled.set_result(None)
         return settled
 
-    async def send_all(self, records: Sequence[Outgoing]) -> None:
-        await (await self.hand_over(records))
-
     def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None:
         self.checks.append((name, check))
 
