@@ -27,7 +27,7 @@ from egov.runtime.clock import Clock
 from egov.runtime.credentials import MECHANISM, service_principal
 from egov.runtime.events import Message
 from egov.runtime.http import JSON, HttpError, HttpRequest, HttpResponse, Route, error_response
-from egov.runtime.kafkaclients import ServiceApp
+from egov.runtime.kafkaclients import DurableTable, ServiceApp
 from egov.runtime.placement import Placement
 from egov.runtime.routing import FORWARD_TIMEOUT
 from egov.runtime.settings import Settings
@@ -236,9 +236,15 @@ class FaustEngine:
         return self._topics[name]
 
     def table(self, name: str, *, help: str) -> MutableMapping[Any, Any]:
-        table: MutableMapping[Any, Any] = self.app.Table(
-            name, default=None, partitions=self.settings.partitions, help=help
+        table = DurableTable(
+            self.app,
+            name=name,
+            default=None,
+            partitions=self.settings.partitions,
+            help=help,
+            beacon=self.app.tables.beacon,
         )
+        self.app.tables.add(table)
         return table
 
     def subscribe(self, topic: str, callback: RecordCallback, *, name: str, concurrency: int = 1) -> None:

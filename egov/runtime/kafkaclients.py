@@ -16,6 +16,9 @@ several workers (docs/adr/0016).
   the commit never passes the first offset not handled, and a partition whose record was skipped is fetched
   again from that record once its flow resumes (a record handled before is handled once: consumers are
   idempotent).
+- **Table writes a handling can wait for.** Each changelog send of a table is noted for the handling in
+  progress (egov.runtime.writes), so the runtime hands an event's outputs over only once its writes are
+  acknowledged, and a write the broker refused is sent again with the key's value.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from typing import Any
 import faust
 from faust.transport.drivers.aiokafka import Consumer, Producer
 from faust.types import TP, ConsumerT, Message, ProducerT
-from faust.types.tuples import ack_lock
+from faust.types.tuples import FutureMessage, ack_lock
 from mode.utils.futures import notify
+
+from egov.runtime.writes import Write, note
 
 
 class IdempotentProducer(Producer):
@@ -109,3 +114,27 @@ class ServiceApp(faust.App):
             beacon=self.beacon,
             loop=transport.loop,
         )
+
+
+class DurableTable(faust.Table):
+    """A Faust table whose changelog sends the handling in progress notes (egov.runtime.writes)."""
+
+    def send_changelog(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> FutureMessage:
+        sent: FutureMessage = super().send_changelog(partition, key, value, key_serializer, value_serializer)
+        final = sent.message.partition  # known now: the send partitions eagerly
+        if final is not None:
+            note(Write(self, final, key, sent))
+        return sent
+
+    def send_current(self, partition: int, key: Any) -> FutureMessage:
+        """Send the changelog record of the key's value now again (a tombstone when it has none)."""
+        if key in self.data:
+            return self.send_changelog(partition, key, self.data[key])
+        return self.send_changelog(partition, key, None, value_serializer="raw")

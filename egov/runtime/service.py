@@ -13,7 +13,10 @@ service's dead-letter topic with the reason, and the service goes on.
 
 Delivery is at-least-once: a handler's output is acknowledged by the broker before the input's offset can
 be committed, and a consumer remembers the `ce_id`s it has handled (in a changelog-backed table) so a
-redelivered event changes nothing.
+redelivered event changes nothing. The effects of handling an event become durable in this order: the
+handler's table writes, then the events it published (held back until it returns and its writes are
+acknowledged), then the memory that it was handled; so a worker that crashes midway leaves nothing visible
+that the state behind it does not record (egov.runtime.writes).
 """
 
 from __future__ import annotations
@@ -79,22 +82,28 @@ from egov.runtime.placement import Placement
 from egov.runtime.retries import KeyLocks, is_retryable
 from egov.runtime.routing import OwnerKey, Part, gather, routed
 from egov.runtime.settings import Settings, get_settings
+from egov.runtime.writes import TableWrites
 
 #: Entries past their retention forgotten per event handled: a bounded cost on each event.
 FORGET_AT_ONCE = 8
 
 
 @dataclass
-class _Unsettled:
-    """What a handling that freed its key early leaves to settle: the acknowledgements of what it sent, then
-    what must wait for them (remembering the event as handled)."""
+class _Effects:
+    """What handling one event does besides reading: its table writes, the records it publishes (held back
+    until the handler returns and the writes are acknowledged; with `hand_over_now`, handed to the producer
+    at once and their acknowledgements awaited later), and what must wait for all of them (remembering the
+    event as handled, announcing what was published)."""
 
+    hand_over_now: bool = False
+    writes: TableWrites = field(default_factory=TableWrites)
+    outputs: list[Outgoing] = field(default_factory=list)
     acks: list[Awaitable[None]] = field(default_factory=list)
     then: list[Callable[[], None]] = field(default_factory=list)
 
 
-#: Set while an event of a `release_key_before_acks` consumer is handled (each event is its own task).
-_UNSETTLED: ContextVar[_Unsettled | None] = ContextVar("egov_unsettled", default=None)
+#: Set while a consumer handles an event (each event is its own task, so its own context).
+_EFFECTS: ContextVar[_Effects | None] = ContextVar("egov_effects", default=None)
 
 
 class Publication(NamedTuple):
@@ -186,11 +195,16 @@ class Service:
         """Run the handler for every event on `spec`'s topic, decoded and de-duplicated. With a mapping of
         event type to handler, the events of other types are passed over (they are not this consumer's).
 
+        Otherwise an event's outputs are handed to the producer once its handler has returned and its table
+        writes are acknowledged (egov.runtime.writes), and the event is remembered once they are too.
+
         `release_key_before_acks`: the next event of the same key may start once this one's outputs are
-        handed to the producer, not acknowledged (they keep their order: one producer, in partition order).
-        Only for a handler that writes its state before it publishes and, handled again, rebuilds the same
-        outputs from that state (the one-stop numbering): a retry after a refused acknowledgement then finds
-        its own writes. The event is committed and remembered only once its outputs are acknowledged."""
+        handed to the producer, not acknowledged (they keep their order: one producer, in partition order);
+        they are handed over as they are published, before the table writes are acknowledged. Only for a
+        handler that writes its state before it publishes and, handled again, rebuilds the same outputs from
+        that state, and whose state only later events of its own key read (the one-stop numbering): a retry
+        after a refused acknowledgement then finds its own writes. The event is committed and remembered
+        only once its writes and outputs are acknowledged."""
         if spec not in self.consumes:
             self.consumes.append(spec)
         takes: frozenset[str] | None = None
@@ -255,14 +269,29 @@ class Service:
         """
         handled_at = self.clock.now()
 
-        async def attempt() -> None:
-            await self._handle(spec, name, message, handler, takes, handled_at)
+        async def attempt(effects: _Effects) -> None:
+            token = _EFFECTS.set(effects)
+            try:
+                with effects.writes.recording():
+                    await self._handle(spec, name, message, handler, takes, handled_at)
+            finally:
+                _EFFECTS.reset(token)
 
         if release_key_before_acks:
             await self._retrying(message, lambda: self._settled_after_release(message, attempt))
             return
         async with self._key_locks.hold(message.key):
-            await self._retrying(message, attempt)
+            effects = _Effects()
+
+            async def handled() -> None:
+                nonlocal effects
+                effects = _Effects()  # an attempt that failed published nothing: its outputs go
+                await attempt(effects)
+
+            await self._retrying(message, handled)
+            # The handler is not run again once it returned: its state is written. What is retried now is
+            # the delivery of its outputs, as they were built.
+            await self._retrying(message, lambda: self._deliver(effects))
 
     async def _retrying(self, message: Message, attempt: Callable[[], Awaitable[None]]) -> None:
         delay = retries.RETRY_INITIAL_DELAY
@@ -286,26 +315,39 @@ class Service:
                 await asyncio.sleep(delay)  # back-off before the next attempt
                 delay = min(delay * 2, retries.RETRY_MAX_DELAY)
 
-    async def _settled_after_release(self, message: Message, attempt: Callable[[], Awaitable[None]]) -> None:
+    async def _deliver(self, effects: _Effects) -> None:
+        """Once the handler has returned: wait for its table writes, then hand its outputs over and wait for
+        their acknowledgements, then remember the event. Raises (to be retried) when the broker refused
+        something; what was acknowledged before is not sent again, apart from outputs sent together."""
+        await effects.writes.acknowledged()
+        if effects.outputs:
+            await self._acknowledged(await self.engine.hand_over(effects.outputs), time.perf_counter())
+            effects.outputs = []
+        for then in effects.then:
+            then()
+
+    async def _settled_after_release(
+        self, message: Message, attempt: Callable[[_Effects], Awaitable[None]]
+    ) -> None:
         """Handle under the key's lock, sends handed over but not awaited; then, the key free for the next
-        event, await their acknowledgements and only then remember the event (and let its offset go)."""
-        unsettled = _Unsettled()
-        token = _UNSETTLED.set(unsettled)
+        event, await the acknowledgements of its writes and sends, and only then remember the event (and let
+        its offset go)."""
+        effects = _Effects(hand_over_now=True)
         failure: BaseException | None = None
         try:
             async with self._key_locks.hold(message.key):
-                await attempt()
+                await attempt(effects)
         except BaseException as exc:  # the sends already handed over are still awaited, then it is raised
             failure = exc
-        finally:
-            _UNSETTLED.reset(token)
-        acknowledged = await asyncio.gather(*unsettled.acks, return_exceptions=True)
+        acknowledged = await asyncio.gather(
+            effects.writes.acknowledged(), *effects.acks, return_exceptions=True
+        )
         if failure is not None:
             raise failure
         for result in acknowledged:
             if isinstance(result, BaseException):
                 raise result
-        for then in unsettled.then:
+        for then in effects.then:
             then()
 
     async def _handle(
@@ -372,11 +414,11 @@ class Service:
             self.log.exception("event.handler_failed", **origin)
             await self.dead_letter(message, raw_headers, reason=f"{type(exc).__name__}: {exc}", error=exc)
             outcome = DEAD_LETTERED
-        unsettled = _UNSETTLED.get()
-        if unsettled is None:
+        effects = _EFFECTS.get()
+        if effects is None:
             self._remember(memory_key, message.offset, message.partition)
-        else:  # once its outputs are acknowledged (Service._settled_after_release)
-            unsettled.then.append(lambda: self._remember(memory_key, message.offset, message.partition))
+        else:  # once its writes and outputs are acknowledged (Service._deliver, _settled_after_release)
+            effects.then.append(lambda: self._remember(memory_key, message.offset, message.partition))
         return outcome
 
     def _remember(self, memory_key: str, offset: int, partition: int) -> None:
@@ -417,16 +459,20 @@ class Service:
     async def publish_all(self, publications: Sequence[Publication]) -> None:
         """Publish several events at once: each is checked and encoded first (nothing is sent when one breaks
         its contract), then all are sent in this order and their acknowledgements awaited together."""
-        await self._send([self._encoded(p) for p in publications])
-        for p in publications:
-            self.metrics.published.labels(self.name, p.spec.name, p.envelope.type).inc()
-            self.log.info(
-                "event.published",
-                topic=p.spec.name,
-                event_id=p.envelope.id,
-                event_type=p.envelope.type,
-                key=p.key,
-            )
+        outgoing = [self._encoded(p) for p in publications]
+
+        def announce() -> None:
+            for p in publications:
+                self.metrics.published.labels(self.name, p.spec.name, p.envelope.type).inc()
+                self.log.info(
+                    "event.published",
+                    topic=p.spec.name,
+                    event_id=p.envelope.id,
+                    event_type=p.envelope.type,
+                    key=p.key,
+                )
+
+        await self._send(outgoing, then=announce)
 
     def _encoded(self, publication: Publication) -> Outgoing:
         spec, record, key, envelope = publication
@@ -474,21 +520,30 @@ class Service:
         """Send bytes as they are (forwarding an event unchanged) and wait for the acknowledgement."""
         await self._send([self._stamped(spec, key=key, value=value, headers=headers)])
 
-    async def _send(self, outgoing: Sequence[Outgoing]) -> None:
-        """Send and await the acknowledgements; inside a handling that frees its key first, hand over only
-        (the acknowledgements are awaited after: Service._settled_after_release)."""
-        started = time.perf_counter()
-        acks = await self.engine.hand_over(outgoing)
-
-        async def acknowledged() -> None:
-            await acks
-            self.metrics.publish_seconds.labels(self.name).observe(time.perf_counter() - started)
-
-        unsettled = _UNSETTLED.get()
-        if unsettled is not None:
-            unsettled.acks.append(acknowledged())
+    async def _send(self, outgoing: Sequence[Outgoing], *, then: Callable[[], None] | None = None) -> None:
+        """Send and await the acknowledgements, then call `then`. Inside a consumer's handling the records
+        are kept for after the handler (Service._deliver); in one that frees its key first, handed over
+        now and their acknowledgements awaited after (Service._settled_after_release)."""
+        effects = _EFFECTS.get()
+        if effects is not None and not effects.hand_over_now:
+            effects.outputs.extend(outgoing)
+            if then is not None:
+                effects.then.append(then)
             return
-        await acknowledged()
+        started = time.perf_counter()
+        acknowledged = self._acknowledged(await self.engine.hand_over(outgoing), started)
+        if effects is not None:
+            effects.acks.append(acknowledged)
+            if then is not None:
+                effects.then.append(then)
+            return
+        await acknowledged
+        if then is not None:
+            then()
+
+    async def _acknowledged(self, acks: Awaitable[None], started: float) -> None:
+        await acks
+        self.metrics.publish_seconds.labels(self.name).observe(time.perf_counter() - started)
 
     def _stamped(
         self,

@@ -21,7 +21,7 @@ from egov.platform.province import get_province
 from egov.runtime.auth import AuthError, password_grant
 from egov.runtime.engine import Engine
 from egov.runtime.retries import TryLater
-from egov.runtime.service import IncomingEvent, RejectedEvent, Service
+from egov.runtime.service import IncomingEvent, Service
 from egov.runtime.settings import Settings
 from egov.runtime.timers import Timers
 from services import SERVICES
@@ -83,7 +83,11 @@ def build(
     async def act(code: str, event: IncomingEvent) -> None:
         case = cases.get(code)
         if case is None:
-            raise RejectedEvent(f"no case file for {code}")
+            # The timer was recorded and the case file was not: a worker crashed while the assignment's
+            # writes were under way. The assignment was not remembered as handled, so it is handled again
+            # and sets a new timer; this one has nothing to act on.
+            service.log.warning("case.timer_without_case_file", dossier_code=code)
+            return
         now = event.handled_at
         if case["next"] == SUPPLEMENT:
             case, record = desk.supplement_request(case, now)

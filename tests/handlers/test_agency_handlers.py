@@ -94,3 +94,17 @@ def test_an_approval_is_issued_as_a_signed_decision_in_the_document_system(start
     post = calls[0]
     assert post.url.path == "/api/v1/documents"
     assert post.headers["Idempotency-Key"].startswith("decision/")
+
+
+def test_a_timer_whose_case_file_was_lost_in_a_crash_waits_for_the_assignment_again(start, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Given an assignment whose timer was recorded but whose case file was not (a worker crashed between)
+    agency = start(build, agency_profile=profile(tmp_path, reject=0))
+    agency.deliver(Topics.LGSP_TO_AGENCIES, ASSIGNED, key=CODE)
+    del agency.table("cases")[CODE]
+    # When the timer fires, Then nothing is decided and nothing is dead-lettered
+    assert acts(agency) == []
+    # When the assignment, never remembered as handled, is delivered again, Then it is decided once
+    agency.deliver(Topics.LGSP_TO_AGENCIES, ASSIGNED, key=CODE)
+    assert [p.type for p in acts(agency) if p.topic == Topics.CASE_EVENTS.name] == [
+        EventTypes.AGENCY_DECISION_MADE
+    ]
