@@ -160,6 +160,21 @@ def where_the_time_goes(
     return {
         "cpu_seconds": dict(sorted(cpu.items(), key=lambda item: -item[1])),
         "metrics": {name: difference(after[name], before.get(name, {})) for name in after},
+        **machine_busy(usage, _cpus()),
+    }
+
+
+def machine_busy(usage: Any, cpus: int) -> dict[str, float]:
+    """How busy the machine's CPUs were during a step: the stack's CPU seconds (the broker and the services;
+    the identity provider, idle once the load's tokens are issued, apart) and the load generator's, over the
+    step's wall time."""
+    wall = usage.seconds or float("nan")
+    return {
+        "wall_s": round(usage.seconds, 1),
+        "stack_cpu_s": round(usage.cpu_seconds, 1),
+        "load_generator_cpu_s": round(usage.own_cpu_seconds, 1),
+        "cpus_busy": round((usage.cpu_seconds + usage.own_cpu_seconds) / wall, 2),
+        "cpus": cpus,
     }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import statistics
 import time
@@ -200,7 +201,10 @@ class Outcome:
         if self.latency_assigned:
             figures["post_to_assigned_ms"]["mean"] = round(statistics.fmean(self.latency_assigned) * 1000, 1)
         if self.usage is not None and self.assigned:
-            figures["cpu_s_per_1000_dossiers"] = round(self.usage.cpu_seconds / self.assigned * 1000, 1)
+            per_1000 = self.usage.cpu_seconds / self.assigned * 1000
+            figures["cpu_s_per_1000_dossiers"] = round(per_1000, 1)
+            # What the machine's CPUs could carry at that cost, were nothing else running on them.
+            figures["cpu_ceiling_per_s"] = round(len(os.sched_getaffinity(0)) * 1000 / per_1000, 1)
         return figures
 
 

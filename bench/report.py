@@ -99,6 +99,14 @@ def print_where(pipeline: dict[str, Any]) -> None:
                 f"  {name:<13} {cpu:>7.1f} {m.get('events_handled', 0):>8.0f} {m.get('handler_s', 0):>9.1f} "
                 f"{m.get('publish_s', 0):>8.1f} {m.get('http_s', 0):>8.1f}"
             )
+        if "cpus_busy" in where:
+            sustained = pipeline["sustained"]
+            click.echo(
+                f"  the machine: the stack used {where['stack_cpu_s']} CPU s and the load generator "
+                f"{where['load_generator_cpu_s']} in {where['wall_s']} s, {where['cpus_busy']} of its "
+                f"{where['cpus']} CPUs; at {sustained.get('cpu_s_per_1000_dossiers')} CPU s per 1,000 "
+                f"dossiers they carry at most {sustained.get('cpu_ceiling_per_s')} dossiers/s"
+            )
     found = pipeline.get("profile")
     if found:
         click.echo(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ class Usage:
 
     cpu_seconds: float = 0.0
     cpu_seconds_by_pid: dict[int, float] = field(default_factory=dict)
+    #: How long the block ran, and the CPU seconds of this process (the load generator) meanwhile.
+    seconds: float = 0.0
+    own_cpu_seconds: float = 0.0
     peak_rss_mib: float = 0.0
     peak_rss_by_pid: dict[int, float] = field(default_factory=dict)
 
@@ -47,6 +51,7 @@ def usage_of(pids: Iterable[int], interval: float = 0.5) -> Iterator[Usage]:
     chosen = list(pids)
     usage = Usage()
     before = {pid: cpu_seconds(pid) for pid in chosen}
+    started, own_before = time.monotonic(), time.process_time()
     stop = threading.Event()
 
     def sample() -> None:
@@ -66,3 +71,5 @@ def usage_of(pids: Iterable[int], interval: float = 0.5) -> Iterator[Usage]:
         sampler.join()
         usage.cpu_seconds_by_pid = {pid: max(cpu_seconds(pid) - before[pid], 0.0) for pid in chosen}
         usage.cpu_seconds = sum(usage.cpu_seconds_by_pid.values())
+        usage.seconds = time.monotonic() - started
+        usage.own_cpu_seconds = time.process_time() - own_before

@@ -36,3 +36,17 @@ def test_a_profile_counts_own_time_by_leaf_and_the_project_s_functions_once_per_
     assert found.own[0] == ("encode (fastavro/_write.py:10)", 0.6)
     assert ("handle (egov/runtime/service.py:281)", 0.8) in found.project  # counted once in the 2-frame stack
     assert ("select (selectors.py:468)", 0.2) in found.own
+
+
+def test_the_machine_is_as_busy_as_the_cpu_seconds_of_the_stack_and_the_load_over_the_wall_time() -> None:
+    from bench.__main__ import machine_busy
+    from bench.resources import Usage
+
+    busy = machine_busy(Usage(cpu_seconds=30.0, seconds=16.0, own_cpu_seconds=4.0), cpus=2)
+    assert busy == {
+        "wall_s": 16.0,
+        "stack_cpu_s": 30.0,
+        "load_generator_cpu_s": 4.0,
+        "cpus_busy": 2.12,
+        "cpus": 2,
+    }
