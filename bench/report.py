@@ -91,7 +91,10 @@ def print_where(pipeline: dict[str, Any]) -> None:
     """Where the time went under the sustained load, and the profile of the busiest service."""
     where = pipeline.get("where")
     if where:
-        click.echo("\nWhere the time goes (sustained load; seconds; handler time includes awaiting the acks)")
+        click.echo(
+            "\nWhere the time goes (sustained load; seconds; acks: awaiting the writes' and the outputs' "
+            "acknowledgements, after the handler)"
+        )
         click.echo(f"  {'process':<13} {'CPU':>7} {'handled':>8} {'handlers':>9} {'acks':>8} {'HTTP':>8}")
         for name, cpu in where["cpu_seconds"].items():
             m = where["metrics"].get(name, {})
@@ -101,6 +104,12 @@ def print_where(pipeline: dict[str, Any]) -> None:
             )
         if "cpus_busy" in where:
             sustained = pipeline["sustained"]
+            handled = sum(m.get("events_handled", 0) for m in where["metrics"].values())
+            if sustained["assigned"]:
+                click.echo(
+                    f"  events handled by the services: {handled:.0f}, {handled / sustained['assigned']:.0f} "
+                    "for each dossier assigned meanwhile"
+                )
             click.echo(
                 f"  the machine: the stack used {where['stack_cpu_s']} CPU s and the load generator "
                 f"{where['load_generator_cpu_s']} in {where['wall_s']} s, {where['cpus_busy']} of its "

@@ -75,7 +75,8 @@ class Metrics:
         )
         self.handler_seconds = Histogram(
             "egov_handler_seconds",
-            "Seconds from decoding an event to finishing with it (its outputs acknowledged).",
+            "Seconds from decoding an event to its handler's return (the acknowledgements of its writes and "
+            "outputs, awaited after, are in egov_publish_seconds).",
             labels,
             buckets=BUCKETS,
             registry=self.registry,
@@ -88,7 +89,8 @@ class Metrics:
         )
         self.publish_seconds = Histogram(
             "egov_publish_seconds",
-            "Seconds the broker took to acknowledge a batch of outputs (one call of publish_all).",
+            "Seconds until the broker acknowledged an event's outputs (after its table writes), or one "
+            "publish outside a handling.",
             ["service"],
             buckets=BUCKETS,
             registry=self.registry,

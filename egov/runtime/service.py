@@ -319,9 +319,10 @@ class Service:
         """Once the handler has returned: wait for its table writes, then hand its outputs over and wait for
         their acknowledgements, then remember the event. Raises (to be retried) when the broker refused
         something; what was acknowledged before is not sent again, apart from outputs sent together."""
+        started = time.perf_counter()
         await effects.writes.acknowledged()
         if effects.outputs:
-            await self._acknowledged(await self.engine.hand_over(effects.outputs), time.perf_counter())
+            await self._acknowledged(await self.engine.hand_over(effects.outputs), started)
             effects.outputs = []
         for then in effects.then:
             then()
