@@ -33,7 +33,7 @@ from faust.types import TP, ConsumerT, Message, ProducerT
 from faust.types.tuples import FutureMessage, ack_lock
 from mode.utils.futures import notify
 
-from egov.runtime.writes import Write, note
+from egov.runtime import writes
 
 
 class IdempotentProducer(Producer):
@@ -117,7 +117,7 @@ class ServiceApp(faust.App):
 
 
 class DurableTable(faust.Table):
-    """A Faust table whose changelog sends the handling in progress notes (egov.runtime.writes)."""
+    """A Faust table whose changelog sends a handling can hold back, or note (egov.runtime.writes)."""
 
     def send_changelog(
         self,
@@ -127,11 +127,29 @@ class DurableTable(faust.Table):
         key_serializer: Any = None,
         value_serializer: Any = None,
     ) -> FutureMessage:
-        sent: FutureMessage = super().send_changelog(partition, key, value, key_serializer, value_serializer)
-        final = sent.message.partition  # known now: the send partitions eagerly
-        if final is not None:
-            note(Write(self, final, key, sent))
-        return sent
+        how = writes.mode()
+        if how == "hold":  # the record made (serialised, its partition known) but not handed to the producer
+            message: FutureMessage = self.changelog_topic.as_future_message(
+                key=key,
+                value=value,
+                partition=partition,
+                key_serializer=key_serializer or self.key_serializer,
+                value_serializer=value_serializer or self.value_serializer,
+                callback=self._on_changelog_sent,
+                eager_partitioning=True,
+            )
+        else:
+            message = super().send_changelog(partition, key, value, key_serializer, value_serializer)
+        final = message.message.partition  # known now: the record is partitioned eagerly
+        if how is not None and final is not None:
+            deleted = value is None and value_serializer == "raw"  # how Faust sends a removal
+            writes.note(writes.Write(self, final, key, value, deleted, message, held=how == "hold"))
+        return message
+
+    def release(self, message: FutureMessage) -> FutureMessage:
+        """Hand a held changelog record to the producer."""
+        self.app.producer.send_soon(message)
+        return message
 
     def send_current(self, partition: int, key: Any) -> FutureMessage:
         """Send the changelog record of the key's value now again (a tombstone when it has none)."""

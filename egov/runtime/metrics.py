@@ -24,6 +24,8 @@ MEDIA_TYPE = CONTENT_TYPE_LATEST
 
 #: Outcomes of an event at a consumer.
 HANDLED, DUPLICATE, DEAD_LETTERED, PASSED_OVER = "handled", "duplicate", "dead_lettered", "passed_over"
+#: An event delivered again whose effects a crash left half done: redone from its memory entry.
+REDONE = "redone"
 
 
 class _Scraped(Collector):
@@ -69,7 +71,7 @@ class Metrics:
         self.events = Counter(
             "egov_events",
             "Events a consumer took, by outcome: handled, duplicate (handled before), dead_lettered, "
-            "passed_over (a type of the topic it has no use for).",
+            "passed_over (a type of the topic it has no use for), redone (its effects redone after a crash).",
             [*labels, "outcome"],
             registry=self.registry,
         )

@@ -13,15 +13,16 @@ service's dead-letter topic with the reason, and the service goes on.
 
 Delivery is at-least-once: a handler's output is acknowledged by the broker before the input's offset can
 be committed, and a consumer remembers the `ce_id`s it has handled (in a changelog-backed table) so a
-redelivered event changes nothing. The effects of handling an event become durable in this order: the
-handler's table writes, then the events it published (held back until it returns and its writes are
-acknowledged), then the memory that it was handled; so a worker that crashes midway leaves nothing visible
-that the state behind it does not record (egov.runtime.writes).
+redelivered event changes nothing. A handling that wrote to tables writes ahead (egov.runtime.writes): its
+memory entry records its writes and outputs first, then the writes are sent, then the outputs, then the
+entry is marked done; a worker that crashes midway leaves nothing visible that the state behind it does not
+record, and the event, delivered again, has its effects redone from the entry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import time
 from collections import deque
@@ -76,7 +77,7 @@ from egov.runtime.http import (
     limit_body,
 )
 from egov.runtime.logging import configure_logging, get_logger
-from egov.runtime.metrics import DEAD_LETTERED, DUPLICATE, HANDLED, PASSED_OVER, Metrics
+from egov.runtime.metrics import DEAD_LETTERED, DUPLICATE, HANDLED, PASSED_OVER, REDONE, Metrics
 from egov.runtime.metrics import MEDIA_TYPE as METRICS_MEDIA_TYPE
 from egov.runtime.placement import Placement
 from egov.runtime.retries import KeyLocks, is_retryable
@@ -90,20 +91,54 @@ FORGET_AT_ONCE = 8
 
 @dataclass
 class _Effects:
-    """What handling one event does besides reading: its table writes, the records it publishes (held back
-    until the handler returns and the writes are acknowledged; with `hand_over_now`, handed to the producer
-    at once and their acknowledgements awaited later), and what must wait for all of them (remembering the
-    event as handled, announcing what was published)."""
+    """What handling one event does besides reading: its table writes (held back), the records it publishes
+    (held back until the handler returns; with `hand_over_now`, handed to the producer at once and their
+    acknowledgements awaited later), and what must wait for all of them (announcing what was published).
+    `memory`: the event's memory key, offset and partition, once the handler has run (or its effects are
+    to be redone); `ahead`: its memory entry records them already."""
 
     hand_over_now: bool = False
     writes: TableWrites = field(default_factory=TableWrites)
     outputs: list[Outgoing] = field(default_factory=list)
     acks: list[Awaitable[None]] = field(default_factory=list)
     then: list[Callable[[], None]] = field(default_factory=list)
+    memory: tuple[str, int, int] | None = None
+    ahead: bool = False
 
 
 #: Set while a consumer handles an event (each event is its own task, so its own context).
 _EFFECTS: ContextVar[_Effects | None] = ContextVar("egov_effects", default=None)
+
+
+def _ahead(effects: _Effects) -> dict[str, Any]:
+    """What a memory entry records ahead of a handling's effects: its writes and its outputs (bytes in
+    base64: the table's values are JSON)."""
+
+    def text(data: bytes | None) -> str | None:
+        return base64.b64encode(data).decode("ascii") if data is not None else None
+
+    return {
+        "writes": effects.writes.entries(),
+        "outputs": [
+            [o.topic, text(o.key), text(o.value), [[k, text(v)] for k, v in o.headers]]
+            for o in effects.outputs
+        ],
+    }
+
+
+def _written_ahead(entry: Any) -> Mapping[str, Any] | None:
+    """The effects a memory entry records as not done yet, or None (a done entry)."""
+    if isinstance(entry, list) and len(entry) > 3 and isinstance(entry[3], Mapping):
+        return entry[3]
+    return None
+
+
+def _outgoing(kept: list[Any]) -> Outgoing:
+    def data(text: str | None) -> bytes | None:
+        return base64.b64decode(text) if text is not None else None
+
+    topic, key, value, headers = kept
+    return Outgoing(topic, data(key), data(value), [(k, data(v) or b"") for k, v in headers])
 
 
 class Publication(NamedTuple):
@@ -272,7 +307,7 @@ class Service:
         async def attempt(effects: _Effects) -> None:
             token = _EFFECTS.set(effects)
             try:
-                with effects.writes.recording():
+                with effects.writes.holding() if not effects.hand_over_now else effects.writes.recording():
                     await self._handle(spec, name, message, handler, takes, handled_at)
             finally:
                 _EFFECTS.reset(token)
@@ -289,8 +324,8 @@ class Service:
                 await attempt(effects)
 
             await self._retrying(message, handled)
-            # The handler is not run again once it returned: its state is written. What is retried now is
-            # the delivery of its outputs, as they were built.
+            # The handler is not run again once it returned: its state is written in memory. What is retried
+            # now is making its writes and outputs durable, as they were built.
             await self._retrying(message, lambda: self._deliver(effects))
 
     async def _retrying(self, message: Message, attempt: Callable[[], Awaitable[None]]) -> None:
@@ -316,16 +351,29 @@ class Service:
                 delay = min(delay * 2, retries.RETRY_MAX_DELAY)
 
     async def _deliver(self, effects: _Effects) -> None:
-        """Once the handler has returned: wait for its table writes, then hand its outputs over and wait for
-        their acknowledgements, then remember the event. Raises (to be retried) when the broker refused
-        something; what was acknowledged before is not sent again, apart from outputs sent together."""
+        """Once the handler has returned: when it wrote to tables, record its writes and outputs in the
+        event's memory entry and wait for it; send the writes and wait for them; hand the outputs over and
+        wait for them; then mark the entry done. Raises (to be retried) when the broker refused something;
+        what was acknowledged before is not sent again, apart from outputs sent together."""
         started = time.perf_counter()
+        memory = (
+            effects.memory
+        )  # None: passed over or undecodable (a dead letter to send, nothing to remember)
+        if memory is not None and len(effects.writes) and not effects.ahead:
+            ahead = TableWrites()
+            with ahead.recording():
+                self._remember(*memory, ahead=_ahead(effects))
+            await ahead.acknowledged()
+            effects.ahead = True
         await effects.writes.acknowledged()
         if effects.outputs:
             await self._acknowledged(await self.engine.hand_over(effects.outputs), started)
             effects.outputs = []
         for then in effects.then:
             then()
+        effects.then = []
+        if memory is not None:
+            self._remember(*memory)
 
     async def _settled_after_release(
         self, message: Message, attempt: Callable[[_Effects], Awaitable[None]]
@@ -350,6 +398,8 @@ class Service:
                 raise result
         for then in effects.then:
             then()
+        if effects.memory is not None:
+            self._remember(*effects.memory)
 
     async def _handle(
         self,
@@ -396,11 +446,22 @@ class Service:
     async def _handle_once(
         self, memory_key: str, message: Message, incoming: IncomingEvent, handler: Handler
     ) -> str:
-        """Run the handler unless the event was handled before; then remember it. Returns the outcome."""
+        """Run the handler unless the event was handled before; then remember it (inside a consumer's
+        handling: once its effects are durable, Service._deliver). An event whose memory entry records
+        effects not done yet (a worker crashed while making them durable) has them redone, without its
+        handler. Returns the outcome."""
         origin = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
-        if self._processed.get(memory_key) is not None:
-            self.log.info("event.duplicate_ignored", **origin)
-            return DUPLICATE
+        effects = _EFFECTS.get()
+        entry = self._processed.get(memory_key)
+        if entry is not None:
+            undone = _written_ahead(entry)
+            if undone is None or effects is None or effects.hand_over_now:
+                self.log.info("event.duplicate_ignored", **origin)
+                return DUPLICATE
+            self._redo(undone, effects)
+            effects.memory, effects.ahead = (memory_key, message.offset, message.partition), True
+            self.log.warning("event.effects_redone", writes=len(undone["writes"]), **origin)
+            return REDONE
         raw_headers = incoming.raw_headers
         outcome = HANDLED
         try:
@@ -415,15 +476,29 @@ class Service:
             self.log.exception("event.handler_failed", **origin)
             await self.dead_letter(message, raw_headers, reason=f"{type(exc).__name__}: {exc}", error=exc)
             outcome = DEAD_LETTERED
-        effects = _EFFECTS.get()
         if effects is None:
             self._remember(memory_key, message.offset, message.partition)
         else:  # once its writes and outputs are acknowledged (Service._deliver, _settled_after_release)
-            effects.then.append(lambda: self._remember(memory_key, message.offset, message.partition))
+            effects.memory = (memory_key, message.offset, message.partition)
         return outcome
 
-    def _remember(self, memory_key: str, offset: int, partition: int) -> None:
-        """Remember a handled event for `idempotency_retention` seconds, and forget a few older ones.
+    def _redo(self, undone: Mapping[str, Any], effects: _Effects) -> None:
+        """Write again what a handling recorded ahead (the tables may have lost it with its worker), and
+        keep its outputs to be handed over again."""
+        for table_name, key, value, deleted in undone["writes"]:
+            table = self._tables[table_name]
+            if deleted:
+                if key in table:
+                    del table[key]
+            else:
+                table[key] = value
+        effects.outputs = [_outgoing(o) for o in undone["outputs"]]
+
+    def _remember(
+        self, memory_key: str, offset: int, partition: int, *, ahead: Mapping[str, Any] | None = None
+    ) -> None:
+        """Remember a handled event for `idempotency_retention` seconds, and forget a few older ones; with
+        `ahead`, the writes and outputs its handling is about to make durable (not done yet).
 
         Inside the event's handling, so the table's changelog records both on the event's partition (where
         a worker recovering that partition finds them). Each entry holds its partition and time, so a worker
@@ -436,7 +511,7 @@ class Service:
                 sorted(
                     (value[1], key)
                     for key, value in self._processed.items()
-                    if isinstance(value, list) and len(value) == 3 and value[2] == partition
+                    if isinstance(value, list) and len(value) >= 3 and value[2] == partition
                 )
             )
         expiring = self._expiry[partition]
@@ -447,7 +522,7 @@ class Service:
             _, old = expiring.popleft()
             if self._processed.get(old) is not None:
                 del self._processed[old]
-        self._processed[memory_key] = [offset, now, partition]
+        self._processed[memory_key] = [offset, now, partition, *([dict(ahead)] if ahead else [])]
         expiring.append((now, memory_key))
 
     # -- producing ----------------------------------------------------------------------------------

@@ -1,15 +1,19 @@
-"""The table writes of one event's handling, so its effects become durable in a safe order.
+"""The table writes of one event's handling, held back so its effects become durable in a safe order.
 
-A table is kept in memory and recorded in its changelog topic: a write is sent to the changelog and the
-handler goes on without waiting. Were the handler's outputs published before its writes were acknowledged, a
-worker that crashes in between would leave the outputs visible and the state behind them lost: the answer to
-a request would reach the worker that takes over before the request is recorded there again, a timer would
-fire for a case file that is not there. So the runtime waits for the writes of a handling before it hands
-its outputs over, and remembers the event as handled only after both (docs/adr/0002).
+A table is kept in memory and recorded in its changelog topic. Were a handler's outputs published before its
+table writes were acknowledged, a worker that crashes in between would leave the outputs visible and the
+state behind them lost: the answer to a request would reach the worker that takes over before the request is
+recorded there again. Were the writes acknowledged first, a crash before the outputs would leave the state
+moved on and the outputs never sent: the event, delivered again, finds the new state and cannot build them
+again. So the runtime writes ahead (docs/adr/0002): the handler's writes are held (the table in memory has
+them, the changelog not yet), then the event's memory entry records the writes and the outputs and is
+acknowledged, then the held writes are sent and acknowledged, then the outputs; last the entry is marked done.
+An event delivered again whose entry is not done has its writes and outputs redone from the entry, and its
+handler is not run again.
 
-`TableWrites.recording()` makes the tables note the changelog sends made in its context (each event is
-handled in its own task, so in its own context); `acknowledged()` waits for them, and sends the key's value
-again when the broker refused a write (the table in memory holds the value to record).
+`TableWrites.holding()` makes the tables hold the changelog sends made in its context (each event is handled
+in its own task, so in its own context); `recording()` makes them note the sends they make at once (the
+memory entry's own), so they can be awaited.
 """
 
 from __future__ import annotations
@@ -19,37 +23,58 @@ from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 
-class Resendable(Protocol):
-    """A table that can send the changelog record of a key's value now again."""
+class DurableTable(Protocol):
+    """What the runtime needs of a table whose changelog sends it holds (egov.runtime.kafkaclients)."""
 
-    def send_current(self, partition: int, key: Any) -> Awaitable[Any]: ...
+    @property
+    def name(self) -> str: ...
+
+    def release(self, message: Any) -> Awaitable[Any]:
+        """Send a held changelog record; what is returned settles once the broker acknowledged it."""
+        ...
+
+    def send_current(self, partition: int, key: Any) -> Awaitable[Any]:
+        """Send the changelog record of the key's value now (a tombstone when it has none)."""
+        ...
 
 
 @dataclass(frozen=True)
 class Write:
-    """One changelog send of a table write: which table, partition and key, and its acknowledgement."""
+    """One changelog record of a table write: the table, partition and key, the value written (None and
+    `deleted` for a removal), and the record itself: `held` (to be released), or sent (awaitable)."""
 
-    table: Resendable
+    table: DurableTable
     partition: int
     key: Any
-    sent: Awaitable[Any]
+    value: Any
+    deleted: bool
+    message: Any
+    held: bool = False
 
 
-_RECORDING: ContextVar[list[Write] | None] = ContextVar("egov_table_writes", default=None)
+_MODE: ContextVar[tuple[Literal["hold", "record"], list[Write]] | None] = ContextVar(
+    "egov_table_writes", default=None
+)
+
+
+def mode() -> Literal["hold", "record"] | None:
+    """How a table must treat a changelog send now: hold it, send and note it, or (None) just send it."""
+    current = _MODE.get()
+    return current[0] if current is not None else None
 
 
 def note(write: Write) -> None:
-    """Called by a table for each changelog send: kept when a handling is recording its writes."""
-    writes = _RECORDING.get()
-    if writes is not None:
-        writes.append(write)
+    """Called by a table for each changelog send it held or noted."""
+    current = _MODE.get()
+    if current is not None:
+        current[1].append(write)
 
 
 class TableWrites:
-    """The changelog sends of the table writes made while `recording()`."""
+    """The changelog records of the table writes made while `holding()` or `recording()`."""
 
     def __init__(self) -> None:
         self._writes: list[Write] = []
@@ -58,20 +83,39 @@ class TableWrites:
         return len(self._writes)
 
     @contextmanager
+    def holding(self) -> Iterator[None]:
+        with self._in("hold"):
+            yield
+
+    @contextmanager
     def recording(self) -> Iterator[None]:
-        token = _RECORDING.set(self._writes)
+        with self._in("record"):
+            yield
+
+    @contextmanager
+    def _in(self, how: Literal["hold", "record"]) -> Iterator[None]:
+        token = _MODE.set((how, self._writes))
         try:
             yield
         finally:
-            _RECORDING.reset(token)
+            _MODE.reset(token)
+
+    def entries(self) -> list[list[Any]]:
+        """The writes as the memory entry keeps them: `[table, key, value, deleted]`, the last of each key."""
+        last: dict[tuple[str, Any], list[Any]] = {}
+        for w in self._writes:
+            last.pop((w.table.name, w.key), None)  # keeps the order of the last writes
+            last[(w.table.name, w.key)] = [w.table.name, w.key, w.value, w.deleted]
+        return list(last.values())
 
     async def acknowledged(self) -> None:
-        """Wait until the broker has acknowledged every write. When it refused some (or did not answer in
-        time), the current value of each key concerned is sent again (not the refused value: the last
-        value of a key written twice must stay last) and the first error is raised: the caller backs off
-        and waits again."""
+        """Send what is held, and wait until the broker has acknowledged every write. When it refused some (or
+        did not answer in time), the current value of each key concerned is sent again (not the refused
+        value: the last value of a key written twice must stay last) and the first error is raised: the
+        caller backs off and waits again."""
         writes, self._writes = self._writes, []
-        results = await asyncio.gather(*(w.sent for w in writes), return_exceptions=True)
+        pending = [w.table.release(w.message) if w.held else w.message for w in writes]
+        results = await asyncio.gather(*pending, return_exceptions=True)
         failed = [(w, r) for w, r in zip(writes, results, strict=True) if isinstance(r, BaseException)]
         if not failed:
             return
@@ -79,7 +123,7 @@ class TableWrites:
         for w, _ in failed:
             again.setdefault((id(w.table), w.partition, w.key), w)
         self._writes = [
-            Write(w.table, w.partition, w.key, w.table.send_current(w.partition, w.key))
+            Write(w.table, w.partition, w.key, w.value, w.deleted, w.table.send_current(w.partition, w.key))
             for w in again.values()
         ]
         raise failed[0][1]

@@ -543,7 +543,7 @@ class LocalCluster:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-def _brokers_of(bootstrap: str, options: Mapping[str, Any], timeout: float = 3.0) -> int:
+def _brokers_of(bootstrap: str, options: Mapping[str, Any], timeout: float = 10.0) -> int:
     """How many brokers the cluster at `bootstrap` names in its metadata (0 when none answers)."""
     client_log = logging.getLogger("aiokafka")
     level = client_log.level

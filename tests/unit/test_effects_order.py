@@ -1,6 +1,7 @@
-"""The effects of handling an event become durable in order: its table writes, then its outputs, then the
-memory that it was handled; a refusal on the way is retried from where it happened, never by running the
-handler again (its state is already written)."""
+"""A handling that writes to tables writes ahead: its memory entry records its writes and outputs, then the
+writes are sent, then the outputs, then the entry is marked done. A refusal on the way is retried from where
+it happened, never by running the handler again; an event delivered again after a crash midway has its
+effects redone from the entry."""
 
 from __future__ import annotations
 
@@ -18,33 +19,44 @@ from egov.runtime.clock import Clock
 from egov.runtime.service import Service
 from egov.runtime.settings import Settings
 from egov.runtime.testing import FakeEngine
-from egov.runtime.writes import TableWrites, Write, note
+from egov.runtime.writes import TableWrites, Write, mode, note
 
 MEMORY_KEY = "h:urn:test:event-1"
+CASE = {"next": "decide"}
 
 
-class Changelog:
-    """A table's changelog whose acknowledgements the test gives, and which records what was sent again."""
+class Table(dict[str, Any]):
+    """A table whose changelog sends are held while a handling holds them, and acknowledged by the test."""
 
-    def __init__(self) -> None:
+    name = "cases"
+
+    def __init__(self, order: list[str]) -> None:
+        super().__init__()
+        self.order = order
+        self.acks: list[asyncio.Future[None]] = []
         self.resent: list[tuple[int, Any]] = []
-        self.pending: list[asyncio.Future[None]] = []
 
-    def send(self, partition: int, key: Any) -> Write:
-        return Write(self, partition, key, self._future())
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        if mode() == "hold":
+            note(Write(self, 3, key, value, False, message=(key, value), held=True))
+
+    def release(self, message: Any) -> asyncio.Future[None]:
+        self.order.append("write sent")
+        return self._ack()
 
     def send_current(self, partition: int, key: Any) -> asyncio.Future[None]:
         self.resent.append((partition, key))
-        return self._future()
+        return self._ack()
 
-    def _future(self) -> asyncio.Future[None]:
+    def _ack(self) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.pending.append(future)
+        self.acks.append(future)
         return future
 
 
 class Scenario:
-    """A service on the fake engine whose handler writes a table entry and publishes one record; the test
+    """A service on the fake engine whose handler writes a case file and publishes one record; the test
     answers the write and the output itself."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
@@ -54,37 +66,41 @@ class Scenario:
             "onestop", default_port=18097, settings=Settings(state_dir=tmp_path), engine=FakeEngine(clock)
         )
         self.service.writes(Topics.DOSSIERS)
-        self.changelog = Changelog()
         self.order: list[str] = []
+        self.cases = Table(self.order)
+        self.service._tables["cases"] = self.cases
         self.runs = 0
         self.outputs: list[asyncio.Future[None]] = []
+        self.handed: list[Any] = []
+        self.entry_when_written: Any = None
         monkeypatch.setattr(self.service.engine, "hand_over", self._hand_over)
         monkeypatch.setattr(self.service, "_handle", self._handle)
 
     async def _hand_over(self, records: Any) -> asyncio.Future[None]:
         self.order.append(f"handed over {len(records)}")
+        self.handed.append(list(records))
         ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.outputs.append(ack)
         return ack
 
     async def _handler(self, event: Any) -> None:
         self.runs += 1
-        note(self.changelog.send(3, "dossier-1"))
-        await self.service.send_raw(Topics.DOSSIERS, key=b"dossier-1", value=b"v", headers=[])
+        self.cases["dossier-1"] = CASE
+        await self.service.send_raw(Topics.DOSSIERS, key=b"dossier-1", value=b"v", headers=[("h", b"1")])
         self.order.append("handler returned")
 
     async def _handle(self, spec, name, message, handler, takes, handled_at) -> None:  # type: ignore[no-untyped-def]
-        await self.service._handle_once(MEMORY_KEY, message, SimpleNamespace(raw_headers=[]), self._handler)
+        incoming = SimpleNamespace(raw_headers=[])
+        await self.service._handle_once(MEMORY_KEY, message, incoming, self._handler)  # type: ignore[arg-type]
 
     def start(self) -> asyncio.Task[None]:
         message = SimpleNamespace(topic="t", partition=3, offset=7, key=b"dossier-1")
-        return asyncio.create_task(
-            self.service._handle_with_retries(Topics.DOSSIERS, "h", message, handler=None)
-        )  # type: ignore[arg-type]
+        handling = self.service._handle_with_retries(Topics.DOSSIERS, "h", message, handler=None)  # type: ignore[arg-type]
+        return asyncio.create_task(handling)
 
     @property
-    def remembered(self) -> bool:
-        return self.service._processed.get(MEMORY_KEY) is not None
+    def entry(self) -> Any:
+        return self.service._processed.get(MEMORY_KEY)
 
 
 async def until(condition: Any) -> None:
@@ -96,22 +112,30 @@ async def until(condition: Any) -> None:
     raise AssertionError("the condition did not come about")
 
 
-def test_outputs_are_handed_over_only_once_the_writes_are_acknowledged(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_writes_and_outputs_are_recorded_ahead_then_the_writes_sent_then_the_outputs(
+    monkeypatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     s = Scenario(monkeypatch, tmp_path)
 
     async def play() -> None:
         handling = s.start()
-        await until(lambda: s.order == ["handler returned"])
+        await until(lambda: s.cases.acks)
+        # the memory entry records what the handling is about to make durable, before anything is sent
+        offset, _, partition, ahead = s.entry
+        assert (offset, partition) == (7, 3)
+        assert ahead["writes"] == [["cases", "dossier-1", CASE, False]]
+        [[topic, _, _, headers]] = ahead["outputs"]
+        assert topic.endswith("egov.onestop.dossiers.v1") and ["h", "MQ=="] in headers
         assert not s.outputs  # the output waits for the write
-        s.changelog.pending[0].set_result(None)
+        s.cases.acks[0].set_result(None)
         await until(lambda: s.outputs)
-        assert not s.remembered  # the memory waits for the output
+        assert len(s.entry) == 4  # not done until the output is acknowledged
         s.outputs[0].set_result(None)
         await handling
 
     asyncio.run(play())
-    assert s.order == ["handler returned", "handed over 1"]
-    assert s.remembered and s.runs == 1
+    assert s.order == ["handler returned", "write sent", "handed over 1"]
+    assert len(s.entry) == 3 and s.runs == 1  # done
 
 
 def test_a_refused_write_is_sent_again_with_the_keys_value_and_the_handler_is_not_run_again(
@@ -121,18 +145,18 @@ def test_a_refused_write_is_sent_again_with_the_keys_value_and_the_handler_is_no
 
     async def play() -> None:
         handling = s.start()
-        await until(lambda: s.changelog.pending)
-        s.changelog.pending[0].set_exception(KafkaConnectionError("leader gone"))
-        await until(lambda: s.changelog.resent)
-        assert s.changelog.resent == [(3, "dossier-1")]
+        await until(lambda: s.cases.acks)
+        s.cases.acks[0].set_exception(KafkaConnectionError("leader gone"))
+        await until(lambda: s.cases.resent)
+        assert s.cases.resent == [(3, "dossier-1")]
         assert not s.outputs
-        s.changelog.pending[1].set_result(None)
+        s.cases.acks[1].set_result(None)
         await until(lambda: s.outputs)
         s.outputs[0].set_result(None)
         await handling
 
     asyncio.run(play())
-    assert s.runs == 1 and s.remembered
+    assert s.runs == 1 and len(s.entry) == 3
 
 
 def test_a_refused_output_is_handed_over_again_as_it_was_built(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -140,31 +164,69 @@ def test_a_refused_output_is_handed_over_again_as_it_was_built(monkeypatch, tmp_
 
     async def play() -> None:
         handling = s.start()
-        await until(lambda: s.changelog.pending)
-        s.changelog.pending[0].set_result(None)
+        await until(lambda: s.cases.acks)
+        s.cases.acks[0].set_result(None)
         await until(lambda: s.outputs)
         s.outputs[0].set_exception(KafkaConnectionError("broker away"))
         await until(lambda: len(s.outputs) == 2)
-        assert not s.remembered
+        assert len(s.entry) == 4
         s.outputs[1].set_result(None)
         await handling
 
     asyncio.run(play())
-    assert s.order == ["handler returned", "handed over 1", "handed over 1"]
-    assert s.runs == 1 and s.remembered
-    assert s.changelog.resent == []  # the acknowledged write is not sent again
+    assert s.order == ["handler returned", "write sent", "handed over 1", "handed over 1"]
+    assert s.handed[0] == s.handed[1]
+    assert s.runs == 1 and len(s.entry) == 3
+    assert s.cases.resent == []  # the acknowledged write is not sent again
 
 
-def test_a_write_made_outside_a_handling_is_not_waited_for() -> None:
+def test_an_event_delivered_again_after_a_crash_midway_has_its_effects_redone_without_its_handler(
+    monkeypatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    first = Scenario(monkeypatch, tmp_path)
+
+    async def crash() -> Any:  # the worker dies once the entry is written ahead, before anything else
+        handling = first.start()
+        await until(lambda: first.cases.acks)
+        handling.cancel()
+        return first.entry
+
+    entry = asyncio.run(crash())
+    # the worker that takes over: the memory entry recovered, the case file not
+    second = Scenario(monkeypatch, tmp_path)
+    second.service._processed[MEMORY_KEY] = entry
+
+    async def again() -> None:
+        handling = second.start()
+        await until(lambda: second.cases.acks)
+        second.cases.acks[0].set_result(None)
+        await until(lambda: second.outputs)
+        second.outputs[0].set_result(None)
+        await handling
+
+    asyncio.run(again())
+    assert second.runs == 0  # the handler is not run again: it would find the state moved on
+    assert second.cases == {"dossier-1": CASE}
+    assert first.handed == []  # the first worker never handed its output over
+    [[redone]] = second.handed
+    assert (redone.key, redone.value) == (b"dossier-1", b"v") and ("h", b"1") in redone.headers
+    assert len(second.entry) == 3
+
+
+def test_a_write_made_outside_a_handling_is_neither_held_nor_noted() -> None:
+    writes = TableWrites()
+    order: list[str] = []
+
     async def play() -> None:
-        changelog = Changelog()
-        writes = TableWrites()
-        note(changelog.send(0, "k"))  # no handling records it
-        with writes.recording():
-            note(changelog.send(0, "k2"))
-        assert len(writes) == 1
-        changelog.pending[1].set_result(None)
-        await writes.acknowledged()
-        assert len(writes) == 0
+        table = Table(order)
+        table["k"] = 1  # no handling holds it
+        with writes.holding():
+            table["k2"] = 2
+        assert len(writes) == 1 and order == []
+        acknowledged = asyncio.create_task(writes.acknowledged())
+        await until(lambda: table.acks)
+        table.acks[0].set_result(None)
+        await acknowledged
+        assert order == ["write sent"] and len(writes) == 0
 
     asyncio.run(play())

@@ -88,9 +88,9 @@ class Rig:
         node = self.broker.node(node_id) if isinstance(self.broker, LocalCluster) else self.broker
         node.kill()
 
-    def restart_node(self, timeout: float = 120.0) -> None:
+    def restart_node(self, timeout: float = 300.0) -> None:
         """Start the killed node again; returns once it answers (on a cluster: once it is a broker of the
-        cluster again)."""
+        cluster again: on a machine as loaded as the run's, that has taken over two minutes)."""
         self.broker.start(timeout)
 
 
