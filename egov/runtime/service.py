@@ -702,6 +702,15 @@ class Service:
             offset=message.offset,
         )
 
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the effects of the event being handled (its table writes, its outputs) are
+        acknowledged; at once outside a consumer's handling."""
+        effects = _EFFECTS.get()
+        if effects is None:
+            callback()
+        else:
+            effects.then.append(callback)
+
     # -- periodic checks and HTTP -------------------------------------------------------------------
     def every(self, seconds: float, check: Callable[[], Awaitable[None]], *, name: str) -> None:
         """Run `check` every `seconds` (real time) while the worker runs. It may read tables and publish;

@@ -14,6 +14,9 @@ Rules for callers:
 - The fired event's id is derived from key, purpose, due time and when the timer was set: a timer fired
   twice (the check ran again before the first was read back, or after a restart) is handled once.
 - A check that cannot publish (broker away) logs it and tries again at the next check.
+- A timer is fired only once the handling that set it is durable (egov.runtime.writes): fired from a table
+  write a crash then lost, its event would be handled as stale by the worker that takes over, and the
+  same timer, set again when that handling is redone, would carry the same event id and be dropped.
 - A handler that fails with an infrastructure error is retried like any handler; the timer is removed only
   once its handler has run, unless the handler set it again.
 """
@@ -57,6 +60,8 @@ class Timers:
         self._handlers: dict[str, TimerHandler] = {}
         #: Fired by this process and not yet read back: not fired again meanwhile.
         self._in_flight: set[tuple[str, str, str]] = set()
+        #: Set by a handling whose writes are not acknowledged yet: not fired until they are.
+        self._not_durable: set[tuple[str, str, str]] = set()
         service.consume(self.spec, self._on_fired, name="timers")
         every = interval or service.settings.timer_interval
         service.every(every, self.fire_due, name="timers-check")
@@ -74,8 +79,12 @@ class Timers:
         entries = dict(self.table.get(key) or {})
         # The due time as the TimerFired event can carry it back, and when it was set: a timer set again
         # to the same due time after it fired is a new timer, with a new event id.
-        entries[purpose] = f"{to_millis(due).isoformat()}|{self.service.clock.now().isoformat()}"
+        entry = f"{to_millis(due).isoformat()}|{self.service.clock.now().isoformat()}"
+        entries[purpose] = entry
         self.table[key] = entries
+        token = (key, purpose, entry)
+        self._not_durable.add(token)
+        self.service.when_durable(lambda: self._not_durable.discard(token))
 
     def cancel(self, key: str, purpose: str) -> None:
         entries = dict(self.table.get(key) or {})
@@ -95,7 +104,7 @@ class Timers:
             for purpose, entry in dict(entries or {}).items():
                 token = (key, purpose, entry)
                 due = _due(entry)
-                if due > now or token in self._in_flight:
+                if due > now or token in self._in_flight or token in self._not_durable:
                     continue
                 self._in_flight.add(token)
                 try:

@@ -230,3 +230,40 @@ def test_a_write_made_outside_a_handling_is_neither_held_nor_noted() -> None:
         assert order == ["write sent"] and len(writes) == 0
 
     asyncio.run(play())
+
+
+def test_a_timer_is_fired_only_once_the_handling_that_set_it_is_durable(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from egov.runtime.timers import Timers
+
+    s = Scenario(monkeypatch, tmp_path)
+    timers = Timers(s.service)
+
+    async def act(key: str, event: Any) -> None:
+        """Nothing to do: only whether the timer fires matters here."""
+
+    timers.on("act", act)
+    handler = s._handler
+
+    async def setting_a_timer(event: Any) -> None:
+        await handler(event)
+        timers.set("dossier-1", "act", s.service.clock.now() - dt.timedelta(hours=1))  # due already
+
+    monkeypatch.setattr(s, "_handler", setting_a_timer)
+
+    async def play() -> None:
+        handling = s.start()
+        await until(lambda: s.cases.acks)
+        await timers.fire_due()
+        assert s.handed == []  # not fired while the handling's writes are not acknowledged
+        s.cases.acks[0].set_result(None)
+        await until(lambda: s.outputs)
+        s.outputs[0].set_result(None)
+        await handling
+        fired = asyncio.create_task(timers.fire_due())
+        await until(lambda: len(s.outputs) == 2)
+        s.outputs[1].set_result(None)
+        await fired
+
+    asyncio.run(play())
+    assert [len(batch) for batch in s.handed] == [1, 1]  # the handling's output, then the timer's event
+    assert s.handed[1][0].topic.endswith("egov.onestop.timers.v1")
