@@ -249,8 +249,10 @@ class FaustEngine:
 
     def subscribe(self, topic: str, callback: RecordCallback, *, name: str, concurrency: int = 1) -> None:
         async def agent(stream: faust.StreamT) -> None:
+            consumer: Any = self.app.consumer
             async for event in stream.events():
-                await callback(event.message)
+                if not consumer.passes_over(event.message):  # after a skipped record: it comes first
+                    await callback(event.message)
 
         self.app.agent(self._topic(topic), name=name, concurrency=concurrency)(agent)
 

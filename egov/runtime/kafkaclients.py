@@ -14,8 +14,9 @@ several workers (docs/adr/0016).
   three-broker cluster whose group coordinator died (a record skipped just after the seek, the next one
   handled, the commit past both). Here a skipped record is marked done without counting towards the commit,
   the commit never passes the first offset not handled, and a partition whose record was skipped is fetched
-  again from that record once its flow resumes (a record handled before is handled once: consumers are
-  idempotent).
+  again from that record: the records after it that reach the streams meanwhile are passed over, not
+  handled (they come again after it), so a partition's records are handled in order (a notice's dossier
+  facts before its status changes) and a record handled before is handled once (consumers are idempotent).
 - **Table writes a handling can wait for.** Each changelog send of a table is noted for the handling in
   progress (egov.runtime.writes), so the runtime hands an event's outputs over only once its writes are
   acknowledged, and a write the broker refused is sent again with the key's value.
@@ -47,21 +48,42 @@ class HandledOnlyConsumer(Consumer):
     """Faust's aiokafka consumer, committing only offsets its streams handled (see the module's docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        #: Partition → the first offset skipped since (fetched again once the partition's flow resumes).
+        #: Partition → the first offset skipped since (fetched again; the records after it passed over).
         self._skipped: dict[TP, int] = {}
+        #: Partitions being fetched again from their skipped offset, and the records passed over meanwhile.
+        self._refetching: set[TP] = set()
+        self._passed: set[tuple[TP, int]] = set()
         self._seeking: set[asyncio.Future[None]] = set()
         super().__init__(*args, **kwargs)
+
+    def passes_over(self, message: Message) -> bool:
+        """Whether a stream must pass over this record, not handle it: a record before it of its partition
+        was skipped and is not handled yet. The partition is then fetched again from that record (once);
+        the record at that offset, when it comes, ends the passing over."""
+        tp, offset = message.tp, message.offset
+        skipped = self._skipped.get(tp)
+        if skipped is None:
+            return False
+        if offset <= skipped:
+            del self._skipped[tp]
+            self._refetching.discard(tp)
+            return False
+        self._passed.add((tp, offset))
+        if tp not in self._refetching and tp in self.assignment():
+            self._refetching.add(tp)
+            self.log.info("Fetching %r again from %r, skipped during a rebalance", tp, skipped)
+            seeking = asyncio.ensure_future(self.seek(tp, skipped))
+            self._seeking.add(seeking)
+            seeking.add_done_callback(self._seeking.discard)
+        return True
 
     def ack(self, message: Message) -> bool:
         app: Any = self.app
         tp, offset = message.tp, message.offset
-        if message.generation_id == app.consumer_generation_id and app.flow_control.is_active():
-            again = self._skipped.pop(tp, None)
-            if again is not None and again < offset and tp in self.assignment():
-                self.log.info("Fetching %r again from %r, skipped during a rebalance", tp, again)
-                seeking = asyncio.ensure_future(self.seek(tp, again))
-                self._seeking.add(seeking)
-                seeking.add_done_callback(self._seeking.discard)
+        passed = (tp, offset) in self._passed
+        self._passed.discard((tp, offset))
+        active = message.generation_id == app.consumer_generation_id and app.flow_control.is_active()
+        if active and not passed:
             return bool(super().ack(message))
         with ack_lock:  # as Consumer.ack: the record is done with, but its offset is not committable
             if not message.acked:

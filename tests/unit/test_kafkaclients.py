@@ -43,12 +43,14 @@ def test_a_commit_never_passes_a_record_not_handled(consumer: Any) -> None:
     assert consumer._new_offset(tp) == 25  # up to the first gap
 
 
-def test_a_record_skipped_during_a_rebalance_is_not_committed_and_is_fetched_again(consumer: Any) -> None:
+def test_a_record_skipped_during_a_rebalance_is_not_committed_and_is_fetched_again_first(
+    consumer: Any,
+) -> None:
     app = consumer.app
     app.consumer_generation_id = 2
     app.flow_control.resume()  # the rebalance is over: the flow goes on
     skipped = a_record(consumer, 22, generation=1)  # fetched before the rebalance
-    handled = a_record(consumer, 23, generation=2)
+    after = [a_record(consumer, n, generation=2) for n in (23, 24)]
     seeks: list[tuple[TP, int]] = []
 
     async def seek(tp: TP, offset: int) -> None:
@@ -61,14 +63,23 @@ def test_a_record_skipped_during_a_rebalance_is_not_committed_and_is_fetched_aga
     assert consumer.ack(skipped) is False and skipped.acked
     assert consumer._acked[skipped.tp] == []
 
-    # and the next record handled makes the partition fetch again from the skipped one
+    # the records after it that reach the stream are passed over, not handled, and do not count either;
+    # the partition is fetched again from the skipped one, once
     async def then() -> None:
-        assert consumer.ack(handled) is True
+        for record in after:
+            assert consumer.passes_over(record)
+            assert consumer.ack(record) is False
         await asyncio.sleep(0)
 
     asyncio.run(then())
     assert seeks == [(skipped.tp, 22)]
     assert consumer._new_offset(skipped.tp) is None  # nothing committed until 22 is handled
+    # fetched again, 22 is handled first, then what follows it
+    again = [a_record(consumer, n, generation=2) for n in (22, 23, 24)]
+    for record in again:
+        assert not consumer.passes_over(record)
+        assert consumer.ack(record) is True
+    assert consumer._new_offset(skipped.tp) == 25
 
 
 def test_a_group_notices_a_dead_worker_within_the_session_time_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
