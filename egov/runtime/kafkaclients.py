@@ -165,7 +165,8 @@ class DurableTable(faust.Table):
         final = message.message.partition  # known now: the record is partitioned eagerly
         if how is not None and final is not None:
             deleted = value is None and value_serializer == "raw"  # how Faust sends a removal
-            writes.note(writes.Write(self, final, key, value, deleted, message, held=how == "hold"))
+            before = self.data.get(key, writes.ABSENT)  # the store is updated after this call
+            writes.note(writes.Write(self, final, key, value, deleted, message, how == "hold", before))
         return message
 
     def release(self, message: FutureMessage) -> FutureMessage:

@@ -83,7 +83,7 @@ from egov.runtime.placement import Placement
 from egov.runtime.retries import KeyLocks, is_retryable
 from egov.runtime.routing import OwnerKey, Part, gather, routed
 from egov.runtime.settings import Settings, get_settings
-from egov.runtime.writes import TableWrites
+from egov.runtime.writes import ABSENT, TableWrites, same
 
 #: Entries past their retention forgotten per event handled: a bounded cost on each event.
 FORGET_AT_ONCE = 8
@@ -321,7 +321,13 @@ class Service:
             async def handled() -> None:
                 nonlocal effects
                 effects = _Effects()  # an attempt that failed published nothing: its outputs go
-                await attempt(effects)
+                try:
+                    await attempt(effects)
+                except BaseException:
+                    # What it wrote is in the tables in memory: it reaches their changelogs too, before
+                    # whatever the next attempt writes.
+                    effects.writes.release()
+                    raise
 
             await self._retrying(message, handled)
             # The handler is not run again once it returned: its state is written in memory. What is retried
@@ -356,9 +362,8 @@ class Service:
         wait for them; then mark the entry done. Raises (to be retried) when the broker refused something;
         what was acknowledged before is not sent again, apart from outputs sent together."""
         started = time.perf_counter()
-        memory = (
-            effects.memory
-        )  # None: passed over or undecodable (a dead letter to send, nothing to remember)
+        # None: passed over, or undecodable (a dead letter to send, nothing to remember)
+        memory = effects.memory
         if memory is not None and len(effects.writes) and not effects.ahead:
             ahead = TableWrites()
             with ahead.recording():
@@ -485,13 +490,18 @@ class Service:
     def _redo(self, undone: Mapping[str, Any], effects: _Effects) -> None:
         """Write again what a handling recorded ahead (the tables may have lost it with its worker), and
         keep its outputs to be handed over again."""
-        for table_name, key, value, deleted in undone["writes"]:
+        for table_name, key, after, before in undone["writes"]:
             table = self._tables[table_name]
-            if deleted:
-                if key in table:
-                    del table[key]
+            now = table[key] if key in table else ABSENT  # noqa: SIM401 - no table default involved
+            if same(now, after):
+                continue  # it landed
+            if not same(now, before):  # a later handling wrote it since: its value stays
+                self.log.info("event.redo_write_superseded", table=table_name)
+                continue
+            if same(after, ABSENT):
+                del table[key]
             else:
-                table[key] = value
+                table[key] = after
         effects.outputs = [_outgoing(o) for o in undone["outputs"]]
 
     def _remember(

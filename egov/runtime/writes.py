@@ -9,7 +9,9 @@ again. So the runtime writes ahead (docs/adr/0002): the handler's writes are hel
 them, the changelog not yet), then the event's memory entry records the writes and the outputs and is
 acknowledged, then the held writes are sent and acknowledged, then the outputs; last the entry is marked done.
 An event delivered again whose entry is not done has its writes and outputs redone from the entry, and its
-handler is not run again.
+handler is not run again. A write is redone only where the key still holds the value from before it (lost
+with the worker); where it holds the value written, it landed; where it holds another, a later handling
+wrote it (an event its outputs caused, handled first by the worker that took over) and it stays.
 
 `TableWrites.holding()` makes the tables hold the changelog sends made in its context (each event is handled
 in its own task, so in its own context); `recording()` makes them note the sends they make at once (the
@@ -19,10 +21,12 @@ memory entry's own), so they can be awaited.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 
@@ -41,10 +45,15 @@ class DurableTable(Protocol):
         ...
 
 
+#: A key's value in an image of a table: absent (no entry) rather than any JSON value.
+ABSENT: Any = {"egov:absent": True}
+
+
 @dataclass(frozen=True)
 class Write:
     """One changelog record of a table write: the table, partition and key, the value written (None and
-    `deleted` for a removal), and the record itself: `held` (to be released), or sent (awaitable)."""
+    `deleted` for a removal), the key's value before (`ABSENT` when it had none), and the record itself:
+    `held` (to be released), or sent (awaitable)."""
 
     table: DurableTable
     partition: int
@@ -53,6 +62,17 @@ class Write:
     deleted: bool
     message: Any
     held: bool = False
+    before: Any = field(default_factory=lambda: dict(ABSENT))
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether two images of a value are the same once both are JSON (a value read back from a changelog
+    or a memory entry has its dates as text)."""
+    return bool(json.dumps(a, sort_keys=True, default=_text) == json.dumps(b, sort_keys=True, default=_text))
+
+
+def _text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.date | dt.time) else str(value)
 
 
 _MODE: ContextVar[tuple[Literal["hold", "record"], list[Write]] | None] = ContextVar(
@@ -101,12 +121,24 @@ class TableWrites:
             _MODE.reset(token)
 
     def entries(self) -> list[list[Any]]:
-        """The writes as the memory entry keeps them: `[table, key, value, deleted]`, the last of each key."""
-        last: dict[tuple[str, Any], list[Any]] = {}
+        """The writes as the memory entry keeps them, one per key: `[table, key, value after, value before]`
+        (`ABSENT` for none), the value after from the key's last write, before from its first."""
+        found: dict[tuple[str, Any], list[Any]] = {}
         for w in self._writes:
-            last.pop((w.table.name, w.key), None)  # keeps the order of the last writes
-            last[(w.table.name, w.key)] = [w.table.name, w.key, w.value, w.deleted]
-        return list(last.values())
+            first = found.pop((w.table.name, w.key), None)  # keeps the order of the last writes
+            before = first[3] if first is not None else w.before
+            found[(w.table.name, w.key)] = [w.table.name, w.key, ABSENT if w.deleted else w.value, before]
+        return list(found.values())
+
+    def release(self) -> None:
+        """Send what is held, without waiting (for writes that must reach the changelog whatever happens
+        next: those of an attempt that failed, whose values the tables in memory keep)."""
+        self._writes = [
+            Write(w.table, w.partition, w.key, w.value, w.deleted, w.table.release(w.message))
+            if w.held
+            else w
+            for w in self._writes
+        ]
 
     async def acknowledged(self) -> None:
         """Send what is held, and wait until the broker has acknowledged every write. When it refused some (or
@@ -123,7 +155,6 @@ class TableWrites:
         for w, _ in failed:
             again.setdefault((id(w.table), w.partition, w.key), w)
         self._writes = [
-            Write(w.table, w.partition, w.key, w.value, w.deleted, w.table.send_current(w.partition, w.key))
-            for w in again.values()
+            replace(w, message=w.table.send_current(w.partition, w.key), held=False) for w in again.values()
         ]
         raise failed[0][1]

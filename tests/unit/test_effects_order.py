@@ -19,7 +19,7 @@ from egov.runtime.clock import Clock
 from egov.runtime.service import Service
 from egov.runtime.settings import Settings
 from egov.runtime.testing import FakeEngine
-from egov.runtime.writes import TableWrites, Write, mode, note
+from egov.runtime.writes import ABSENT, TableWrites, Write, mode, note
 
 MEMORY_KEY = "h:urn:test:event-1"
 CASE = {"next": "decide"}
@@ -37,9 +37,10 @@ class Table(dict[str, Any]):
         self.resent: list[tuple[int, Any]] = []
 
     def __setitem__(self, key: str, value: Any) -> None:
+        before = self.get(key, ABSENT)
         super().__setitem__(key, value)
         if mode() == "hold":
-            note(Write(self, 3, key, value, False, message=(key, value), held=True))
+            note(Write(self, 3, key, value, False, message=(key, value), held=True, before=before))
 
     def release(self, message: Any) -> asyncio.Future[None]:
         self.order.append("write sent")
@@ -123,7 +124,7 @@ def test_the_writes_and_outputs_are_recorded_ahead_then_the_writes_sent_then_the
         # the memory entry records what the handling is about to make durable, before anything is sent
         offset, _, partition, ahead = s.entry
         assert (offset, partition) == (7, 3)
-        assert ahead["writes"] == [["cases", "dossier-1", CASE, False]]
+        assert ahead["writes"] == [["cases", "dossier-1", CASE, ABSENT]]  # the value after, and before
         [[topic, _, _, headers]] = ahead["outputs"]
         assert topic.endswith("egov.onestop.dossiers.v1") and ["h", "MQ=="] in headers
         assert not s.outputs  # the output waits for the write
@@ -267,3 +268,58 @@ def test_a_timer_is_fired_only_once_the_handling_that_set_it_is_durable(monkeypa
     asyncio.run(play())
     assert [len(batch) for batch in s.handed] == [1, 1]  # the handling's output, then the timer's event
     assert s.handed[1][0].topic.endswith("egov.onestop.timers.v1")
+
+
+def test_what_a_failed_attempt_wrote_reaches_the_changelog_before_the_next_one(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    s = Scenario(monkeypatch, tmp_path)
+    handler = s._handler
+
+    async def flaky(event: Any) -> None:
+        if s.runs == 0:
+            s.runs += 1
+            s.cases["dossier-0"] = CASE  # written in memory, then the broker goes away
+            raise KafkaConnectionError("broker away")
+        await handler(event)
+
+    monkeypatch.setattr(s, "_handler", flaky)
+
+    async def play() -> None:
+        handling = s.start()
+        await until(lambda: len(s.cases.acks) == 2)
+        assert s.order[0] == "write sent"  # the failed attempt's write, released at once
+        for ack in s.cases.acks:
+            ack.set_result(None)
+        await until(lambda: s.outputs)
+        s.outputs[0].set_result(None)
+        await handling
+
+    asyncio.run(play())
+    assert s.runs == 2 and s.order == ["write sent", "handler returned", "write sent", "handed over 1"]
+
+
+def test_a_redo_leaves_a_key_a_later_handling_wrote_since(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The request's worker crashed before its entry was done; the answer its output caused was handled
+    first by the worker that took over, and closed the request: the redo must not open it again."""
+    first = Scenario(monkeypatch, tmp_path)
+
+    async def crash() -> Any:
+        handling = first.start()
+        await until(lambda: first.cases.acks)
+        handling.cancel()
+        return first.entry
+
+    entry = asyncio.run(crash())
+    second = Scenario(monkeypatch, tmp_path)
+    second.service._processed[MEMORY_KEY] = entry
+    dict.__setitem__(second.cases, "dossier-1", {"next": "done"})  # recovered: the answer's write
+
+    async def again() -> None:
+        handling = second.start()
+        await until(lambda: second.outputs)
+        second.outputs[0].set_result(None)
+        await handling
+
+    asyncio.run(again())
+    assert second.cases == {"dossier-1": {"next": "done"}}
+    assert second.cases.acks == []  # nothing written again
+    assert len(second.handed) == 1  # the output is sent again all the same (its readers drop a copy)
