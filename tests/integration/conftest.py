@@ -131,6 +131,17 @@ def wait_until(check: Callable[[], T], failure: str, timeout: float, *, logs: Pa
     raise AssertionError(f"{failure} within {timeout}s{where}")
 
 
+def approve_when_recorded(client: httpx.Client, document: str, *, logs: Path | None = None) -> httpx.Response:
+    """The signer's approval of a document just registered: its record follows the draft's registration by
+    a hop (another partition, maybe another worker), so a 404 is asked again, as a department system does."""
+
+    def answered() -> httpx.Response | None:
+        approved = client.post("/api/v1/documents/approve", params={"id": document})
+        return approved if approved.status_code != 404 else None
+
+    return wait_until(answered, f"no record of {document} to approve", 30, logs=logs)
+
+
 def new_settings(kafka_bootstrap: str, state_dir: Path) -> Settings:
     """Settings of a private slice of the stack: its own topic prefix and state folder, provisioned as `egov
     up` does (its principals, topics, changelogs and ACLs, under the session broker's security profile)."""

@@ -24,7 +24,14 @@ from egov.platform import pki
 from egov.runtime.clock import Clock
 from egov.tools.identity.realms import official
 from services.signing.ca import CertificateAuthority
-from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack, wait_until
+from tests.integration.conftest import (
+    Stack,
+    approve_when_recorded,
+    fast_clock_env,
+    new_settings,
+    run_stack,
+    wait_until,
+)
 from tests.integration.kafka_helpers import collect, produce, read_all, wait_committed_past
 
 pytestmark = pytest.mark.integration
@@ -68,9 +75,7 @@ class Exchange:
         document = str(
             self.poll(lambda: self.client.get(f"/api/v1/drafts/{draft}").json()["document_id"], "registered")
         )
-        approved = self.client.post(
-            "/api/v1/documents/approve", params={"id": document}
-        )  # the signer, signed in
+        approved = approve_when_recorded(self.client, document, logs=self.stack.logs)  # the signer, signed in
         assert approved.status_code == 202, approved.text
         return document
 

@@ -29,7 +29,14 @@ from egov.tools.identity.signin import PortalAuth
 from egov.tools.samples import submission
 from services import SERVICES
 from services.population.domain import get_register
-from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack, wait_until
+from tests.integration.conftest import (
+    Stack,
+    approve_when_recorded,
+    fast_clock_env,
+    new_settings,
+    run_stack,
+    wait_until,
+)
 from tests.integration.kafka_helpers import collect
 
 pytestmark = pytest.mark.integration
@@ -193,7 +200,7 @@ def test_a_document_reaches_another_agency_through_both_workers(stack: Stack) ->
             logs=stack.logs,
         )
         # and its signer approves it (the document's key may sit on the other worker)
-        approved = client.post("/api/v1/documents/approve", params={"id": document})
+        approved = approve_when_recorded(client, document, logs=stack.logs)
         assert approved.status_code == 202, approved.text
 
         def completed() -> dict[str, Any] | None:
