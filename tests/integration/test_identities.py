@@ -172,8 +172,16 @@ def test_officials_issue_only_for_their_agency_and_only_the_signer_approves(
         ).status_code
         == 403
     )
-    view = httpx.get(f"{documents}/api/v1/documents/by-id", params={"id": document}, headers=clerk).json()
-    assert view["outgoing"]["status"] == "awaiting_approval"  # nothing was signed
+    view = wait_until(  # the document's record follows the draft's registration by a hop
+        lambda: (
+            httpx.get(f"{documents}/api/v1/documents/by-id", params={"id": document}, headers=clerk)
+            .json()
+            .get("outgoing")
+        ),
+        "no record of the document",
+        30,
+    )
+    assert view["status"] == "awaiting_approval"  # nothing was signed
     # the signer, just signed in
     signer = bearer(identity_provider.official(f"{agency}/lanh-dao-01", fresh=True))
     approved = httpx.post(f"{documents}/api/v1/documents/approve", params={"id": document}, headers=signer)

@@ -30,7 +30,14 @@ from egov.platform.province import get_province
 from egov.regulations.workdays import WorkingCalendar
 from egov.tools.samples import official_document, submission
 from services.population.domain import get_register
-from tests.integration.conftest import Stack, fast_clock_env, new_settings, run_stack, wait_until
+from tests.integration.conftest import (
+    Stack,
+    approve_when_recorded,
+    fast_clock_env,
+    new_settings,
+    run_stack,
+    wait_until,
+)
 from tests.integration.kafka_helpers import read_all
 
 pytestmark = pytest.mark.integration
@@ -128,7 +135,7 @@ def scenario(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
                 document = played.poll(
                     lambda d=draft: documents.get(f"/api/v1/drafts/{d}").json()["document_id"], "registered"
                 )
-                approved = documents.post("/api/v1/documents/approve", params={"id": document})
+                approved = approve_when_recorded(documents, document, logs=stack.logs)
                 assert approved.status_code == 202, approved.text
                 played.documents.append(document)
         yield played
