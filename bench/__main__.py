@@ -94,9 +94,18 @@ async def _pipeline(bench: Any, plan: dict[str, Any], rates: list[float]) -> dic
 
     _say(f"sustained intake for {plan['sustained_s']} s")
     spent = await asyncio.to_thread(pipeline.scrape)
-    load, seen, _, usage = await measured(pipeline, sustained, drain=20)
+    load, seen, end, usage = await measured(pipeline, sustained, drain=20)
     window = outcome(load, seen, load.started + load.seconds, usage)
     figures["sustained"] = window.as_json()
+    # The CPU was measured until the drain ended: per dossier assigned by then, not by the load's end.
+    drained = outcome(load, seen, end)
+    if drained.assigned:
+        per_1000 = usage.cpu_seconds / drained.assigned * 1000
+        figures["sustained"] |= {
+            "assigned_by_drain_end": drained.assigned,
+            "cpu_s_per_1000_dossiers": round(per_1000, 1),
+            "cpu_ceiling_per_s": round(_cpus() * 1000 / per_1000, 1),
+        }
     figures["where"] = where_the_time_goes(pipeline, usage, spent, await asyncio.to_thread(pipeline.scrape))
     figures["rss_under_load_mib"] = {
         name: round(usage.peak_rss_by_pid.get(pid, 0.0), 1) for name, pid in pipeline.pids.items()
