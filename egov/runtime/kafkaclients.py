@@ -17,9 +17,10 @@ several workers (docs/adr/0016).
   again from that record: the records after it that reach the streams meanwhile are passed over, not
   handled (they come again after it), so a partition's records are handled in order (a notice's dossier
   facts before its status changes) and a record handled before is handled once (consumers are idempotent).
-- **Table writes a handling can wait for.** Each changelog send of a table is noted for the handling in
-  progress (egov.runtime.writes), so the runtime hands an event's outputs over only once its writes are
-  acknowledged, and a write the broker refused is sent again with the key's value.
+- **Table writes a handling can hold back.** While an event is handled, a table's changelog records are made
+  but held (egov.runtime.writes), each with the key's value before it, so the runtime can record them in the
+  event's memory entry first and send them after; a write the broker refused is sent again with the key's
+  current value.
 """
 
 from __future__ import annotations

@@ -113,6 +113,23 @@ async def until(condition: Any) -> None:
     raise AssertionError("the condition did not come about")
 
 
+def taken_over(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> tuple[Scenario, Scenario]:
+    """A worker that dies once its handling's entry is written ahead, before anything else, and the worker
+    that takes over: the memory entry recovered, the case file not."""
+    first = Scenario(monkeypatch, tmp_path)
+
+    async def crash() -> Any:
+        handling = first.start()
+        await until(lambda: first.cases.acks)
+        handling.cancel()
+        return first.entry
+
+    entry = asyncio.run(crash())
+    second = Scenario(monkeypatch, tmp_path)
+    second.service._processed[MEMORY_KEY] = entry
+    return first, second
+
+
 def test_the_writes_and_outputs_are_recorded_ahead_then_the_writes_sent_then_the_outputs(
     monkeypatch, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -184,18 +201,7 @@ def test_a_refused_output_is_handed_over_again_as_it_was_built(monkeypatch, tmp_
 def test_an_event_delivered_again_after_a_crash_midway_has_its_effects_redone_without_its_handler(
     monkeypatch, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    first = Scenario(monkeypatch, tmp_path)
-
-    async def crash() -> Any:  # the worker dies once the entry is written ahead, before anything else
-        handling = first.start()
-        await until(lambda: first.cases.acks)
-        handling.cancel()
-        return first.entry
-
-    entry = asyncio.run(crash())
-    # the worker that takes over: the memory entry recovered, the case file not
-    second = Scenario(monkeypatch, tmp_path)
-    second.service._processed[MEMORY_KEY] = entry
+    first, second = taken_over(monkeypatch, tmp_path)
 
     async def again() -> None:
         handling = second.start()
@@ -300,17 +306,7 @@ def test_what_a_failed_attempt_wrote_reaches_the_changelog_before_the_next_one(m
 def test_a_redo_leaves_a_key_a_later_handling_wrote_since(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The request's worker crashed before its entry was done; the answer its output caused was handled
     first by the worker that took over, and closed the request: the redo must not open it again."""
-    first = Scenario(monkeypatch, tmp_path)
-
-    async def crash() -> Any:
-        handling = first.start()
-        await until(lambda: first.cases.acks)
-        handling.cancel()
-        return first.entry
-
-    entry = asyncio.run(crash())
-    second = Scenario(monkeypatch, tmp_path)
-    second.service._processed[MEMORY_KEY] = entry
+    _, second = taken_over(monkeypatch, tmp_path)
     dict.__setitem__(second.cases, "dossier-1", {"next": "done"})  # recovered: the answer's write
 
     async def again() -> None:
