@@ -91,3 +91,100 @@ def test_a_group_notices_a_dead_worker_within_the_session_time_out(tmp_path) -> 
     assert conf.broker_request_timeout > conf.broker_session_timeout  # the client refuses otherwise
     with pytest.raises(ValueError, match="greater than or equal to 6"):
         Settings(kafka_session_timeout=3)
+
+
+def test_a_partition_whose_committed_record_was_passed_by_is_fetched_again_from_it(consumer: Any) -> None:
+    app = consumer.app
+    app.consumer_generation_id = 1
+    app.flow_control.resume()
+    consumer.flow_active = True
+    tp = TP("t", 0)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        seeks.append((partition, offset))
+        consumer._read_offset[partition] = offset  # as Faust's seek does
+
+    consumer.seek = seek
+    consumer.assignment = lambda: {tp}
+    consumer._committed_offset[tp] = 22
+    consumer._read_offset[tp] = 24
+    for n in (23, 24):  # 22 was dropped by the fetch loop: never handled, never in flight
+        assert consumer.ack(a_record(consumer, n)) is True
+
+    async def checks(times: int) -> None:
+        for _ in range(times):
+            consumer.check_heads()
+        await asyncio.sleep(0)
+
+    asyncio.run(checks(1))
+    assert seeks == []  # once may be a record on its way
+    asyncio.run(checks(1))
+    assert seeks == [(tp, 22)]
+    assert consumer._read_offset[tp] == 22
+    # records fetched before the seek still reach the streams: passed over, the read offset held at 22
+    late = a_record(consumer, 25)
+    assert consumer.passes_over(late) and consumer.ack(late) is False
+    consumer._read_offset[tp] = 25  # the fetch loop's own bookkeeping
+    assert consumer._read_offset[tp] == 22
+    asyncio.run(checks(3))
+    assert seeks == [(tp, 22)]  # fetched again once
+    # 22 comes again: handled, then 23 and 24 again (duplicates to the consumers), 25 anew
+    again = [a_record(consumer, n) for n in (22, 23, 24, 25)]
+    for record in again:
+        consumer.track_message(record)
+        assert not consumer.passes_over(record)
+        consumer.ack(record)
+        consumer._read_offset[tp] = record.offset
+    assert consumer._read_offset[tp] == 25
+    assert consumer._new_offset(tp) == 26
+    assert not consumer._unacked_messages  # the ones handled twice are not pending for ever either
+
+
+def test_a_committed_record_still_being_handled_is_waited_for_longer(consumer: Any) -> None:
+    app = consumer.app
+    app.consumer_generation_id = 1
+    app.flow_control.resume()
+    consumer.flow_active = True
+    tp = TP("t", 0)
+    seeks: list[int] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        seeks.append(offset)
+
+    consumer.seek = seek
+    consumer.assignment = lambda: {tp}
+    consumer._committed_offset[tp] = 22
+    slow = a_record(consumer, 22)  # a slow handler (another agent of the topic)
+    consumer.track_message(slow)
+    assert consumer.ack(a_record(consumer, 23)) is True
+
+    async def checks(times: int) -> None:
+        for _ in range(times):
+            consumer.check_heads()
+        await asyncio.sleep(0)
+
+    asyncio.run(checks(5))
+    assert seeks == []
+    asyncio.run(checks(1))
+    assert seeks == [22]
+
+
+def test_a_partition_never_committed_counts_from_its_first_offset(consumer: Any) -> None:
+    tp = TP("t", 0)
+    consumer.assignment = lambda: {tp}
+
+    async def seek_to_committed() -> dict[TP, int]:
+        return {}  # no offset committed by the group yet
+
+    async def earliest_offsets(*partitions: TP) -> dict[TP, int]:
+        return {partition: 0 for partition in partitions}
+
+    consumer.seek_to_committed = seek_to_committed
+    consumer.earliest_offsets = earliest_offsets
+    asyncio.run(consumer.perform_seek())
+    assert consumer._committed_offset[tp] == 0
+    consumer._acked[tp] = [1, 2]  # record 0 dropped: Faust would commit 3
+    assert consumer._new_offset(tp) is None
+    consumer._acked[tp] = [0, 1, 2]
+    assert consumer._new_offset(tp) == 3
