@@ -17,12 +17,6 @@ several workers (docs/adr/0016).
   again from that record: the records after it that reach the streams meanwhile are passed over, not
   handled (they come again after it), so a partition's records are handled in order (a notice's dossier
   facts before its status changes) and a record handled before is handled once (consumers are idempotent).
-- **No record passed by for ever.** Faust hands a record to the streams under `wait_first(…, suspend_flow)`,
-  and a rebalance can drop it there after its read offset moved on; a partition without a committed offset
-  is not even sought back. Such a record would hold the partition's commit for ever and never be handled. A
-  partition without a committed offset takes its first offset as one, and every 10 s the consumer looks for
-  a partition whose committed record is not handled while records after it are: found twice in a row (six
-  times while the record is still being handled), the partition is fetched again from it, as above.
 - **Table writes a handling can hold back.** While an event is handled, a table's changelog records are made
   but held (egov.runtime.writes), each with the key's value before it, so the runtime can record them in the
   event's memory entry first and send them after; a write the broker refused is sent again with the key's
@@ -32,7 +26,6 @@ several workers (docs/adr/0016).
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,16 +33,9 @@ import faust
 from faust.transport.drivers.aiokafka import Consumer, Producer
 from faust.types import TP, ConsumerT, Message, ProducerT
 from faust.types.tuples import FutureMessage, ack_lock
-from mode import Service
 from mode.utils.futures import notify
 
 from egov.runtime import writes
-
-#: How often a consumer looks for a partition whose committed record was passed by, and how many checks in a
-#: row find it so before the partition is fetched again from it (a record still being handled: more).
-STUCK_CHECK_SECONDS = 10.0
-STUCK_CHECKS = 2
-STUCK_CHECKS_IN_FLIGHT = 6
 
 
 class IdempotentProducer(Producer):
@@ -69,24 +55,7 @@ class HandledOnlyConsumer(Consumer):
         self._refetching: set[TP] = set()
         self._passed: set[tuple[TP, int]] = set()
         self._seeking: set[asyncio.Future[None]] = set()
-        #: Partition → (the committed offset found not handled while records after it were, checks in a row).
-        self._stuck: dict[TP, tuple[int, int]] = {}
         super().__init__(*args, **kwargs)
-        self._read_offset = _ReadOffsets(self)
-
-    def _refetch(self, tp: TP, offset: int, why: str) -> None:
-        """Fetch the partition again from `offset`; until that record comes, the records after it are passed
-        over (`passes_over`) and the fetch loop's read offset stays at it (`_ReadOffsets`)."""
-        self._skipped[tp] = min(self._skipped.get(tp, offset), offset)
-        self._refetching.add(tp)
-        self.log.warning("Fetching %r again from %r: %s", tp, self._skipped[tp], why)
-        seeking = asyncio.ensure_future(self.seek(tp, self._skipped[tp]))
-        self._seeking.add(seeking)
-        seeking.add_done_callback(self._seeking.discard)
-
-    def refetching(self, tp: TP) -> int | None:
-        """The offset the partition is being fetched again from, if it is."""
-        return self._skipped.get(tp) if tp in self._refetching else None
 
     def passes_over(self, message: Message) -> bool:
         """Whether a stream must pass over this record, not handle it: a record before it of its partition
@@ -102,7 +71,11 @@ class HandledOnlyConsumer(Consumer):
             return False
         self._passed.add((tp, offset))
         if tp not in self._refetching and tp in self.assignment():
-            self._refetch(tp, skipped, "skipped during a rebalance")
+            self._refetching.add(tp)
+            self.log.info("Fetching %r again from %r, skipped during a rebalance", tp, skipped)
+            seeking = asyncio.ensure_future(self.seek(tp, skipped))
+            self._seeking.add(seeking)
+            seeking.add_done_callback(self._seeking.discard)
         return True
 
     def ack(self, message: Message) -> bool:
@@ -112,10 +85,7 @@ class HandledOnlyConsumer(Consumer):
         self._passed.discard((tp, offset))
         active = message.generation_id == app.consumer_generation_id and app.flow_control.is_active()
         if active and not passed:
-            counted = bool(super().ack(message))
-            if not counted:  # handled again (fetched again, or below the commit): no longer pending either
-                self._unacked_messages.discard(message)
-            return counted
+            return bool(super().ack(message))
         with ack_lock:  # as Consumer.ack: the record is done with, but its offset is not committable
             if not message.acked:
                 message.acked = True
@@ -129,64 +99,12 @@ class HandledOnlyConsumer(Consumer):
         offset (Faust's own check lets one missing record through)."""
         acked = self._acked[tp]
         committed = self._committed_offset[tp]
-        if acked and committed is not None:
+        if acked and committed is not None and committed > 0:
             self._merge_gaps(tp)
             if min(acked) > committed:
                 return None  # the record at the committed offset is not handled yet
         offset: int | None = super()._new_offset(tp)
         return offset
-
-    async def perform_seek(self) -> None:
-        """Seek to the committed offsets (Faust), and take a partition's first offset as its committed one
-        where none is (Faust keeps None, which its commit takes as "anything goes")."""
-        await super().perform_seek()
-        unknown = [tp for tp in self.assignment() if self._committed_offset.get(tp) is None]
-        if unknown:
-            for tp, first in (await self.earliest_offsets(*unknown)).items():
-                if self._committed_offset.get(tp) is None:
-                    self._committed_offset[tp] = first
-
-    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
-        for tp in revoked:
-            self._skipped.pop(tp, None)
-            self._refetching.discard(tp)
-            self._stuck.pop(tp, None)
-        await super().on_partitions_revoked(revoked)
-
-    @Service.timer(STUCK_CHECK_SECONDS)
-    async def _heads_checked(self) -> None:
-        self.check_heads()
-
-    def check_heads(self) -> None:
-        """Fetch again a partition whose committed record is not handled while records after it are, two
-        checks in a row: a record the fetch loop dropped (Faust hands a record to the streams under
-        `wait_first(…, suspend_flow)`, so a rebalance can drop it after its read offset moved on). Its
-        commit would wait for it for ever. A record still being handled is waited for a minute first."""
-        app: Any = self.app
-        if app.rebalancing or not self.flow_active:
-            return
-        for tp in self.assignment():
-            stuck = self.stuck_head(tp)
-            if stuck is None:
-                self._stuck.pop(tp, None)
-                continue
-            last, checks = self._stuck.get(tp, (stuck, 0))
-            checks = checks + 1 if last == stuck else 1
-            self._stuck[tp] = (stuck, checks)
-            in_flight = any(m.tp == tp and m.offset == stuck for m in self._unacked_messages)
-            enough = STUCK_CHECKS_IN_FLIGHT if in_flight else STUCK_CHECKS
-            if checks >= enough and tp not in self._refetching:
-                self._stuck.pop(tp)
-                self._refetch(tp, stuck, "its committed record was not handled, records after it were")
-
-    def stuck_head(self, tp: TP) -> int | None:
-        """The committed offset of a partition, if its record is not handled while a record after it is."""
-        acked = self._acked.get(tp)
-        committed = self._committed_offset.get(tp)
-        if not acked or committed is None or self._is_changelog_tp(tp):
-            return None
-        self._merge_gaps(tp)
-        return committed if min(acked) > committed else None
 
     def _merge_gaps(self, tp: TP) -> None:
         """Add the offsets the broker has no record for (Faust's gaps: compaction, transaction markers) to the
@@ -201,22 +119,6 @@ class HandledOnlyConsumer(Consumer):
             acked.extend(filled)
             gaps.chop(0, max(filled[-1], max(acked) + 1))
             acked.sort()
-
-
-class _ReadOffsets(defaultdict[TP, "int | None"]):
-    """Faust's read offsets (the fetch loop drops a record below its partition's), held at the record a
-    partition is fetched again from: the records fetched before the seek, passed over, do not move it past
-    that record, which would then be dropped when it comes again."""
-
-    def __init__(self, consumer: HandledOnlyConsumer) -> None:
-        super().__init__(lambda: None)
-        self._consumer = consumer
-
-    def __setitem__(self, tp: TP, offset: int | None) -> None:
-        held = self._consumer.refetching(tp)
-        if held is not None and offset is not None and offset > held:
-            return
-        super().__setitem__(tp, offset)
 
 
 class ServiceApp(faust.App):
