@@ -13,7 +13,9 @@ several workers (docs/adr/0016).
   a partition through (it compares with `> 1` what must be `> 0`). Together they lost runs of dossiers on a
   three-broker cluster whose group coordinator died (a record skipped just after the seek, the next one
   handled, the commit past both). Here a skipped record is marked done without counting towards the commit,
-  the commit never passes the first offset not handled, and a partition whose record was skipped is fetched
+  the commit never passes the first offset not handled (on a partition the group never committed, its first
+  offset: Faust keeps no committed offset there, which its commit reads as "anything goes", so the first
+  record still being handled when a worker dies was lost), and a partition whose record was skipped is fetched
   again from that record: the records after it that reach the streams meanwhile are passed over, not
   handled (they come again after it), so a partition's records are handled in order (a notice's dossier
   facts before its status changes) and a record handled before is handled once (consumers are idempotent).
@@ -99,12 +101,23 @@ class HandledOnlyConsumer(Consumer):
         offset (Faust's own check lets one missing record through)."""
         acked = self._acked[tp]
         committed = self._committed_offset[tp]
-        if acked and committed is not None and committed > 0:
+        if acked and committed is not None:
             self._merge_gaps(tp)
             if min(acked) > committed:
                 return None  # the record at the committed offset is not handled yet
         offset: int | None = super()._new_offset(tp)
         return offset
+
+    async def perform_seek(self) -> None:
+        """Seek to the committed offsets (Faust), and take a partition's first offset as its committed one
+        where the group committed none: the consumer starts there (`auto_offset_reset="earliest"`), and the
+        commit must not pass that record before it is handled."""
+        await super().perform_seek()
+        never = [tp for tp in self.assignment() if self._committed_offset.get(tp) is None]
+        if never:
+            for tp, first in (await self.earliest_offsets(*never)).items():
+                if self._committed_offset.get(tp) is None:
+                    self._committed_offset[tp] = first
 
     def _merge_gaps(self, tp: TP) -> None:
         """Add the offsets the broker has no record for (Faust's gaps: compaction, transaction markers) to the

@@ -43,6 +43,26 @@ def test_a_commit_never_passes_a_record_not_handled(consumer: Any) -> None:
     assert consumer._new_offset(tp) == 25  # up to the first gap
 
 
+def test_a_partition_never_committed_holds_its_commit_at_its_first_record(consumer: Any) -> None:
+    tp = TP("t", 0)
+    consumer.assignment = lambda: {tp}
+
+    async def seek_to_committed() -> dict[TP, int]:
+        return {}  # the group has committed nothing on it yet
+
+    async def earliest_offsets(*partitions: TP) -> dict[TP, int]:
+        return {partition: 0 for partition in partitions}
+
+    consumer.seek_to_committed = seek_to_committed
+    consumer.earliest_offsets = earliest_offsets
+    asyncio.run(consumer.perform_seek())
+    assert consumer._committed_offset[tp] == 0
+    consumer._acked[tp] = [1, 2]  # record 0 still being handled: Faust alone would commit 3
+    assert consumer._new_offset(tp) is None
+    consumer._acked[tp] = [0, 1, 2]
+    assert consumer._new_offset(tp) == 3
+
+
 def test_a_record_skipped_during_a_rebalance_is_not_committed_and_is_fetched_again_first(
     consumer: Any,
 ) -> None:
