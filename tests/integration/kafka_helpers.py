@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from egov.contracts.envelope import decode_headers
@@ -90,12 +90,19 @@ def collect(
 
 
 async def _produce(
-    bootstrap: str, topic: str, key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes]]
+    bootstrap: str,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Iterable[tuple[str, bytes]],
+    partition: int | None,
 ) -> tuple[int, int]:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **admin_options(bootstrap))
     await producer.start()
     try:
-        meta = await producer.send_and_wait(topic, key=key, value=value, headers=list(headers))
+        meta = await producer.send_and_wait(
+            topic, key=key, value=value, headers=list(headers), partition=partition
+        )
         return meta.partition, meta.offset
     finally:
         await producer.stop()
@@ -107,9 +114,30 @@ def produce(
     key: bytes | None,
     value: bytes | None,
     headers: Iterable[tuple[str, bytes]] = (),
+    *,
+    partition: int | None = None,
 ) -> tuple[int, int]:
-    """Write one record as an outside client would; returns (partition, offset)."""
-    return asyncio.run(_produce(bootstrap, topic, key, value, headers))
+    """Write one record as an outside client would (to `partition`, or the key's); returns (partition,
+    offset)."""
+    return asyncio.run(_produce(bootstrap, topic, key, value, headers, partition))
+
+
+async def _commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, **admin_options(bootstrap)
+    )
+    await consumer.start()
+    try:
+        committing = {TopicPartition(t, p): offset for (t, p), offset in offsets.items()}
+        consumer.assign(list(committing))  # assigned, not subscribed: a commit outside any generation
+        await consumer.commit(committing)
+    finally:
+        await consumer.stop()
+
+
+def commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
+    """Commit offsets for `group` as one of its members would ((topic, partition) → the next to read)."""
+    asyncio.run(_commit(bootstrap, group, offsets))
 
 
 async def _committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from egov.contracts.envelope import APP_ID_PREFIX
+from egov.contracts.topics import Topics
 from egov.runtime.settings import Settings
-from egov.tools.chaos.run import Timings, run_chaos
+from egov.tools.chaos.run import HeldBack, Timings, held_back, run_chaos
+from tests.integration.kafka_helpers import commit, produce
 
 pytestmark = pytest.mark.integration
 
@@ -47,3 +50,27 @@ def test_a_service_and_the_broker_killed_under_load_lose_and_duplicate_nothing(
     for _, gap in report.stalls:
         assert gap is not None and gap.seconds < 60, shown
     assert "lost 0" in shown and "result: nothing lost, nothing duplicated" in shown
+
+
+def test_a_run_short_of_dossiers_says_which_records_each_group_holds_back(
+    isolated_settings: Settings,
+) -> None:
+    # Given payment's group that committed 1 of the 3 records of one partition of the dossiers topic, and
+    # nothing of another partition holding 1 record
+    settings = isolated_settings
+    topic = Topics.DOSSIERS.full_name(settings.topic_prefix)
+    for partition, records in ((0, 3), (1, 1)):
+        for n in range(records):
+            produce(settings.kafka_bootstrap_servers, topic, b"k", f"r{n}".encode(), partition=partition)
+    commit(
+        settings.kafka_bootstrap_servers, f"{settings.topic_prefix}{APP_ID_PREFIX}payment", {(topic, 0): 1}
+    )
+    # When the run asks what is held back
+    found = held_back(settings, ["payment", "notify"])
+    # Then payment's uncommitted records are named, partition by partition; notify, which committed nothing
+    # anywhere, has no topic to show (its records wait on partitions it never read)
+    assert found == [
+        HeldBack("payment", Topics.DOSSIERS.name, 0, 1, 3),
+        HeldBack("payment", Topics.DOSSIERS.name, 1, 0, 1),
+    ]
+    assert found[0].line() == f"payment on {Topics.DOSSIERS.name}[0] at 1 of 3"
