@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from unittest.mock import patch
 
 import pytest
+from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP, Message
 
 from egov.runtime.kafkaclients import HandledOnlyConsumer, IdempotentProducer
@@ -111,3 +113,46 @@ def test_a_group_notices_a_dead_worker_within_the_session_time_out(tmp_path) -> 
     assert conf.broker_request_timeout > conf.broker_session_timeout  # the client refuses otherwise
     with pytest.raises(ValueError, match="greater than or equal to 6"):
         Settings(kafka_session_timeout=3)
+
+
+class _Record:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+def test_every_fetched_record_reaches_the_streams_whatever_the_read_offset(consumer: Any) -> None:
+    tp = TP("t", 0)
+    consumer._read_offset[tp] = 480  # what Faust's fetch loop sets after handing record 480
+    consumer._read_offset.update({tp: 490})  # and its seek
+    # Then its fetch loop finds no read offset: it drops no record below one, and counts no jump as handled
+    assert consumer._read_offset[tp] is None
+
+
+def test_only_offsets_between_two_records_fetched_in_a_row_count_as_without_a_record(consumer: Any) -> None:
+    tp = TP("t", 0)
+    batches = [[_Record(10), _Record(11), _Record(14)], [_Record(16)], [_Record(30)]]
+
+    async def fetched(active_partitions: Any, timeout: float) -> dict[TP, list[_Record]]:
+        return {tp: batches.pop(0)}
+
+    async def sought(partition: TP, offset: int) -> None:
+        pass
+
+    async def fetch_all() -> None:
+        with (
+            patch.object(Consumer, "_getmany", lambda self, a, t: fetched(a, t)),
+            patch.object(Consumer, "_seek", lambda self, p, o: sought(p, o)),
+        ):
+            await consumer._getmany(None, 1.0)  # 12 and 13 are not in the log (compaction, markers)
+            await consumer._getmany(None, 1.0)  # neither is 15
+            await consumer.seek(tp, 30)  # a seek: what comes next does not follow on from 16
+            await consumer._getmany(None, 1.0)
+
+    asyncio.run(fetch_all())
+    assert sorted((i.begin, i.end) for i in consumer._gap[tp]) == [(12, 14), (15, 16)]  # 14 and 16 not in
+    consumer._committed_offset[tp] = 10
+    consumer._acked[tp] = [10, 11, 14, 16]  # handled; 17 onwards not yet
+    assert consumer._new_offset(tp) == 17
+    consumer._gap[tp].addi(12, 14)
+    consumer._acked[tp] = [10, 11, 16]  # 14 fetched, not handled yet: the commit stops before it
+    assert consumer._new_offset(tp) == 14
