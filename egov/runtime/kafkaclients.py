@@ -28,6 +28,12 @@ several workers (docs/adr/0016).
   after them (14 dossiers, each of their notices dead-lettered). Here the consumer keeps no read offset (a
   record handed twice is a duplicate, which every consumer drops), and an offset counts as one without a
   record only when it falls between two records fetched one after the other, with no seek between them.
+- **A committed record that never reached the streams is fetched again.** The commit never passes a record
+  not handled, but one fetched and lost on its way to the streams (on the cluster plan, a settlement
+  written while a restarted worker sought its partitions) would hold its partition's commit until the next
+  rebalance and never be handled before it. Every 10 s the consumer looks, partition by partition, for a
+  committed offset that did not reach the streams in this generation while later ones did; found twice in
+  a row, the partition is fetched again from it, the records after it passed over as above.
 - **Table writes a handling can hold back.** While an event is handled, a table's changelog records are made
   but held (egov.runtime.writes), each with the key's value before it, so the runtime can record them in the
   event's memory entry first and send them after; a write the broker refused is sent again with the key's
@@ -37,6 +43,7 @@ several workers (docs/adr/0016).
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,9 +51,15 @@ import faust
 from faust.transport.drivers.aiokafka import Consumer, Producer
 from faust.types import TP, ConsumerT, Message, ProducerT
 from faust.types.tuples import FutureMessage, ack_lock
+from mode import Service
 from mode.utils.futures import notify
 
 from egov.runtime import writes
+
+#: How often a consumer looks for a committed record that never reached its streams while later ones did, and
+#: how many checks in a row must find it so before the partition is fetched again from it.
+MISSED_CHECK_SECONDS = 10.0
+MISSED_CHECKS = 2
 
 
 class IdempotentProducer(Producer):
@@ -68,6 +81,10 @@ class HandledOnlyConsumer(Consumer):
         self._seeking: set[asyncio.Future[None]] = set()
         #: Partition → the offset of the last record fetched since the partition was last sought.
         self._fetched: dict[TP, int] = {}
+        #: Partition → the offsets that reached its streams in this generation, from its committed one on;
+        #: and a committed offset found missing among them while later ones were there (checks in a row).
+        self._reached: defaultdict[TP, set[int]] = defaultdict(set)
+        self._missed: dict[TP, tuple[int, int]] = {}
         super().__init__(*args, **kwargs)
         self._read_offset = _NoReadOffsets()
 
@@ -76,6 +93,7 @@ class HandledOnlyConsumer(Consumer):
         was skipped and is not handled yet. The partition is then fetched again from that record (once);
         the record at that offset, when it comes, ends the passing over."""
         tp, offset = message.tp, message.offset
+        self._reached[tp].add(offset)
         skipped = self._skipped.get(tp)
         if skipped is None:
             return False
@@ -84,13 +102,49 @@ class HandledOnlyConsumer(Consumer):
             self._refetching.discard(tp)
             return False
         self._passed.add((tp, offset))
-        if tp not in self._refetching and tp in self.assignment():
-            self._refetching.add(tp)
-            self.log.info("Fetching %r again from %r, skipped during a rebalance", tp, skipped)
-            seeking = asyncio.ensure_future(self.seek(tp, skipped))
-            self._seeking.add(seeking)
-            seeking.add_done_callback(self._seeking.discard)
+        if tp not in self._refetching:
+            self._refetch(tp, "skipped during a rebalance")
         return True
+
+    def _refetch(self, tp: TP, why: str) -> None:
+        """Fetch the partition again from its skipped offset; until that record comes, the records after it
+        are passed over (`passes_over`)."""
+        if tp not in self.assignment():
+            return
+        self._refetching.add(tp)
+        self.log.info("Fetching %r again from %r, %s", tp, self._skipped[tp], why)
+        seeking = asyncio.ensure_future(self.seek(tp, self._skipped[tp]))
+        self._seeking.add(seeking)
+        seeking.add_done_callback(self._seeking.discard)
+
+    @Service.timer(MISSED_CHECK_SECONDS)
+    async def _missed_checked(self) -> None:
+        self.check_missed()
+
+    def check_missed(self) -> None:
+        """Fetch again a partition whose committed record never reached its stream in this generation while
+        records after it did, two checks in a row: fetched and lost on the way (see the module's
+        docstring). Its commit would wait for it until the next rebalance, the records after it handled
+        first."""
+        app: Any = self.app
+        if app.rebalancing or not self.flow_active:
+            return
+        for tp, reached in self._reached.items():
+            committed = self._committed_offset.get(tp)
+            if committed is None or tp in self._skipped:
+                self._missed.pop(tp, None)
+                continue
+            reached.difference_update([n for n in reached if n < committed])  # handled, and committed
+            if not reached or committed in reached:
+                self._missed.pop(tp, None)
+                continue
+            checks = self._missed.get(tp, (committed, 0))
+            found = (committed, checks[1] + 1 if checks[0] == committed else 1)
+            self._missed[tp] = found
+            if found[1] >= MISSED_CHECKS:
+                del self._missed[tp]
+                self._skipped[tp] = committed
+                self._refetch(tp, "its committed record never reached the streams, records after it did")
 
     def ack(self, message: Message) -> bool:
         app: Any = self.app
@@ -152,6 +206,8 @@ class HandledOnlyConsumer(Consumer):
 
     def stop_flow(self) -> None:
         self._fetched.clear()  # a rebalance: the records fetched before it are not followed on
+        self._reached.clear()
+        self._missed.clear()
         super().stop_flow()
 
     def _merge_gaps(self, tp: TP) -> None:

@@ -156,3 +156,64 @@ def test_only_offsets_between_two_records_fetched_in_a_row_count_as_without_a_re
     consumer._gap[tp].addi(12, 14)
     consumer._acked[tp] = [10, 11, 16]  # 14 fetched, not handled yet: the commit stops before it
     assert consumer._new_offset(tp) == 14
+
+
+def test_a_committed_record_that_never_reached_the_streams_is_fetched_again(consumer: Any) -> None:
+    app = consumer.app
+    app.consumer_generation_id = 1
+    app.flow_control.resume()
+    consumer.flow_active = True
+    tp = TP("t", 0)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        seeks.append((partition, offset))
+
+    consumer.seek = seek
+    consumer.assignment = lambda: {tp}
+    consumer._committed_offset[tp] = 9
+    for n in (10, 11):  # 9 was fetched and lost on its way; the records after it reached the streams
+        assert not consumer.passes_over(a_record(consumer, n))
+
+    async def checks(times: int) -> None:
+        for _ in range(times):
+            consumer.check_missed()
+        await asyncio.sleep(0)
+
+    asyncio.run(checks(1))
+    assert seeks == []  # once may be a record on its way
+    asyncio.run(checks(1))
+    assert seeks == [(tp, 9)]
+    # records fetched before the seek are passed over, not handled; then 9 comes, and what follows it
+    late = a_record(consumer, 12)
+    assert consumer.passes_over(late) and consumer.ack(late) is False
+    for n in (9, 10, 11, 12):
+        record = a_record(consumer, n)
+        assert not consumer.passes_over(record)
+        consumer.ack(record)
+    assert consumer._new_offset(tp) == 13
+    asyncio.run(checks(3))
+    assert seeks == [(tp, 9)]  # fetched again once
+
+
+def test_a_committed_record_still_being_handled_is_not_fetched_again(consumer: Any) -> None:
+    app = consumer.app
+    app.consumer_generation_id = 1
+    app.flow_control.resume()
+    consumer.flow_active = True
+    tp = TP("t", 0)
+    seeks: list[int] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        seeks.append(offset)
+
+    consumer.seek = seek
+    consumer.assignment = lambda: {tp}
+    consumer._committed_offset[tp] = 9
+    for n in (9, 10, 11):  # 9 reached its stream and is being handled (a slow handler, a key's lock)
+        assert not consumer.passes_over(a_record(consumer, n))
+    consumer._acked[tp] = [10, 11]
+    for _ in range(5):
+        consumer.check_missed()
+    assert seeks == []
+    assert consumer._new_offset(tp) is None  # the commit waits for it
