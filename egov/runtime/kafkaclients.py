@@ -85,15 +85,28 @@ class HandledOnlyConsumer(Consumer):
         #: and a committed offset found missing among them while later ones were there (checks in a row).
         self._reached: defaultdict[TP, set[int]] = defaultdict(set)
         self._missed: dict[TP, tuple[int, int]] = {}
+        #: Partitions sought to their committed offsets in this generation (their records reach the streams).
+        self._sought: set[TP] = set()
+        self._early: set[tuple[TP, int]] = set()
         super().__init__(*args, **kwargs)
         self._read_offset = _NoReadOffsets()
 
     def passes_over(self, message: Message) -> bool:
-        """Whether a stream must pass over this record, not handle it: a record before it of its partition
-        was skipped and is not handled yet. The partition is then fetched again from that record (once);
-        the record at that offset, when it comes, ends the passing over."""
+        """Whether a stream must pass over this record, not handle it:
+        - its partition is not yet sought to its committed offset in this generation (Faust resumes the
+          streams before it seeks them): the record comes again after the seek;
+        - a record before it of its partition was skipped, or is the committed one and did not reach the
+          streams first in this generation. The partition is then fetched again from that record (once);
+          the record at that offset, when it comes, ends the passing over."""
         tp, offset = message.tp, message.offset
-        self._reached[tp].add(offset)
+        if tp not in self._sought:
+            self._early.add((tp, offset))
+            return True
+        reached = self._reached[tp]
+        committed = self._committed_offset.get(tp)
+        if not reached and committed is not None and offset > committed and tp not in self._skipped:
+            self._skipped[tp] = committed  # the first record to come after the seek must be the committed one
+        reached.add(offset)
         skipped = self._skipped.get(tp)
         if skipped is None:
             return False
@@ -103,7 +116,7 @@ class HandledOnlyConsumer(Consumer):
             return False
         self._passed.add((tp, offset))
         if tp not in self._refetching:
-            self._refetch(tp, "skipped during a rebalance")
+            self._refetch(tp, "a record before it was skipped or did not come")
         return True
 
     def _refetch(self, tp: TP, why: str) -> None:
@@ -149,6 +162,14 @@ class HandledOnlyConsumer(Consumer):
     def ack(self, message: Message) -> bool:
         app: Any = self.app
         tp, offset = message.tp, message.offset
+        if (tp, offset) in self._early:  # comes again after the seek: done with, neither counted nor skipped
+            self._early.discard((tp, offset))
+            with ack_lock:
+                if not message.acked:
+                    message.acked = True
+                    self._unacked_messages.discard(message)
+                    notify(self._waiting_for_ack)
+            return False
         passed = (tp, offset) in self._passed
         self._passed.discard((tp, offset))
         active = message.generation_id == app.consumer_generation_id and app.flow_control.is_active()
@@ -185,6 +206,7 @@ class HandledOnlyConsumer(Consumer):
             for tp, first in (await self.earliest_offsets(*never)).items():
                 if self._committed_offset.get(tp) is None:
                     self._committed_offset[tp] = first
+        self._sought.update(self.assignment())
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
         """Fetch, noting the offsets with no record between two records fetched one after the other."""
@@ -208,6 +230,7 @@ class HandledOnlyConsumer(Consumer):
         self._fetched.clear()  # a rebalance: the records fetched before it are not followed on
         self._reached.clear()
         self._missed.clear()
+        self._sought.clear()
         super().stop_flow()
 
     def _merge_gaps(self, tp: TP) -> None:

@@ -81,6 +81,7 @@ def test_a_record_skipped_during_a_rebalance_is_not_committed_and_is_fetched_aga
     consumer.seek = seek
     consumer.assignment = lambda: {skipped.tp}
     consumer._committed_offset[skipped.tp] = 22
+    consumer._sought.add(skipped.tp)  # the recovery sought it to its committed offset
     # When Faust skips the old generation's record and acknowledges it, its offset does not count
     assert consumer.ack(skipped) is False and skipped.acked
     assert consumer._acked[skipped.tp] == []
@@ -171,7 +172,11 @@ def test_a_committed_record_that_never_reached_the_streams_is_fetched_again(cons
 
     consumer.seek = seek
     consumer.assignment = lambda: {tp}
-    consumer._committed_offset[tp] = 9
+    consumer._sought.add(tp)
+    consumer._committed_offset[tp] = 5
+    for n in (5, 6, 7, 8):
+        assert not consumer.passes_over(a_record(consumer, n))
+    consumer._committed_offset[tp] = 9  # committed up to 8
     for n in (10, 11):  # 9 was fetched and lost on its way; the records after it reached the streams
         assert not consumer.passes_over(a_record(consumer, n))
 
@@ -209,6 +214,7 @@ def test_a_committed_record_still_being_handled_is_not_fetched_again(consumer: A
 
     consumer.seek = seek
     consumer.assignment = lambda: {tp}
+    consumer._sought.add(tp)
     consumer._committed_offset[tp] = 9
     for n in (9, 10, 11):  # 9 reached its stream and is being handled (a slow handler, a key's lock)
         assert not consumer.passes_over(a_record(consumer, n))
@@ -217,3 +223,44 @@ def test_a_committed_record_still_being_handled_is_not_fetched_again(consumer: A
         consumer.check_missed()
     assert seeks == []
     assert consumer._new_offset(tp) is None  # the commit waits for it
+
+
+def test_records_before_the_seek_and_a_generation_not_starting_at_the_committed_record_are_fetched_again(
+    consumer: Any,
+) -> None:
+    app = consumer.app
+    app.consumer_generation_id = 1
+    app.flow_control.resume()
+    tp = TP("t", 0)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        seeks.append((partition, offset))
+
+    async def seek_to_committed() -> dict[TP, int]:
+        return {tp: 358}
+
+    consumer.seek = seek
+    consumer.seek_to_committed = seek_to_committed
+    consumer.assignment = lambda: {tp}
+    # Faust resumes the streams before it seeks them: what reaches them then comes again after the seek
+    early = a_record(consumer, 370)
+    assert consumer.passes_over(early) and consumer.ack(early) is False
+    asyncio.run(consumer.perform_seek())
+    assert consumer._committed_offset[tp] == 358
+
+    async def first(offset: int) -> bool:
+        record = a_record(consumer, offset)
+        passed = consumer.passes_over(record)
+        assert consumer.ack(record) is False  # passed over: not counted
+        await asyncio.sleep(0)
+        return passed
+
+    # After the seek, the first record to come is not the committed one (358 to 360 lost on the way)
+    assert asyncio.run(first(361)) is True
+    assert seeks == [(tp, 358)]
+    for n in (358, 359, 360, 361):
+        record = a_record(consumer, n)
+        assert not consumer.passes_over(record)
+        consumer.ack(record)
+    assert consumer._new_offset(tp) == 362
