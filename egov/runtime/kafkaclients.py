@@ -88,19 +88,22 @@ class HandledOnlyConsumer(Consumer):
         #: Partitions sought to their committed offsets in this generation (their records reach the streams).
         self._sought: set[TP] = set()
         self._early: set[tuple[TP, int]] = set()
+        self._early_tps: set[TP] = set()
         super().__init__(*args, **kwargs)
         self._read_offset = _NoReadOffsets()
 
     def passes_over(self, message: Message) -> bool:
         """Whether a stream must pass over this record, not handle it:
         - its partition is not yet sought to its committed offset in this generation (Faust resumes the
-          streams before it seeks them): the record comes again after the seek;
+          streams before it seeks them): the record comes again, for the partition is sought once more
+          when the streams may take its records (`perform_seek`);
         - a record before it of its partition was skipped, or is the committed one and did not reach the
           streams first in this generation. The partition is then fetched again from that record (once);
           the record at that offset, when it comes, ends the passing over."""
         tp, offset = message.tp, message.offset
         if tp not in self._sought:
             self._early.add((tp, offset))
+            self._early_tps.add(tp)
             return True
         reached = self._reached[tp]
         committed = self._committed_offset.get(tp)
@@ -207,6 +210,12 @@ class HandledOnlyConsumer(Consumer):
                 if self._committed_offset.get(tp) is None:
                     self._committed_offset[tp] = first
         self._sought.update(self.assignment())
+        # What reached the streams before now may have come from the sought position: fetched again
+        early, self._early_tps = self._early_tps & self._sought, set()
+        for tp in early:
+            committed = self._committed_offset.get(tp)
+            if committed is not None:
+                await self.seek(tp, committed)
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
         """Fetch, noting the offsets with no record between two records fetched one after the other."""
@@ -231,6 +240,7 @@ class HandledOnlyConsumer(Consumer):
         self._reached.clear()
         self._missed.clear()
         self._sought.clear()
+        self._early_tps.clear()
         super().stop_flow()
 
     def _merge_gaps(self, tp: TP) -> None:
