@@ -159,12 +159,12 @@ def test_only_offsets_between_two_records_fetched_in_a_row_count_as_without_a_re
     assert consumer._new_offset(tp) == 14
 
 
-def test_a_committed_record_that_never_reached_the_streams_is_fetched_again(consumer: Any) -> None:
-    app = consumer.app
-    app.consumer_generation_id = 1
-    app.flow_control.resume()
+def sought_partition(consumer: Any, tp: TP) -> list[tuple[TP, int]]:
+    """The consumer in a generation, flowing, assigned `tp` and sought to its committed offset; the seeks it
+    makes from now on are listed, not made."""
+    consumer.app.consumer_generation_id = 1
+    consumer.app.flow_control.resume()
     consumer.flow_active = True
-    tp = TP("t", 0)
     seeks: list[tuple[TP, int]] = []
 
     async def seek(partition: TP, offset: int) -> None:
@@ -173,6 +173,12 @@ def test_a_committed_record_that_never_reached_the_streams_is_fetched_again(cons
     consumer.seek = seek
     consumer.assignment = lambda: {tp}
     consumer._sought.add(tp)
+    return seeks
+
+
+def test_a_committed_record_that_never_reached_the_streams_is_fetched_again(consumer: Any) -> None:
+    tp = TP("t", 0)
+    seeks = sought_partition(consumer, tp)
     consumer._committed_offset[tp] = 5
     for n in (5, 6, 7, 8):
         assert not consumer.passes_over(a_record(consumer, n))
@@ -202,19 +208,8 @@ def test_a_committed_record_that_never_reached_the_streams_is_fetched_again(cons
 
 
 def test_a_committed_record_still_being_handled_is_not_fetched_again(consumer: Any) -> None:
-    app = consumer.app
-    app.consumer_generation_id = 1
-    app.flow_control.resume()
-    consumer.flow_active = True
     tp = TP("t", 0)
-    seeks: list[int] = []
-
-    async def seek(partition: TP, offset: int) -> None:
-        seeks.append(offset)
-
-    consumer.seek = seek
-    consumer.assignment = lambda: {tp}
-    consumer._sought.add(tp)
+    seeks = sought_partition(consumer, tp)
     consumer._committed_offset[tp] = 9
     for n in (9, 10, 11):  # 9 reached its stream and is being handled (a slow handler, a key's lock)
         assert not consumer.passes_over(a_record(consumer, n))
