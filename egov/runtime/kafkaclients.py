@@ -165,26 +165,29 @@ class HandledOnlyConsumer(Consumer):
     def ack(self, message: Message) -> bool:
         app: Any = self.app
         tp, offset = message.tp, message.offset
-        if (tp, offset) in self._early:  # comes again after the seek: done with, neither counted nor skipped
+        if (tp, offset) in self._early:  # comes again after the seek: neither counted nor skipped
             self._early.discard((tp, offset))
-            with ack_lock:
-                if not message.acked:
-                    message.acked = True
-                    self._unacked_messages.discard(message)
-                    notify(self._waiting_for_ack)
+            self._done_uncounted(message, skipped=False)
             return False
         passed = (tp, offset) in self._passed
         self._passed.discard((tp, offset))
         active = message.generation_id == app.consumer_generation_id and app.flow_control.is_active()
         if active and not passed:
             return bool(super().ack(message))
-        with ack_lock:  # as Consumer.ack: the record is done with, but its offset is not committable
+        self._done_uncounted(message, skipped=True)
+        return False
+
+    def _done_uncounted(self, message: Message, *, skipped: bool) -> None:
+        """As Consumer.ack, the record done with, but its offset not committable; `skipped`: the partition is
+        to be fetched again from it (`passes_over`)."""
+        with ack_lock:
             if not message.acked:
                 message.acked = True
                 self._unacked_messages.discard(message)
-                self._skipped[tp] = min(self._skipped.get(tp, offset), offset)
+                if skipped:
+                    tp, offset = message.tp, message.offset
+                    self._skipped[tp] = min(self._skipped.get(tp, offset), offset)
                 notify(self._waiting_for_ack)
-        return False
 
     def _new_offset(self, tp: TP) -> int | None:
         """The offset to commit: after the first run of handled offsets, if that run starts at the committed
