@@ -7,33 +7,25 @@ several workers (docs/adr/0016).
   died mid-request) is not written a second time when the producer sends it again: with `acks=all` and
   `min.insync.replicas=2`, an acknowledged record is on two brokers, once. Kafka ≥ 2.8 lets a principal with
   WRITE on a topic produce idempotently (KIP-679), so the ACLs of the model are enough.
-- **No offset committed past a record that was not handled.** When the consumer group rebalances, Faust
-  skips the records it fetched before (their generation is not the group's any more, or the flow is still
-  suspended) and acknowledges them all the same; and its commit lets one unacknowledged record at the head of
-  a partition through (it compares with `> 1` what must be `> 0`). Together they lost runs of dossiers on a
-  three-broker cluster whose group coordinator died (a record skipped just after the seek, the next one
-  handled, the commit past both). Here a skipped record is marked done without counting towards the commit,
-  the commit never passes the first offset not handled (on a partition the group never committed, its first
-  offset: Faust keeps no committed offset there, which its commit reads as "anything goes", so the first
-  record still being handled when a worker dies was lost), and a partition whose record was skipped is fetched
-  again from that record: the records after it that reach the streams meanwhile are passed over, not
-  handled (they come again after it), so a partition's records are handled in order (a notice's dossier
-  facts before its status changes) and a record handled before is handled once (consumers are idempotent).
-- **Every fetched record reaches the streams, and only true gaps count as handled.** Faust's fetch loop drops
-  a record below its partition's read offset, and counts a jump between the read offset and the next record
-  as offsets with no record (compaction, transaction markers), handled, the record at the jump included.
-  Both assume the read offset follows the records handed to the streams; a recovery breaks that, for Faust
-  resumes the streams before it seeks them back to their committed offsets (seconds, on a loaded cluster).
-  On the cluster plan notify never handled the receipts written in that window while it handled the events
-  after them (14 dossiers, each of their notices dead-lettered). Here the consumer keeps no read offset (a
-  record handed twice is a duplicate, which every consumer drops), and an offset counts as one without a
-  record only when it falls between two records fetched one after the other, with no seek between them.
-- **A committed record that never reached the streams is fetched again.** The commit never passes a record
-  not handled, but one fetched and lost on its way to the streams (on the cluster plan, a settlement
-  written while a restarted worker sought its partitions) would hold its partition's commit until the next
-  rebalance and never be handled before it. Every 10 s the consumer looks, partition by partition, for a
-  committed offset that did not reach the streams in this generation while later ones did; found twice in
-  a row, the partition is fetched again from it, the records after it passed over as above.
+- **A partition's records handled one after the other, none left out, and no offset committed past a
+  record that was not handled.** Around a rebalance Faust's fetch path loses records in several ways: it
+  skips the records fetched before (their generation is not the group's any more, or the flow is still
+  suspended) and acknowledges them all the same; its commit lets one unacknowledged record at the head of a
+  partition through (it compares with `> 1` what must be `> 0`), and reads a partition the group never
+  committed as "anything goes"; its fetch loop drops records below its read offset and counts a jump between
+  two records as offsets without a record, handled; and its recovery resumes the streams before it seeks them
+  back to their committed offsets (seconds, on a loaded cluster). On a three-broker cluster whose workers and
+  nodes were killed under load these lost dossiers, notices and timers (docs/adr/0016). Here every partition
+  has, in each generation, the offset of the next record its streams may handle: its committed one after the
+  seek (the first offset on the broker, where the group committed none or retention deleted the committed
+  one), then one more with each record handled. A record at that offset is handled; any other is passed
+  over, neither handled nor counted: an earlier one was handled before (fetched again), and a later one
+  means records were left out on the way, so the partition is fetched again from the one expected. Records
+  that reach the streams before the seek are passed over too, and their partitions sought again after it.
+  Faust's read offsets and its inferred gaps are disabled (the project's stream topics are neither compacted
+  nor transactional: their offsets follow one another). A record whose partition has waited for its next
+  record for two checks 10 s apart, while the broker has records from it on, is fetched again too (a last
+  record lost on the way, with none after it to show it).
 - **Table writes a handling can hold back.** While an event is handled, a table's changelog records are made
   but held (egov.runtime.writes), each with the key's value before it, so the runtime can record them in the
   event's memory entry first and send them after; a write the broker refused is sent again with the key's
@@ -43,7 +35,8 @@ several workers (docs/adr/0016).
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+import time
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,10 +49,13 @@ from mode.utils.futures import notify
 
 from egov.runtime import writes
 
-#: How often a consumer looks for a committed record that never reached its streams while later ones did, and
-#: how many checks in a row must find it so before the partition is fetched again from it.
-MISSED_CHECK_SECONDS = 10.0
-MISSED_CHECKS = 2
+#: How often a consumer looks for a partition waiting for its next record while the broker has records from it
+#: on, and how many checks in a row must find it so before the partition is fetched again from that record.
+STALL_CHECK_SECONDS = 10.0
+STALL_CHECKS = 2
+#: A partition fetched again from its next record is not sought again for records that come meanwhile (the
+#: ones fetched before the seek) unless that record has not come within this time.
+REFETCH_AGAIN_SECONDS = 5.0
 
 
 class IdempotentProducer(Producer):
@@ -70,195 +66,143 @@ class IdempotentProducer(Producer):
 
 
 class HandledOnlyConsumer(Consumer):
-    """Faust's aiokafka consumer, committing only offsets its streams handled (see the module's docstring)."""
+    """Faust's aiokafka consumer: each partition's records handled in offset order, none left out, and only
+    offsets handled committed (see the module's docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        #: Partition → the first offset skipped since (fetched again; the records after it passed over).
-        self._skipped: dict[TP, int] = {}
-        #: Partitions being fetched again from their skipped offset, and the records passed over meanwhile.
-        self._refetching: set[TP] = set()
-        self._passed: set[tuple[TP, int]] = set()
+        #: Partition → the offset of the next record its streams may handle in this generation (set once the
+        #: partition is sought to its committed offset).
+        self._next: dict[TP, int] = {}
+        #: Records passed over: done with, never counted towards the commit.
+        self._uncounted: weakref.WeakSet[Message] = weakref.WeakSet()
+        #: Partitions records of which reached the streams before the seek (sought again after it).
+        self._early: set[TP] = set()
+        #: Partition → when it was last fetched again from its next record (monotonic seconds).
+        self._refetched: dict[TP, float] = {}
         self._seeking: set[asyncio.Future[None]] = set()
-        #: Partition → the offset of the last record fetched since the partition was last sought.
-        self._fetched: dict[TP, int] = {}
-        #: Partition → the offsets that reached its streams in this generation, from its committed one on;
-        #: and a committed offset found missing among them while later ones were there (checks in a row).
-        self._reached: defaultdict[TP, set[int]] = defaultdict(set)
-        self._missed: dict[TP, tuple[int, int]] = {}
-        #: Partitions sought to their committed offsets in this generation (their records reach the streams).
-        self._sought: set[TP] = set()
-        self._early: set[tuple[TP, int]] = set()
-        self._early_tps: set[TP] = set()
+        #: Partitions a record of which reached the streams since the last stall check; partition → the
+        #: checks in a row that found it waiting for its next record with records on the broker from it on.
+        self._moved: set[TP] = set()
+        self._stalled: dict[TP, int] = {}
         super().__init__(*args, **kwargs)
         self._read_offset = _NoReadOffsets()
 
     def passes_over(self, message: Message) -> bool:
-        """Whether a stream must pass over this record, not handle it:
-        - its partition is not yet sought to its committed offset in this generation (Faust resumes the
-          streams before it seeks them): the record comes again, for the partition is sought once more
-          when the streams may take its records (`perform_seek`);
-        - a record before it of its partition was skipped, or is the committed one and did not reach the
-          streams first in this generation. The partition is then fetched again from that record (once);
-          the record at that offset, when it comes, ends the passing over."""
+        """Whether a stream must pass over this record, not handle it: it is not its partition's next record
+        in this generation (see the module's docstring). A later record than the next one has its partition
+        fetched again from the next one."""
         tp, offset = message.tp, message.offset
-        if tp not in self._sought:
-            self._early.add((tp, offset))
-            self._early_tps.add(tp)
-            return True
-        reached = self._reached[tp]
-        committed = self._committed_offset.get(tp)
-        if not reached and committed is not None and offset > committed and tp not in self._skipped:
-            self._skipped[tp] = committed  # the first record to come after the seek must be the committed one
-        reached.add(offset)
-        skipped = self._skipped.get(tp)
-        if skipped is None:
+        expected = self._next.get(tp)
+        if expected is not None and offset == expected:
+            self._next[tp] = offset + 1
+            self._refetched.pop(tp, None)
+            self._moved.add(tp)
             return False
-        if offset <= skipped:
-            del self._skipped[tp]
-            self._refetching.discard(tp)
-            return False
-        self._passed.add((tp, offset))
-        if tp not in self._refetching:
-            self._refetch(tp, "a record before it was skipped or did not come")
-        return True
+        self._uncounted.add(message)
+        if expected is None:  # before the seek of this generation: it comes again after it
+            self._early.add(tp)
+        elif offset > expected:
+            self._refetch(tp, f"record {offset} came before {expected}")
+        return True  # an earlier one: handled before
 
     def _refetch(self, tp: TP, why: str) -> None:
-        """Fetch the partition again from its skipped offset; until that record comes, the records after it
-        are passed over (`passes_over`)."""
-        if tp not in self.assignment():
+        """Fetch the partition again from its next record (at most once per REFETCH_AGAIN_SECONDS)."""
+        if tp not in self.assignment() or tp not in self._next:
             return
-        self._refetching.add(tp)
-        self.log.info("Fetching %r again from %r, %s", tp, self._skipped[tp], why)
-        seeking = asyncio.ensure_future(self.seek(tp, self._skipped[tp]))
+        now = time.monotonic()
+        last = self._refetched.get(tp)
+        if last is not None and now - last < REFETCH_AGAIN_SECONDS:
+            return
+        self._refetched[tp] = now
+        self.log.info("Fetching %r again from %r: %s", tp, self._next[tp], why)
+        seeking = asyncio.ensure_future(self.seek(tp, self._next[tp]))
         self._seeking.add(seeking)
         seeking.add_done_callback(self._seeking.discard)
 
-    @Service.timer(MISSED_CHECK_SECONDS)
-    async def _missed_checked(self) -> None:
-        self.check_missed()
+    @Service.timer(STALL_CHECK_SECONDS)
+    async def _stalls_checked(self) -> None:
+        self.check_stalled()
 
-    def check_missed(self) -> None:
-        """Fetch again a partition whose committed record never reached its stream in this generation while
-        records after it did, two checks in a row: fetched and lost on the way (see the module's
-        docstring). Its commit would wait for it until the next rebalance, the records after it handled
-        first."""
+    def check_stalled(self) -> None:
+        """Fetch again a partition that waited for its next record for STALL_CHECKS checks in a row while the
+        broker has records from it on: the record was lost on the way, and no later one came to show it."""
         app: Any = self.app
         if app.rebalancing or not self.flow_active:
             return
-        for tp, reached in self._reached.items():
-            committed = self._committed_offset.get(tp)
-            if committed is None or tp in self._skipped:
-                self._missed.pop(tp, None)
+        moved, self._moved = self._moved, set()
+        assigned = self.assignment()
+        for tp, expected in list(self._next.items()):
+            try:
+                highwater = self.highwater(tp) if tp in assigned else None
+            except Exception:  # no fetch answered for it yet in this assignment
+                highwater = None
+            if tp in moved or highwater is None or highwater <= expected:
+                self._stalled.pop(tp, None)
                 continue
-            reached.difference_update([n for n in reached if n < committed])  # handled, and committed
-            if not reached or committed in reached:
-                self._missed.pop(tp, None)
-                continue
-            checks = self._missed.get(tp, (committed, 0))
-            found = (committed, checks[1] + 1 if checks[0] == committed else 1)
-            self._missed[tp] = found
-            if found[1] >= MISSED_CHECKS:
-                del self._missed[tp]
-                self._skipped[tp] = committed
-                self._refetch(tp, "its committed record never reached the streams, records after it did")
+            self._stalled[tp] = self._stalled.get(tp, 0) + 1
+            if self._stalled[tp] >= STALL_CHECKS:
+                del self._stalled[tp]
+                self._refetch(tp, f"no record came for {STALL_CHECKS} checks while the broker has some")
 
     def ack(self, message: Message) -> bool:
         app: Any = self.app
-        tp, offset = message.tp, message.offset
-        if (tp, offset) in self._early:  # comes again after the seek: neither counted nor skipped
-            self._early.discard((tp, offset))
-            self._done_uncounted(message, skipped=False)
-            return False
-        passed = (tp, offset) in self._passed
-        self._passed.discard((tp, offset))
         active = message.generation_id == app.consumer_generation_id and app.flow_control.is_active()
-        if active and not passed:
+        if active and message not in self._uncounted:
             return bool(super().ack(message))
-        self._done_uncounted(message, skipped=True)
-        return False
-
-    def _done_uncounted(self, message: Message, *, skipped: bool) -> None:
-        """As Consumer.ack, the record done with, but its offset not committable; `skipped`: the partition is
-        to be fetched again from it (`passes_over`)."""
+        # Passed over, or skipped by Faust (an earlier generation's, or the flow suspended): done with, not
+        # counted. A skipped record never was its partition's next one: the next record shows it missing.
+        self._uncounted.discard(message)
         with ack_lock:
             if not message.acked:
                 message.acked = True
                 self._unacked_messages.discard(message)
-                if skipped:
-                    tp, offset = message.tp, message.offset
-                    self._skipped[tp] = min(self._skipped.get(tp, offset), offset)
                 notify(self._waiting_for_ack)
+        return False
 
     def _new_offset(self, tp: TP) -> int | None:
         """The offset to commit: after the first run of handled offsets, if that run starts at the committed
         offset (Faust's own check lets one missing record through)."""
         acked = self._acked[tp]
         committed = self._committed_offset[tp]
-        if acked and committed is not None:
-            self._merge_gaps(tp)
-            if min(acked) > committed:
-                return None  # the record at the committed offset is not handled yet
+        if acked and committed is not None and min(acked) > committed:
+            return None  # the record at the committed offset is not handled yet
         offset: int | None = super()._new_offset(tp)
         return offset
 
     async def perform_seek(self) -> None:
-        """Seek to the committed offsets (Faust), and take a partition's first offset as its committed one
-        where the group committed none: the consumer starts there (`auto_offset_reset="earliest"`), and the
-        commit must not pass that record before it is handled."""
-        self._fetched.clear()
+        """Seek to the committed offsets (Faust); then each partition's next record is its committed one, or
+        its first on the broker where the group committed none (the consumer starts there:
+        `auto_offset_reset="earliest"`) or retention deleted the committed one. Partitions records of which
+        reached the streams before are sought again."""
         await super().perform_seek()
-        never = [tp for tp in self.assignment() if self._committed_offset.get(tp) is None]
-        if never:
-            for tp, first in (await self.earliest_offsets(*never)).items():
-                if self._committed_offset.get(tp) is None:
-                    self._committed_offset[tp] = first
-        self._sought.update(self.assignment())
-        # What reached the streams before now may have come from the sought position: fetched again
-        early, self._early_tps = self._early_tps & self._sought, set()
-        for tp in early:
+        assigned = set(self.assignment())
+        first = await self.earliest_offsets(*assigned) if assigned else {}
+        for tp in assigned:
             committed = self._committed_offset.get(tp)
+            start = first.get(tp)
+            if start is not None and (committed is None or committed < start):
+                if committed is not None:
+                    self.log.warning(
+                        "%r: retention deleted records from %r to %r before the group handled them",
+                        tp,
+                        committed,
+                        start,
+                    )
+                self._committed_offset[tp] = committed = start
             if committed is not None:
-                await self.seek(tp, committed)
-
-    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
-        """Fetch, noting the offsets with no record between two records fetched one after the other."""
-        records = await super()._getmany(active_partitions, timeout)
-        for tp, batch in records.items():
-            if not batch:
-                continue
-            previous = self._fetched.get(tp)
-            for record in batch:
-                if previous is not None and record.offset > previous + 1:
-                    self._gap[tp].addi(previous + 1, record.offset)  # the offsets between, not the record's
-                previous = record.offset
-            self._fetched[tp] = batch[-1].offset
-        return records
-
-    async def seek(self, partition: TP, offset: int) -> None:
-        self._fetched.pop(partition, None)
-        await super().seek(partition, offset)
+                self._next[tp] = committed
+        early, self._early = self._early & set(self._next), set()
+        for tp in early:
+            await self.seek(tp, self._next[tp])
 
     def stop_flow(self) -> None:
-        self._fetched.clear()  # a rebalance: the records fetched before it are not followed on
-        self._reached.clear()
-        self._missed.clear()
-        self._sought.clear()
-        self._early_tps.clear()
+        # A rebalance: the next generation sets each partition's next record again
+        self._next.clear()
+        self._early.clear()
+        self._refetched.clear()
+        self._moved.clear()
+        self._stalled.clear()
         super().stop_flow()
-
-    def _merge_gaps(self, tp: TP) -> None:
-        """Add the offsets the broker has no record for (Faust's gaps: compaction, transaction markers) to the
-        handled ones, as Faust's `_new_offset` does, so that they do not count as missing."""
-        acked = self._acked[tp]
-        gaps = self._gap[tp]
-        if not gaps:
-            return
-        found = sorted(gaps.overlap(0, max(acked)), key=lambda interval: interval.begin)
-        if found:
-            filled = [n for interval in found for n in range(interval.begin, interval.end)]
-            acked.extend(filled)
-            gaps.chop(0, max(filled[-1], max(acked) + 1))
-            acked.sort()
 
 
 class _NoReadOffsets(dict[TP, "int | None"]):

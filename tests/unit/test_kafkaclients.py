@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from unittest.mock import patch
 
 import pytest
-from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP, Message
 
 from egov.runtime.kafkaclients import HandledOnlyConsumer, IdempotentProducer
@@ -65,46 +63,6 @@ def test_a_partition_never_committed_holds_its_commit_at_its_first_record(consum
     assert consumer._new_offset(tp) == 3
 
 
-def test_a_record_skipped_during_a_rebalance_is_not_committed_and_is_fetched_again_first(
-    consumer: Any,
-) -> None:
-    app = consumer.app
-    app.consumer_generation_id = 2
-    app.flow_control.resume()  # the rebalance is over: the flow goes on
-    skipped = a_record(consumer, 22, generation=1)  # fetched before the rebalance
-    after = [a_record(consumer, n, generation=2) for n in (23, 24)]
-    seeks: list[tuple[TP, int]] = []
-
-    async def seek(tp: TP, offset: int) -> None:
-        seeks.append((tp, offset))
-
-    consumer.seek = seek
-    consumer.assignment = lambda: {skipped.tp}
-    consumer._committed_offset[skipped.tp] = 22
-    consumer._sought.add(skipped.tp)  # the recovery sought it to its committed offset
-    # When Faust skips the old generation's record and acknowledges it, its offset does not count
-    assert consumer.ack(skipped) is False and skipped.acked
-    assert consumer._acked[skipped.tp] == []
-
-    # the records after it that reach the stream are passed over, not handled, and do not count either;
-    # the partition is fetched again from the skipped one, once
-    async def then() -> None:
-        for record in after:
-            assert consumer.passes_over(record)
-            assert consumer.ack(record) is False
-        await asyncio.sleep(0)
-
-    asyncio.run(then())
-    assert seeks == [(skipped.tp, 22)]
-    assert consumer._new_offset(skipped.tp) is None  # nothing committed until 22 is handled
-    # fetched again, 22 is handled first, then what follows it
-    again = [a_record(consumer, n, generation=2) for n in (22, 23, 24)]
-    for record in again:
-        assert not consumer.passes_over(record)
-        assert consumer.ack(record) is True
-    assert consumer._new_offset(skipped.tp) == 25
-
-
 def test_a_group_notices_a_dead_worker_within_the_session_time_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(state_dir=tmp_path, auth="off", kafka_security="plaintext", kafka_session_timeout=10)
     conf = build_service("payment", settings).engine.app.conf  # type: ignore[attr-defined]
@@ -116,11 +74,6 @@ def test_a_group_notices_a_dead_worker_within_the_session_time_out(tmp_path) -> 
         Settings(kafka_session_timeout=3)
 
 
-class _Record:
-    def __init__(self, offset: int) -> None:
-        self.offset = offset
-
-
 def test_every_fetched_record_reaches_the_streams_whatever_the_read_offset(consumer: Any) -> None:
     tp = TP("t", 0)
     consumer._read_offset[tp] = 480  # what Faust's fetch loop sets after handing record 480
@@ -129,37 +82,7 @@ def test_every_fetched_record_reaches_the_streams_whatever_the_read_offset(consu
     assert consumer._read_offset[tp] is None
 
 
-def test_only_offsets_between_two_records_fetched_in_a_row_count_as_without_a_record(consumer: Any) -> None:
-    tp = TP("t", 0)
-    batches = [[_Record(10), _Record(11), _Record(14)], [_Record(16)], [_Record(30)]]
-
-    async def fetched(active_partitions: Any, timeout: float) -> dict[TP, list[_Record]]:
-        return {tp: batches.pop(0)}
-
-    async def sought(partition: TP, offset: int) -> None:
-        pass
-
-    async def fetch_all() -> None:
-        with (
-            patch.object(Consumer, "_getmany", lambda self, a, t: fetched(a, t)),
-            patch.object(Consumer, "_seek", lambda self, p, o: sought(p, o)),
-        ):
-            await consumer._getmany(None, 1.0)  # 12 and 13 are not in the log (compaction, markers)
-            await consumer._getmany(None, 1.0)  # neither is 15
-            await consumer.seek(tp, 30)  # a seek: what comes next does not follow on from 16
-            await consumer._getmany(None, 1.0)
-
-    asyncio.run(fetch_all())
-    assert sorted((i.begin, i.end) for i in consumer._gap[tp]) == [(12, 14), (15, 16)]  # 14 and 16 not in
-    consumer._committed_offset[tp] = 10
-    consumer._acked[tp] = [10, 11, 14, 16]  # handled; 17 onwards not yet
-    assert consumer._new_offset(tp) == 17
-    consumer._gap[tp].addi(12, 14)
-    consumer._acked[tp] = [10, 11, 16]  # 14 fetched, not handled yet: the commit stops before it
-    assert consumer._new_offset(tp) == 14
-
-
-def sought_partition(consumer: Any, tp: TP) -> list[tuple[TP, int]]:
+def sought_partition(consumer: Any, tp: TP, committed: int) -> list[tuple[TP, int]]:
     """The consumer in a generation, flowing, assigned `tp` and sought to its committed offset; the seeks it
     makes from now on are listed, not made."""
     consumer.app.consumer_generation_id = 1
@@ -170,94 +93,132 @@ def sought_partition(consumer: Any, tp: TP) -> list[tuple[TP, int]]:
     async def seek(partition: TP, offset: int) -> None:
         seeks.append((partition, offset))
 
-    consumer.seek = seek
-    consumer.assignment = lambda: {tp}
-    consumer._sought.add(tp)
-    return seeks
-
-
-def test_a_committed_record_that_never_reached_the_streams_is_fetched_again(consumer: Any) -> None:
-    tp = TP("t", 0)
-    seeks = sought_partition(consumer, tp)
-    consumer._committed_offset[tp] = 5
-    for n in (5, 6, 7, 8):
-        assert not consumer.passes_over(a_record(consumer, n))
-    consumer._committed_offset[tp] = 9  # committed up to 8
-    for n in (10, 11):  # 9 was fetched and lost on its way; the records after it reached the streams
-        assert not consumer.passes_over(a_record(consumer, n))
-
-    async def checks(times: int) -> None:
-        for _ in range(times):
-            consumer.check_missed()
-        await asyncio.sleep(0)
-
-    asyncio.run(checks(1))
-    assert seeks == []  # once may be a record on its way
-    asyncio.run(checks(1))
-    assert seeks == [(tp, 9)]
-    # records fetched before the seek are passed over, not handled; then 9 comes, and what follows it
-    late = a_record(consumer, 12)
-    assert consumer.passes_over(late) and consumer.ack(late) is False
-    for n in (9, 10, 11, 12):
-        record = a_record(consumer, n)
-        assert not consumer.passes_over(record)
-        consumer.ack(record)
-    assert consumer._new_offset(tp) == 13
-    asyncio.run(checks(3))
-    assert seeks == [(tp, 9)]  # fetched again once
-
-
-def test_a_committed_record_still_being_handled_is_not_fetched_again(consumer: Any) -> None:
-    tp = TP("t", 0)
-    seeks = sought_partition(consumer, tp)
-    consumer._committed_offset[tp] = 9
-    for n in (9, 10, 11):  # 9 reached its stream and is being handled (a slow handler, a key's lock)
-        assert not consumer.passes_over(a_record(consumer, n))
-    consumer._acked[tp] = [10, 11]
-    for _ in range(5):
-        consumer.check_missed()
-    assert seeks == []
-    assert consumer._new_offset(tp) is None  # the commit waits for it
-
-
-def test_records_before_the_seek_and_a_generation_not_starting_at_the_committed_record_are_fetched_again(
-    consumer: Any,
-) -> None:
-    app = consumer.app
-    app.consumer_generation_id = 1
-    app.flow_control.resume()
-    tp = TP("t", 0)
-    seeks: list[tuple[TP, int]] = []
-
-    async def seek(partition: TP, offset: int) -> None:
-        seeks.append((partition, offset))
-
     async def seek_to_committed() -> dict[TP, int]:
-        return {tp: 358}
+        return {tp: committed}
+
+    async def earliest_offsets(*partitions: TP) -> dict[TP, int]:
+        return {partition: 0 for partition in partitions}
 
     consumer.seek = seek
     consumer.seek_to_committed = seek_to_committed
+    consumer.earliest_offsets = earliest_offsets
     consumer.assignment = lambda: {tp}
+    asyncio.run(consumer.perform_seek())
+    return seeks
+
+
+def handled(consumer: Any, offsets: Any, *, generation: int = 1) -> list[int]:
+    """Hand the records at `offsets` to the streams as Faust would, acknowledging each; the ones handled."""
+
+    async def hand() -> list[int]:
+        done = []
+        for offset in offsets:
+            record = a_record(consumer, offset, generation=generation)
+            if not consumer.passes_over(record):
+                done.append(offset)
+            consumer.ack(record)
+        await asyncio.sleep(0)  # the seeks asked for run
+        return done
+
+    return asyncio.run(hand())
+
+
+def test_a_partitions_records_are_handled_in_order_and_one_left_out_is_fetched_again(consumer: Any) -> None:
+    tp = TP("t", 0)
+    seeks = sought_partition(consumer, tp, committed=22)
+    assert handled(consumer, [22, 23]) == [22, 23]
+    # 24 left out on the way (skipped by Faust, dropped in a fetch): the records after it are passed over,
+    # not counted, and the partition is fetched again from 24, once for the records already on their way
+    assert handled(consumer, [25, 26, 27]) == []
+    assert seeks == [(tp, 24)]
+    assert consumer._new_offset(tp) == 24
+    consumer._committed_offset[tp] = 24  # committed
+    # fetched again: 24 first, then what follows; a record handled before, fetched again, is passed over
+    assert handled(consumer, [23, 24, 25, 26, 27]) == [24, 25, 26, 27]
+    assert consumer._new_offset(tp) == 28
+    assert seeks == [(tp, 24)]
+
+
+def test_a_record_skipped_during_a_rebalance_does_not_count_and_the_next_generation_starts_at_it(
+    consumer: Any,
+) -> None:
+    tp = TP("t", 0)
+    sought_partition(consumer, tp, committed=22)
+    skipped = a_record(consumer, 22, generation=1)
+    assert not consumer.passes_over(skipped)
+    consumer.app.consumer_generation_id = 2  # a rebalance while it was handled: Faust acknowledges it
+    assert consumer.ack(skipped) is False and skipped.acked
+    assert consumer._new_offset(tp) is None
+    consumer.stop_flow()
+    seeks = sought_partition(consumer, tp, committed=22)
+    consumer.app.consumer_generation_id = 2
+    assert handled(consumer, [22, 23], generation=2) == [22, 23]
+    assert consumer._new_offset(tp) == 24 and seeks == []
+
+
+def test_records_before_the_seek_are_passed_over_and_their_partitions_sought_again(consumer: Any) -> None:
+    tp = TP("t", 0)
+    consumer.app.consumer_generation_id = 1
+    consumer.app.flow_control.resume()
     # Faust resumes the streams before it seeks them: what reaches them then comes again after the seek
     early = a_record(consumer, 370)
     assert consumer.passes_over(early) and consumer.ack(early) is False
-    asyncio.run(consumer.perform_seek())
+    seeks = sought_partition(consumer, tp, committed=358)
     assert consumer._committed_offset[tp] == 358
-    assert seeks == [(tp, 358)]  # it may have come from the sought position: sought again, after
-    seeks.clear()
-
-    async def first(offset: int) -> bool:
-        record = a_record(consumer, offset)
-        passed = consumer.passes_over(record)
-        assert consumer.ack(record) is False  # passed over: not counted
-        await asyncio.sleep(0)
-        return passed
-
-    # After the seek, the first record to come is not the committed one (358 to 360 lost on the way)
-    assert asyncio.run(first(361)) is True
     assert seeks == [(tp, 358)]
-    for n in (358, 359, 360, 361):
-        record = a_record(consumer, n)
-        assert not consumer.passes_over(record)
-        consumer.ack(record)
-    assert consumer._new_offset(tp) == 362
+    assert handled(consumer, [358, 359, 360]) == [358, 359, 360]
+    assert consumer._new_offset(tp) == 361
+
+
+def test_a_partition_whose_committed_records_retention_deleted_starts_at_its_first(consumer: Any) -> None:
+    tp = TP("t", 0)
+    consumer.app.consumer_generation_id = 1
+    consumer.app.flow_control.resume()
+
+    async def earliest_offsets(*partitions: TP) -> dict[TP, int]:
+        return {partition: 40 for partition in partitions}
+
+    async def seek_to_committed() -> dict[TP, int]:
+        return {tp: 12}
+
+    consumer.seek_to_committed = seek_to_committed
+    consumer.earliest_offsets = earliest_offsets
+    consumer.assignment = lambda: {tp}
+    asyncio.run(consumer.perform_seek())
+    assert consumer._committed_offset[tp] == 40  # not fetched again from 12 for ever
+    assert handled(consumer, [40, 41]) == [40, 41]
+    assert consumer._new_offset(tp) == 42
+
+
+def test_a_partition_waiting_for_a_record_the_broker_has_is_fetched_again(consumer: Any) -> None:
+    tp = TP("t", 0)
+    seeks = sought_partition(consumer, tp, committed=5)
+    assert handled(consumer, [5, 6]) == [5, 6]
+    highwater = {tp: 7}
+    consumer.highwater = lambda partition: highwater[partition]
+
+    async def checks(times: int) -> None:
+        for _ in range(times):
+            consumer.check_stalled()
+        await asyncio.sleep(0)
+
+    asyncio.run(checks(3))
+    assert seeks == []  # caught up: nothing to wait for
+    highwater[tp] = 9  # 7 and 8 on the broker; 7 lost on its way, and 8 with it
+    asyncio.run(checks(1))
+    assert seeks == []  # once may be a record on its way
+    asyncio.run(checks(1))
+    assert seeks == [(tp, 7)]
+    assert handled(consumer, [7, 8]) == [7, 8]
+    asyncio.run(checks(3))
+    assert seeks == [(tp, 7)]
+
+
+def test_a_partition_whose_records_keep_coming_is_not_fetched_again(consumer: Any) -> None:
+    tp = TP("t", 0)
+    seeks = sought_partition(consumer, tp, committed=5)
+    consumer.highwater = lambda partition: 100  # a backlog on the broker
+    for offset in range(5, 9):
+        assert handled(consumer, [offset]) == [offset]
+        consumer.check_stalled()
+    assert seeks == []
