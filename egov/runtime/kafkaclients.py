@@ -175,7 +175,9 @@ class HandledOnlyConsumer(Consumer):
         `auto_offset_reset="earliest"`) or retention deleted the committed one. Partitions records of which
         reached the streams before are sought again."""
         await super().perform_seek()
-        assigned = set(self.assignment())
+        app: Any = self.app
+        streamed = app.topics.acking_topics  # the topics agents read (not the tables' changelogs)
+        assigned = {tp for tp in self.assignment() if tp.topic in streamed}
         first = await self.earliest_offsets(*assigned) if assigned else {}
         for tp in assigned:
             committed = self._committed_offset.get(tp)

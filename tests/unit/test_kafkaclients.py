@@ -55,6 +55,7 @@ def test_a_partition_never_committed_holds_its_commit_at_its_first_record(consum
 
     consumer.seek_to_committed = seek_to_committed
     consumer.earliest_offsets = earliest_offsets
+    consumer.app.topics.acking_topics.add(tp.topic)
     asyncio.run(consumer.perform_seek())
     assert consumer._committed_offset[tp] == 0
     consumer._acked[tp] = [1, 2]  # record 0 still being handled: Faust alone would commit 3
@@ -102,8 +103,11 @@ def sought_partition(consumer: Any, tp: TP, committed: int) -> list[tuple[TP, in
     consumer.seek = seek
     consumer.seek_to_committed = seek_to_committed
     consumer.earliest_offsets = earliest_offsets
-    consumer.assignment = lambda: {tp}
+    consumer.app.topics.acking_topics.add(tp.topic)
+    changelog = TP("payment-processed-events-changelog", tp.partition)  # a table's: read by no stream
+    consumer.assignment = lambda: {tp, changelog}
     asyncio.run(consumer.perform_seek())
+    assert changelog not in consumer._next
     return seeks
 
 
@@ -183,6 +187,7 @@ def test_a_partition_whose_committed_records_retention_deleted_starts_at_its_fir
 
     consumer.seek_to_committed = seek_to_committed
     consumer.earliest_offsets = earliest_offsets
+    consumer.app.topics.acking_topics.add(tp.topic)
     consumer.assignment = lambda: {tp}
     asyncio.run(consumer.perform_seek())
     assert consumer._committed_offset[tp] == 40  # not fetched again from 12 for ever
