@@ -18,14 +18,15 @@ several workers (docs/adr/0016).
   nodes were killed under load these lost dossiers, notices and timers (docs/adr/0016). Here every partition
   has, in each generation, the offset of the next record its streams may handle: its committed one after the
   seek (the first offset on the broker, where the group committed none or retention deleted the committed
-  one), then one more with each record handled. A record at that offset is handled; any other is passed
-  over, neither handled nor counted: an earlier one was handled before (fetched again), and a later one
-  means records were left out on the way, so the partition is fetched again from the one expected. Records
-  that reach the streams before the seek are passed over too, and their partitions sought again after it.
-  Faust's read offsets and its inferred gaps are disabled (the project's stream topics are neither compacted
-  nor transactional: their offsets follow one another). A record whose partition has waited for its next
-  record for two checks 10 s apart, while the broker has records from it on, is fetched again too (a last
-  record lost on the way, with none after it to show it).
+  one), then one more with each record handled. A record at that offset is handled, and only a record
+  handed to a handler so counts towards the commit, whatever path of Faust's acknowledges the others; any
+  other is passed over, neither handled nor counted: an earlier one was handled before (fetched again),
+  and a later one means records were left out on the way, so the partition is fetched again from the one
+  expected. Records that reach the streams before the seek are passed over too, and their partitions
+  sought again after it. Faust's read offsets and its inferred gaps are disabled (the project's stream
+  topics are neither compacted nor transactional: their offsets follow one another). A partition that has
+  waited for its next record for two checks 10 s apart, while the broker has records from it on, is fetched
+  again too (a last record lost on the way, with none after it to show it).
 - **Table writes a handling can hold back.** While an event is handled, a table's changelog records are made
   but held (egov.runtime.writes), each with the key's value before it, so the runtime can record them in the
   event's memory entry first and send them after; a write the broker refused is sent again with the key's
@@ -73,7 +74,8 @@ class HandledOnlyConsumer(Consumer):
         #: Partition → the offset of the next record its streams may handle in this generation (set once the
         #: partition is sought to its committed offset).
         self._next: dict[TP, int] = {}
-        #: Records passed over: done with, never counted towards the commit.
+        #: Records handed to a handler (the only ones counted towards the commit), and records passed over.
+        self._handed: weakref.WeakSet[Message] = weakref.WeakSet()
         self._uncounted: weakref.WeakSet[Message] = weakref.WeakSet()
         #: Partitions records of which reached the streams before the seek (sought again after it).
         self._early: set[TP] = set()
@@ -97,6 +99,7 @@ class HandledOnlyConsumer(Consumer):
             self._next[tp] = offset + 1
             self._refetched.pop(tp, None)
             self._moved.add(tp)
+            self._handed.add(message)
             return False
         self._uncounted.add(message)
         if expected is None:  # before the seek of this generation: it comes again after it
@@ -147,10 +150,19 @@ class HandledOnlyConsumer(Consumer):
     def ack(self, message: Message) -> bool:
         app: Any = self.app
         active = message.generation_id == app.consumer_generation_id and app.flow_control.is_active()
-        if active and message not in self._uncounted:
+        handed = message in self._handed
+        self._handed.discard(message)
+        if active and handed:
             return bool(super().ack(message))
-        # Passed over, or skipped by Faust (an earlier generation's, or the flow suspended): done with, not
-        # counted. A skipped record never was its partition's next one: the next record shows it missing.
+        # Passed over, skipped by Faust (an earlier generation's, or the flow suspended), or acknowledged by
+        # any other path without reaching a handler: done with, not counted. Such a record never was its
+        # partition's next one handed over, so the next record (or the stall check) shows it missing.
+        if active and not handed and message not in self._uncounted and not message.acked:
+            self.log.info(
+                "%r offset %r acknowledged without reaching a handler: not counted",
+                message.tp,
+                message.offset,
+            )
         self._uncounted.discard(message)
         with ack_lock:
             if not message.acked:
