@@ -71,9 +71,11 @@ class HandledOnlyConsumer(Consumer):
     offsets handled committed (see the module's docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        #: Partition → the offset of the next record its streams may handle in this generation (set once the
-        #: partition is sought to its committed offset).
+        #: Partition → the offset of the next record its streams may handle (set when the partition is sought
+        #: to its committed offset in a generation; kept through the rebalance that ends it, for the last
+        #: commit), and the partitions sought in the current generation.
         self._next: dict[TP, int] = {}
+        self._sought: set[TP] = set()
         #: Records handed to a handler (the only ones counted towards the commit), and records passed over.
         self._handed: weakref.WeakSet[Message] = weakref.WeakSet()
         self._uncounted: weakref.WeakSet[Message] = weakref.WeakSet()
@@ -94,7 +96,7 @@ class HandledOnlyConsumer(Consumer):
         in this generation (see the module's docstring). A later record than the next one has its partition
         fetched again from the next one."""
         tp, offset = message.tp, message.offset
-        expected = self._next.get(tp)
+        expected = self._next.get(tp) if tp in self._sought else None
         if expected is not None and offset == expected:
             self._next[tp] = offset + 1
             self._refetched.pop(tp, None)
@@ -110,7 +112,7 @@ class HandledOnlyConsumer(Consumer):
 
     def _refetch(self, tp: TP, why: str) -> None:
         """Fetch the partition again from its next record (at most once per REFETCH_AGAIN_SECONDS)."""
-        if tp not in self.assignment() or tp not in self._next:
+        if tp not in self.assignment() or tp not in self._sought:
             return
         now = time.monotonic()
         last = self._refetched.get(tp)
@@ -134,7 +136,7 @@ class HandledOnlyConsumer(Consumer):
             return
         moved, self._moved = self._moved, set()
         assigned = self.assignment()
-        for tp, expected in list(self._next.items()):
+        for tp, expected in [(tp, self._next[tp]) for tp in self._sought]:
             try:
                 highwater = self.highwater(tp) if tp in assigned else None
             except Exception:  # no fetch answered for it yet in this assignment
@@ -176,6 +178,21 @@ class HandledOnlyConsumer(Consumer):
         offset (Faust's own check lets one missing record through)."""
         acked = self._acked[tp]
         committed = self._committed_offset[tp]
+        expected = self._next.get(tp)
+        unhanded = [n for n in acked if expected is None or n >= expected]
+        if unhanded:  # never handed to a handler since the partition was sought: no commit passes them
+            self.log.warning(
+                "%r: %d offset(s) from %r to %r acknowledged but never handed to a handler (next %r, "
+                "committed %r): not committed",
+                tp,
+                len(unhanded),
+                min(unhanded),
+                max(unhanded),
+                expected,
+                committed,
+            )
+            acked[:] = [n for n in acked if expected is not None and n < expected]
+            self._acked_index[tp].difference_update(unhanded)
         if acked and committed is not None and min(acked) > committed:
             return None  # the record at the committed offset is not handled yet
         offset: int | None = super()._new_offset(tp)
@@ -191,6 +208,8 @@ class HandledOnlyConsumer(Consumer):
         streamed = app.topics.acking_topics  # the topics agents read (not the tables' changelogs)
         assigned = {tp for tp in self.assignment() if tp.topic in streamed}
         first = await self.earliest_offsets(*assigned) if assigned else {}
+        for gone in set(self._next) - assigned:
+            del self._next[gone]
         for tp in assigned:
             committed = self._committed_offset.get(tp)
             start = first.get(tp)
@@ -205,13 +224,14 @@ class HandledOnlyConsumer(Consumer):
                 self._committed_offset[tp] = committed = start
             if committed is not None:
                 self._next[tp] = committed
-        early, self._early = self._early & set(self._next), set()
+                self._sought.add(tp)
+        early, self._early = self._early & self._sought, set()
         for tp in early:
             await self.seek(tp, self._next[tp])
 
     def stop_flow(self) -> None:
-        # A rebalance: the next generation sets each partition's next record again
-        self._next.clear()
+        # A rebalance: the next generation seeks each partition and sets its next record again
+        self._sought.clear()
         self._early.clear()
         self._refetched.clear()
         self._moved.clear()

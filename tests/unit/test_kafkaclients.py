@@ -37,10 +37,21 @@ def test_the_producer_is_idempotent_and_waits_for_every_replica(tmp_path) -> Non
 def test_a_commit_never_passes_a_record_not_handled(consumer: Any) -> None:
     tp = TP("t", 0)
     consumer._committed_offset[tp] = 22
+    consumer._next[tp] = 27  # 22 to 26 handed to handlers
     consumer._acked[tp] = [23, 24]  # 22 not handled (Faust's own check lets exactly this one through)
     assert consumer._new_offset(tp) is None
     consumer._acked[tp] = [22, 23, 24, 26]
     assert consumer._new_offset(tp) == 25  # up to the first gap
+
+
+def test_a_commit_never_passes_a_record_never_handed_to_a_handler(consumer: Any) -> None:
+    tp = TP("t", 0)
+    consumer._committed_offset[tp] = 58
+    consumer._next[tp] = 60  # 58 and 59 handed; whatever says 60 to 75 were handled, they were not
+    consumer._acked[tp] = [58, 59, *range(60, 76)]
+    assert consumer._new_offset(tp) == 60
+    consumer._acked[tp] = list(range(60, 76))
+    assert consumer._new_offset(tp) is None
 
 
 def test_a_partition_never_committed_holds_its_commit_at_its_first_record(consumer: Any) -> None:
@@ -58,6 +69,7 @@ def test_a_partition_never_committed_holds_its_commit_at_its_first_record(consum
     consumer.app.topics.acking_topics.add(tp.topic)
     asyncio.run(consumer.perform_seek())
     assert consumer._committed_offset[tp] == 0
+    consumer._next[tp] = 3  # 0 to 2 handed to handlers
     consumer._acked[tp] = [1, 2]  # record 0 still being handled: Faust alone would commit 3
     assert consumer._new_offset(tp) is None
     consumer._acked[tp] = [0, 1, 2]
