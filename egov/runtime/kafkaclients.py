@@ -27,6 +27,12 @@ several workers (docs/adr/0016).
   topics are neither compacted nor transactional: their offsets follow one another). A partition that has
   waited for its next record for two checks 10 s apart, while the broker has records from it on, is fetched
   again too (a last record lost on the way, with none after it to show it).
+- **Every acknowledgement through the consumer.** Faust's compiled stream iterator (its Cython extension)
+  inlines `Consumer.ack`: it appends each record's offset to the consumer's acknowledged list itself, so
+  the records passed over above, and the ones Faust skips in a rebalance, were counted as handled and
+  committed (on the cluster plan: timers and deliveries a worker taking over never handled). The runtime
+  turns that iterator off (Faust's `NO_CYTHON` switch, set in `faust.streams` once this module is imported):
+  its Python iterator acknowledges through `Message.ack`, which calls this consumer's `ack`.
 - **Table writes a handling can hold back.** While an event is handled, a table's changelog records are made
   but held (egov.runtime.writes), each with the key's value before it, so the runtime can record them in the
   event's memory entry first and send them after; a write the broker refused is sent again with the key's
@@ -42,6 +48,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import faust
+import faust.streams
 from faust.transport.drivers.aiokafka import Consumer, Producer
 from faust.types import TP, ConsumerT, Message, ProducerT
 from faust.types.tuples import FutureMessage, ack_lock
@@ -49,6 +56,9 @@ from mode import Service
 from mode.utils.futures import notify
 
 from egov.runtime import writes
+
+# Faust's compiled stream iterator acknowledges records without calling Consumer.ack (see the docstring).
+faust.streams._CStreamIterator = None
 
 #: How often a consumer looks for a partition waiting for its next record while the broker has records from it
 #: on, and how many checks in a row must find it so before the partition is fetched again from that record.

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import faust.streams
 import pytest
 from faust.types import TP, Message
+from faust.types.tuples import ConsumerMessage
 
 from egov.runtime.kafkaclients import HandledOnlyConsumer, IdempotentProducer
 from egov.runtime.settings import Settings
@@ -252,3 +254,20 @@ def test_a_record_acknowledged_without_reaching_a_handler_does_not_count(consume
     assert handled(consumer, [45]) == [] and seeks == [(tp, 44)]
     assert handled(consumer, [44, 45]) == [44, 45]
     assert consumer._new_offset(tp) == 46
+
+
+def test_a_streams_acknowledgement_goes_through_the_consumer(consumer: Any) -> None:
+    # Faust's compiled iterator appends to the consumer's acknowledged list itself, past Consumer.ack; its
+    # Python iterator acknowledges an event as `Message.ack(consumer)`, which ends in Consumer.ack
+    assert faust.streams._CStreamIterator is None
+    tp = TP("t", 0)
+    sought_partition(consumer, tp, committed=5)
+    records = [ConsumerMessage("t", 0, n, 0.0, 0, [], b"k", b"v", None, generation_id=1) for n in (6, 5)]
+
+    async def stream() -> list[tuple[bool, bool]]:  # 6 came first: passed over, then 5 handed over
+        done = [(consumer.passes_over(r), r.ack(consumer)) for r in records]
+        await asyncio.sleep(0)
+        return done
+
+    assert asyncio.run(stream()) == [(True, False), (False, True)]
+    assert consumer._acked[tp] == [5]
