@@ -232,9 +232,12 @@ class HandledOnlyConsumer(Consumer):
                         start,
                     )
                 self._committed_offset[tp] = committed = start
-            if committed is not None:
-                self._next[tp] = committed
-                self._sought.add(tp)
+            if committed is None:
+                continue
+            if tp in self._sought and self._next.get(tp, committed) >= committed:
+                continue  # sought again in this generation (Faust seeks twice): what it handed stays handed
+            self._next[tp] = committed
+            self._sought.add(tp)
         early, self._early = self._early & self._sought, set()
         for tp in early:
             await self.seek(tp, self._next[tp])

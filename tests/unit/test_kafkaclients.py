@@ -271,3 +271,12 @@ def test_a_streams_acknowledgement_goes_through_the_consumer(consumer: Any) -> N
 
     assert asyncio.run(stream()) == [(True, False), (False, True)]
     assert consumer._acked[tp] == [5]
+
+
+def test_a_partition_sought_twice_in_a_generation_keeps_what_it_handed(consumer: Any) -> None:
+    tp = TP("t", 0)
+    sought_partition(consumer, tp, committed=5)
+    assert handled(consumer, [5, 6, 7]) == [5, 6, 7]
+    asyncio.run(consumer.perform_seek())  # Faust seeks the streams again once its recovery completes
+    assert consumer._new_offset(tp) == 8
+    assert handled(consumer, [5, 6, 7, 8]) == [8]  # fetched again from 5: handled before, passed over
