@@ -118,11 +118,11 @@ class HandledOnlyConsumer(Consumer):
             self._early.add(tp)
         elif offset > expected:
             self._refetch(tp, f"record {offset} came before {expected}")
-        return True  # an earlier one: handled before
+        return True  # an earlier one was handed over before; a later one comes again after the seek
 
     def _refetch(self, tp: TP, why: str) -> None:
         """Fetch the partition again from its next record (at most once per REFETCH_AGAIN_SECONDS)."""
-        if tp not in self.assignment() or tp not in self._sought:
+        if tp not in self.assignment() or tp not in self._sought or tp not in self._next:
             return
         now = time.monotonic()
         last = self._refetched.get(tp)
@@ -136,7 +136,10 @@ class HandledOnlyConsumer(Consumer):
 
     @Service.timer(STALL_CHECK_SECONDS)
     async def _stalls_checked(self) -> None:
-        self.check_stalled()
+        try:
+            self.check_stalled()
+        except Exception:  # a safety net must not stop the worker (a timer that raises crashes the consumer)
+            self.log.exception("The stall check failed; it runs again in %s s", STALL_CHECK_SECONDS)
 
     def check_stalled(self) -> None:
         """Fetch again a partition that waited for its next record for STALL_CHECKS checks in a row while the
@@ -146,7 +149,7 @@ class HandledOnlyConsumer(Consumer):
             return
         moved, self._moved = self._moved, set()
         assigned = self.assignment()
-        for tp, expected in [(tp, self._next[tp]) for tp in self._sought]:
+        for tp, expected in [(tp, self._next[tp]) for tp in self._sought if tp in self._next]:
             try:
                 highwater = self.highwater(tp) if tp in assigned else None
             except Exception:  # no fetch answered for it yet in this assignment
@@ -220,6 +223,7 @@ class HandledOnlyConsumer(Consumer):
         first = await self.earliest_offsets(*assigned) if assigned else {}
         for gone in set(self._next) - assigned:
             del self._next[gone]
+        self._sought &= assigned
         for tp in assigned:
             committed = self._committed_offset.get(tp)
             start = first.get(tp)
@@ -242,13 +246,21 @@ class HandledOnlyConsumer(Consumer):
         for tp in early:
             await self.seek(tp, self._next[tp])
 
-    def stop_flow(self) -> None:
-        # A rebalance: the next generation seeks each partition and sets its next record again
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        # A new generation (Faust does not always stop the flow before it): every partition is sought again
+        self._reset_generation()
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def _reset_generation(self) -> None:
         self._sought.clear()
         self._early.clear()
         self._refetched.clear()
         self._moved.clear()
         self._stalled.clear()
+
+    def stop_flow(self) -> None:
+        # A rebalance: the next generation seeks each partition and sets its next record again
+        self._reset_generation()
         super().stop_flow()
 
 

@@ -280,3 +280,20 @@ def test_a_partition_sought_twice_in_a_generation_keeps_what_it_handed(consumer:
     asyncio.run(consumer.perform_seek())  # Faust seeks the streams again once its recovery completes
     assert consumer._new_offset(tp) == 8
     assert handled(consumer, [5, 6, 7, 8]) == [8]  # fetched again from 5: handled before, passed over
+
+
+def test_a_partition_moved_away_is_neither_watched_nor_fetched_again(consumer: Any) -> None:
+    tp, other = TP("t", 0), TP("t", 1)
+    seeks = sought_partition(consumer, tp, committed=5)
+    consumer.highwater = lambda partition: 100
+    consumer.assignment = lambda: {other}  # a rebalance Faust ran without stopping the flow first
+    asyncio.run(consumer.perform_seek())
+    assert tp not in consumer._next and tp not in consumer._sought
+
+    async def checks() -> None:
+        for _ in range(3):
+            consumer.check_stalled()  # raised KeyError, which stopped the worker
+        await asyncio.sleep(0)
+
+    asyncio.run(checks())
+    assert (tp, 5) not in seeks and (other, 0) in seeks  # the partition it holds now is watched
