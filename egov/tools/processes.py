@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -56,11 +57,42 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+#: Ports `free_port` looks at: from here up to the kernel's first ephemeral port.
+FIRST_LISTENING_PORT = 20000
+_handed_out: set[int] = set()
+
+
+def ephemeral_ports_start() -> int:
+    """The first port the kernel hands to outgoing connections (Linux's default when it cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on now (for throw-away test instances)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A port nobody listens on now, for a throw-away instance that binds it a moment later and may be killed
+    and started on it again.
+
+    It lies below the kernel's range of ephemeral ports: a port the kernel picks for a listener of port 0 is
+    one it may also give any client's outgoing connection meanwhile (with some thirty processes connecting to
+    brokers and the identity provider, a worker then failed to start: address already in use). A port is
+    handed out once per process, so instances started together never get the same one.
+    """
+    ceiling = ephemeral_ports_start()
+    if ceiling > FIRST_LISTENING_PORT:
+        candidates = random.Random().sample(
+            range(FIRST_LISTENING_PORT, ceiling), k=min(500, ceiling - FIRST_LISTENING_PORT)
+        )
+        for port in candidates:
+            if port not in _handed_out and port_is_free(host, port):
+                _handed_out.add(port)
+                return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # no room below the range: the kernel's
         sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+        port = int(sock.getsockname()[1])
+    _handed_out.add(port)
+    return port
 
 
 def java_executable(needed_by: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import random
 import shutil
 import time
 import uuid
@@ -28,7 +27,7 @@ from egov.runtime.credentials import ADMIN
 from egov.runtime.settings import Settings
 from egov.tools.identity.keycloak import provider_env
 from egov.tools.localkafka import LocalBroker, LocalCluster
-from egov.tools.processes import free_port, port_is_free
+from egov.tools.processes import free_port
 from egov.tools.provision import provision
 from egov.tools.stack import ServiceProcess, running, workers
 from services import SERVICES
@@ -145,7 +144,7 @@ def rig(
             LocalBroker(home=pid_file.parent).stop()
         shutil.rmtree(home)
     home.mkdir(parents=True)
-    addresses = [f"127.0.0.1:{listening_port()}" for _ in range(brokers)]
+    addresses = [f"127.0.0.1:{free_port()}" for _ in range(brokers)]
     secrets = home / "secrets" / "kafka.json"
     broker: LocalBroker | LocalCluster
     if brokers == 1:
@@ -154,11 +153,11 @@ def rig(
             home=home / "kafka",
             host=host,
             port=int(port),
-            controller_port=listening_port(),
+            controller_port=free_port(),
             secrets_file=secrets,
         )
     else:
-        controllers = [listening_port() for _ in range(brokers)]
+        controllers = [free_port() for _ in range(brokers)]
         broker = LocalCluster.of(
             home / "kafka", addresses, controller_ports=controllers, secrets_file=secrets
         )
@@ -212,20 +211,6 @@ def rig(
         if started_provider and provider is not None:
             provider.stop()
         broker.stop()
-
-
-def listening_port(host: str = "127.0.0.1", first: int = 20000) -> int:
-    """A free port below the kernel's range of ephemeral ports, for a broker node the run kills and starts
-    again: a client's outgoing connection (or a client connecting to itself while the node is down) may take
-    a port of that range meanwhile, and the node could not listen on it again."""
-    try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    for port in random.Random().sample(range(first, max(first + 1, low)), k=min(200, max(1, low - first))):
-        if port_is_free(host, port) and port_is_free(host, port + 1):
-            return port
-    return free_port(host)
 
 
 def _spread_ports(first: int, count: int) -> list[int]:
