@@ -55,7 +55,7 @@ bench-quick: install $(VENV)/.bench ## The benchmark's quick mode (under two min
 chaos: install ## Faults under load on one broker: each service killed and restarted, then the broker (about 8 min)
 	$(EGOV) chaos run --plan services
 
-chaos-cluster: install ## The same on a three-node cluster, two workers per service, then a worker of each lost (about 15 min)
+chaos-cluster: install ## The same on a three-node cluster, two workers per service, then a worker of each lost (about 45 min on two CPUs)
 	$(EGOV) chaos run --plan services --brokers 3 --workers 2
 	$(EGOV) chaos run --plan cluster --brokers 3 --workers 2
 
