@@ -88,7 +88,8 @@ def free_port(host: str = "127.0.0.1") -> int:
             if port not in _handed_out and port_is_free(host, port):
                 _handed_out.add(port)
                 return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # no room below the range: the kernel's
+    # None found below the range (or no room there): one the kernel picks, as before.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         port = int(sock.getsockname()[1])
     _handed_out.add(port)
