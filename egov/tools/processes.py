@@ -81,6 +81,8 @@ def free_port(host: str = "127.0.0.1") -> int:
     """
     ceiling = ephemeral_ports_start()
     if ceiling > FIRST_LISTENING_PORT:
+        # A generator of its own: the module's may be seeded (Hypothesis does), and each run would then
+        # try the same ports in the same order.
         candidates = random.Random().sample(
             range(FIRST_LISTENING_PORT, ceiling), k=min(500, ceiling - FIRST_LISTENING_PORT)
         )
